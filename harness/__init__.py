@@ -1,0 +1,3 @@
+"""ttlock-hil harness: asyncio + bleak I/O, sessions, reports, CLI."""
+
+from __future__ import annotations

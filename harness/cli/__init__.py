@@ -1,0 +1,66 @@
+"""The ``ttlock-hil`` command line.
+
+Each group of subcommands lives in its own module exposing
+``register(subparsers)``; the module's handlers return the exit status.
+Exit status contract: 0 success, 1 a check failed (e.g. tests failed),
+2 usage, input or configuration error (one ``error: …`` line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from protocol.errors import ProtocolError
+
+_GROUPS = (
+    "harness.cli.protocol_cmds",
+    "harness.cli.codes_cmds",
+)
+
+
+class CliError(Exception):
+    """A usage or input problem: printed as ``error: …`` with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise CliError(message)
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ttlock-hil", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
+    for name in _GROUPS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # that group is not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler: Handler = args.handler
+        return handler(args)
+    except (CliError, ProtocolError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""protocol/ is sans-IO: no module in it may import I/O, clocks or randomness."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import protocol
+
+FORBIDDEN = {
+    "asyncio",
+    "bleak",
+    "pytest",
+    "time",
+    "random",
+    "socket",
+    "secrets",
+    "datetime",
+    "os",
+    "subprocess",
+    "threading",
+    "selectors",
+    "harness",
+    "fixtures",
+    "bumble",
+}
+
+PROTOCOL_DIR = Path(protocol.__file__).resolve().parent
+MODULES = sorted(PROTOCOL_DIR.rglob("*.py"))
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
+            roots.add("__import__")
+    return roots
+
+
+def test_protocol_package_has_modules_to_check() -> None:
+    assert len(MODULES) >= 5
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PROTOCOL_DIR)))
+def test_protocol_module_imports_nothing_that_does_io(path: Path) -> None:
+    bad = imported_roots(path) & (FORBIDDEN | {"__import__"})
+    assert not bad, f"{path.name} imports {sorted(bad)}: protocol/ must stay sans-IO"
+
+
+def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import asyncio\nfrom time import monotonic\nimport json\n")
+    assert imported_roots(sample) & FORBIDDEN == {"asyncio", "time"}
