@@ -16,8 +16,11 @@ from collections.abc import Callable, Sequence
 from protocol.errors import ProtocolError
 
 _GROUPS = (
-    "harness.cli.protocol_cmds",
-    "harness.cli.codes_cmds",
+    "harness.cli.protocol_cmds",  # crc, frame
+    "harness.cli.advert_cmds",  # advert
+    "harness.cli.codes_cmds",  # codes
+    "harness.cli.device_cmds",  # scan, lock
+    "harness.cli.nightly_cmds",  # nightly, report
 )
 
 
