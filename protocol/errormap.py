@@ -1,0 +1,444 @@
+"""What code an outcome maps to, as data, per plugin version (PROTOCOL.md §5.1–§5.3).
+
+Three tables, each a tuple of frozen rows that say where the mapping comes from:
+
+* :data:`LOCK_ERROR_TABLE` — the lock's error byte (reply plaintext[2] when the
+  status is FAILED, §4.1) → code. The WX plugin reports the byte in decimal
+  (§5.1: 0x1E → 30), so the code *is* the byte wherever the registry has it.
+* :data:`GATEWAY_STATUS_TABLE` — the gateway's status byte (reply plaintext[0])
+  → code. 1..9 → 128..136 = 0x7F + byte; **the offset is inferred** from the two
+  tables lining up one to one (§5.2, §9 item 13); no source states it.
+* :data:`LINK_CODE_TABLE` — link and parse problems the harness detects
+  (:class:`LinkCondition`) → code. Several rows per condition, in preference
+  order: the first whose code exists in the plugin version wins. Where two codes
+  exist in the same version (e.g. −3 and 10017 in 2.7.0–3.0.4) **we prefer the
+  newer one**, because that is the code later plugins settled on.
+
+Every function returns a code that is valid in the plugin version asked about
+(``protocol.codes.ErrorCode.is_valid_in``); the tests check it for every version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from protocol.codes import (
+    DEFAULT_PLUGIN_VERSION,
+    Code,
+    ErrorCode,
+    PluginVersion,
+    VersionLike,
+    lookup,
+)
+from protocol.errors import ProtocolError, UnknownCode
+
+__all__ = [
+    "DEFAULT_PLUGIN_VERSION",
+    "GATEWAY_STATUS_FALLBACK",
+    "GATEWAY_STATUS_TABLE",
+    "LINK_CODE_TABLE",
+    "LOCK_ERROR_FALLBACK",
+    "LOCK_ERROR_TABLE",
+    "GatewayStatusRow",
+    "InvalidStatusByte",
+    "LinkCodeRow",
+    "LinkCondition",
+    "LockErrorRow",
+    "gateway_status_code",
+    "is_gateway_processing",
+    "is_processing",
+    "link_code",
+    "link_mapping",
+    "lock_error_code",
+    "lock_error_row",
+]
+
+
+class InvalidStatusByte(ProtocolError):
+    """An error/status byte argument is not an int in 0..255."""
+
+    def __init__(self, message: str, *, field: str, value: object) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+def _check_byte(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
+        raise InvalidStatusByte(
+            f"{field} must be one byte, an int in 0..255 (e.g. 0x1e), got {value!r}",
+            field=field,
+            value=value,
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- lock error byte
+
+
+@dataclass(frozen=True, slots=True)
+class LockErrorRow:
+    """Lock error byte → code, with the vendor's ``LockError`` name and the basis."""
+
+    byte: int
+    code: int
+    vendor_name: str
+    basis: str
+
+
+_S51 = "PROTOCOL.md §5.1: WX code = error byte in decimal"
+
+LOCK_ERROR_FALLBACK: Final = Code.OPERATION_FAILED
+"""Code for error bytes the registry has no code for (our decision).
+
+19 rather than 23: 19's published text is "failed, undefined error or the device
+does not support the operation", which is what an unknown byte is, and it is the
+WX counterpart of the vendor's own catch-all (``LockError.getInstance`` maps any
+other byte to ``Failed``, §5.1). 23 is a byte locks really send (0x17,
+NO_DEFINED_ERROR); reusing it would hide which one arrived. 19 exists in every
+plugin version.
+"""
+
+LOCK_ERROR_TABLE: Final[tuple[LockErrorRow, ...]] = (
+    LockErrorRow(0x00, Code.OK, "SUCCESS", _S51),
+    LockErrorRow(0x01, Code.CRC_ERROR, "LOCK_CRC_CHECK_ERROR", _S51),
+    LockErrorRow(0x02, Code.NO_PERMISSION, "LOCK_NO_PERMISSION", _S51),
+    LockErrorRow(0x03, Code.ADMIN_CHECK_FAILED, "LOCK_ADMIN_CHECK_ERROR", _S51),
+    LockErrorRow(0x05, Code.IN_SETTING_MODE, "LOCK_IS_IN_SETTING_MODE", _S51),
+    LockErrorRow(0x06, Code.NO_ADMIN, "LOCK_NOT_EXIST_ADMIN", _S51),
+    LockErrorRow(0x07, Code.NOT_IN_SETTING_MODE, "LOCK_IS_IN_NO_SETTING_MODE", _S51),
+    LockErrorRow(0x08, Code.DYNAMIC_CODE_INVALID, "LOCK_DYNAMIC_PWD_ERROR", _S51),
+    LockErrorRow(0x0A, Code.LOW_BATTERY, "LOCK_NO_POWER", _S51),
+    LockErrorRow(0x0B, Code.INIT_KEYBOARD_FAILED, "LOCK_INIT_KEYBOARD_FAILED", _S51),
+    LockErrorRow(0x0D, Code.EKEY_FLAG_TOO_LOW, "LOCK_KEY_FLAG_INVALID", _S51),
+    LockErrorRow(0x0E, Code.EKEY_EXPIRED, "LOCK_USER_TIME_EXPIRED", _S51),
+    LockErrorRow(0x0F, Code.PASSCODE_LENGTH_INVALID, "LOCK_PASSWORD_LENGTH_INVALID", _S51),
+    LockErrorRow(
+        0x10,
+        Code.SUPER_PASSCODE_SAME_AS_DELETE,
+        "LOCK_SUPER_PASSWORD_IS_SAME_WITH_DELETE_PASSWORD",
+        _S51,
+    ),
+    LockErrorRow(0x11, Code.EKEY_NOT_EFFECTIVE, "LOCK_USER_TIME_INEFFECTIVE", _S51),
+    LockErrorRow(0x12, Code.USER_NOT_LOGGED_IN, "LOCK_USER_NOT_LOGIN", _S51),
+    LockErrorRow(0x13, Code.OPERATION_FAILED, "LOCK_OPERATE_FAILED", _S51),
+    LockErrorRow(0x14, Code.PASSCODE_EXISTS, "LOCK_PASSWORD_EXIST", _S51),
+    LockErrorRow(0x15, Code.PASSCODE_NOT_EXIST, "LOCK_PASSWORD_NOT_EXIST", _S51),
+    LockErrorRow(0x16, Code.OUT_OF_MEMORY, "LOCK_NO_FREE_MEMORY", _S51),
+    LockErrorRow(0x17, Code.NO_DEFINED_ERROR, "NO_DEFINED_ERROR", _S51),
+    LockErrorRow(0x18, Code.IC_CARD_NOT_EXIST, "IC_CARD_NOT_EXIST", _S51),
+    LockErrorRow(0x1A, Code.FINGERPRINT_NOT_EXIST, "FINGER_PRINT_NOT_EXIST", _S51),
+    LockErrorRow(0x1B, Code.INVALID_COMMAND, "INVALID_COMMAND", _S51),
+    LockErrorRow(0x1C, Code.LOCK_FROZEN, "LOCK_FROZEN", _S51),
+    LockErrorRow(0x1D, Code.INVALID_VENDOR, "INVALID_VENDOR", _S51),
+    LockErrorRow(0x1E, Code.DOUBLE_LOCKED, "LOCK_REVERSE", _S51),
+    LockErrorRow(0x1F, Code.RECORD_NOT_EXIST, "RECORD_NOT_EXIST", _S51),
+    LockErrorRow(0x20, Code.INVALID_PARAM, "INVALID_PARAM", _S51),
+    LockErrorRow(
+        0x21,
+        LOCK_ERROR_FALLBACK,
+        "PARKING_LOCK_LOCKED_FAILED",
+        "our decision: §5.1 gives this parking-lock byte no WX code; reported as the "
+        "catch-all 19 (see LOCK_ERROR_FALLBACK)",
+    ),
+    LockErrorRow(
+        0x24, Code.COMMAND_RECEIVED, "COMMAND_RECEIVED", _S51 + "; means processing (§4.1)"
+    ),
+    LockErrorRow(0x25, Code.WIFI_BAD_SSID, "BAD_WIFI_NAME", _S51),
+    LockErrorRow(0x26, Code.WIFI_BAD_PASSWORD, "BAD_WIFI_PASSWORD", _S51),
+    LockErrorRow(
+        0x27,
+        LOCK_ERROR_FALLBACK,
+        "QR_CODE_ALREADY_EXIST",
+        "our decision: §5.1 lists this byte in the newest AAR only, with no WX code; "
+        "reported as the catch-all 19 (see LOCK_ERROR_FALLBACK)",
+    ),
+)
+
+_LOCK_ROWS: Final = {row.byte: row for row in LOCK_ERROR_TABLE}
+
+COMMAND_RECEIVED_BYTE: Final = 0x24
+
+
+def lock_error_row(byte: int) -> LockErrorRow | None:
+    """The table row for a lock error byte, or None for a byte §5.1 does not define."""
+    return _LOCK_ROWS.get(_check_byte(byte, "lock error byte"))
+
+
+def is_processing(byte: int) -> bool:
+    """True for 0x24 COMMAND_RECEIVED: "accepted, processing", not a failure (§4.1).
+
+    Wi-Fi locks answer a configuration command with it and report the outcome later.
+    """
+    return _check_byte(byte, "lock error byte") == COMMAND_RECEIVED_BYTE
+
+
+def lock_error_code(byte: int, plugin_version: VersionLike = DEFAULT_PLUGIN_VERSION) -> ErrorCode:
+    """The code the plugin reports for a lock error byte (``0`` → OK).
+
+    Bytes §5.1 does not define, and bytes whose code does not exist yet in
+    ``plugin_version`` (36..38 before 2.7.6), give :data:`LOCK_ERROR_FALLBACK`.
+    """
+    row = lock_error_row(byte)
+    version = PluginVersion.parse(plugin_version)
+    if row is not None:
+        entry = lookup(row.code)
+        if entry.is_valid_in(version):
+            return entry
+    return lookup(LOCK_ERROR_FALLBACK)
+
+
+# ----------------------------------------------------------------------- gateway status byte
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatusRow:
+    """Gateway status byte → code, with the Android meaning and the basis."""
+
+    status: int
+    code: int
+    vendor_name: str
+    basis: str
+
+
+_S52 = "PROTOCOL.md §5.2: WX code = 0x7F + status byte (offset INFERRED, no source states it)"
+
+GATEWAY_STATUS_FALLBACK: Final = Code.GATEWAY_FAILED
+"""Code for status bytes of 10 and above: Android's ``GatewayError.getInstance``
+maps them to FAILED (§5.2), whose WX code is 128."""
+
+GATEWAY_STATUS_TABLE: Final[tuple[GatewayStatusRow, ...]] = (
+    GatewayStatusRow(0, Code.OK, "SUCCESS", "PROTOCOL.md §5.2: status 0 is success"),
+    GatewayStatusRow(1, Code.GATEWAY_FAILED, "FAILED", _S52),
+    GatewayStatusRow(2, Code.GATEWAY_PROCESSING, "(processing)", _S52),
+    GatewayStatusRow(3, Code.GATEWAY_BAD_SSID, "BAD_WIFI_NAME", _S52),
+    GatewayStatusRow(4, Code.GATEWAY_BAD_WIFI_PASSWORD, "BAD_WIFI_PASSWORD", _S52),
+    GatewayStatusRow(5, Code.GATEWAY_FINISHED, "(done)", _S52),
+    GatewayStatusRow(6, Code.GATEWAY_INVALID_COMMAND, "INVALID_COMMAND", _S52),
+    GatewayStatusRow(7, Code.GATEWAY_TIMEOUT, "TIME_OUT", _S52),
+    GatewayStatusRow(8, Code.GATEWAY_NO_SIM_CARD, "NO_SIM_CARD", _S52),
+    GatewayStatusRow(9, Code.GATEWAY_NO_NETWORK, "NO_CABLE", _S52),
+)
+
+_GATEWAY_ROWS: Final = {row.status: row for row in GATEWAY_STATUS_TABLE}
+
+GATEWAY_PROCESSING_STATUS: Final = 2
+
+
+def is_gateway_processing(status: int) -> bool:
+    """True for status 2, "command received, processing" (CONFIGURE_WIFI, §5.2)."""
+    return _check_byte(status, "gateway status byte") == GATEWAY_PROCESSING_STATUS
+
+
+def gateway_status_code(
+    status: int, plugin_version: VersionLike = DEFAULT_PLUGIN_VERSION
+) -> ErrorCode:
+    """The code the plugin reports for a gateway status byte (``0`` → OK).
+
+    Status 10 and above give :data:`GATEWAY_STATUS_FALLBACK`. Plugins before
+    2.6.0 have no gateway codes at all: asking for a failure status there raises
+    :class:`~protocol.errors.UnknownCode` rather than inventing one.
+    """
+    row = _GATEWAY_ROWS.get(_check_byte(status, "gateway status byte"))
+    code = row.code if row is not None else GATEWAY_STATUS_FALLBACK
+    entry = lookup(code)
+    version = PluginVersion.parse(plugin_version)
+    if not entry.is_valid_in(version):
+        raise UnknownCode(
+            f"plugin {version} has no code for gateway status {status}: gateway codes "
+            f"128..136 exist from plugin {entry.since}; pass a newer --plugin-version"
+        )
+    return entry
+
+
+# ---------------------------------------------------------------------------- link conditions
+
+
+class LinkCondition(StrEnum):
+    """A link or parse problem the harness detects itself (no byte from the device)."""
+
+    CONNECT_TIMEOUT = "connect_timeout"  # no connection within the deadline
+    DISCONNECTED = "disconnected"  # link lost while a command was pending
+    WRITE_FAILED = "write_failed"  # GATT write of a request chunk failed
+    NOTIFY_ENABLE_FAILED = "notify_enable_failed"  # could not subscribe to notifications
+    SERVICE_MISSING = "service_missing"  # the TTLock service is not on the device
+    CHARACTERISTIC_MISSING = "characteristic_missing"  # service there, characteristic not
+    RESPONSE_TIMEOUT = "response_timeout"  # request sent, no reply within the deadline
+    REPLY_CRC_ERROR = "reply_crc_error"  # reply frame's CRC-8 is wrong
+    REPLY_UNDECRYPTABLE = "reply_undecryptable"  # AES decrypt of the reply failed
+    REPLY_UNPARSEABLE = "reply_unparseable"  # reply decrypted but not a valid envelope
+    DEVICE_NOT_FOUND = "device_not_found"  # scan ended without the device
+    BUSY = "busy"  # another command is in flight on this device
+    INVALID_PARAMETERS = "invalid_parameters"  # caller passed arguments we cannot encode
+    UNSUPPORTED = "unsupported"  # the device's features do not include the operation
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCodeRow:
+    """One candidate code for a link condition and why.
+
+    Rows of one condition are tried in table order; the first whose code exists
+    in the plugin version is used. ``basis`` cites PROTOCOL.md or starts with
+    "our decision" and gives the reason.
+    """
+
+    condition: LinkCondition
+    code: int
+    basis: str
+
+
+_C = LinkCondition
+_NEWER = "our decision: where both codes exist, prefer the newer one"
+
+LINK_CODE_TABLE: Final[tuple[LinkCodeRow, ...]] = (
+    LinkCodeRow(
+        _C.CONNECT_TIMEOUT,
+        Code.CONNECT_TIMEOUT,
+        "PROTOCOL.md §5.3 'BLE connect timeout': WX 10002 (10042/10045/10503 are "
+        "platform-specific connect failures, not a timeout)",
+    ),
+    LinkCodeRow(
+        _C.DISCONNECTED,
+        Code.DISCONNECTED,
+        "PROTOCOL.md §5.3 'link lost mid-command': WX 10003 disconnected",
+    ),
+    LinkCodeRow(
+        _C.WRITE_FAILED,
+        Code.WRITE_FAILED,
+        "our decision among PROTOCOL.md §5.3 'write failed' (10004 / 10033): 10033 belongs "
+        "to the plugin's BLE-API failure block 10030..10036 (adapter, scan, notify, write, "
+        "parse); 10004 adds 'try again later' advice a failed GATT write does not earn",
+    ),
+    LinkCodeRow(
+        _C.NOTIFY_ENABLE_FAILED,
+        Code.CHARACTERISTIC_ENABLE_FAILED,
+        _NEWER + ": 10508 (3.1.0) 'could not enable the Bluetooth characteristic' is the "
+        "3.1.0 generation's code for this step; 10032 stays valid",
+    ),
+    LinkCodeRow(
+        _C.NOTIFY_ENABLE_FAILED,
+        Code.NOTIFY_ENABLE_FAILED,
+        "WX table: 10032 'failed to enable notify on the characteristic' (every version)",
+    ),
+    LinkCodeRow(
+        _C.SERVICE_MISSING,
+        Code.SERVICE_MISSING,
+        "WX table (3.1.0): 10513 'the Bluetooth service does not exist'",
+    ),
+    LinkCodeRow(
+        _C.SERVICE_MISSING,
+        Code.CHARACTERISTIC_MISSING,
+        "our decision before 3.1.0: without the service its characteristics are missing "
+        "too; 10018 (2.7.0) is the closest code",
+    ),
+    LinkCodeRow(
+        _C.SERVICE_MISSING,
+        Code.NOTIFY_ENABLE_FAILED,
+        "our decision before 2.7.0: the first GATT step on the characteristic, enabling "
+        "notify, is what fails; 10032 reports that",
+    ),
+    LinkCodeRow(
+        _C.CHARACTERISTIC_MISSING,
+        Code.CHARACTERISTIC_MISSING,
+        "WX table (2.7.0): 10018 'the Bluetooth characteristic does not exist'",
+    ),
+    LinkCodeRow(
+        _C.CHARACTERISTIC_MISSING,
+        Code.NOTIFY_ENABLE_FAILED,
+        "our decision before 2.7.0: the first GATT step on the characteristic, enabling "
+        "notify, is what fails; 10032 reports that",
+    ),
+    LinkCodeRow(
+        _C.RESPONSE_TIMEOUT,
+        Code.RESPONSE_TIMEOUT,
+        "PROTOCOL.md §5.3 'no reply': WX 10017 device response timeout (since 2.7.0); " + _NEWER,
+    ),
+    LinkCodeRow(
+        _C.RESPONSE_TIMEOUT,
+        Code.RESPONSE_TIMEOUT_LEGACY,
+        "PROTOCOL.md §5.3 'no reply': WX -3 (old), valid from 2.6.0 up to 3.1.0",
+    ),
+    LinkCodeRow(
+        _C.RESPONSE_TIMEOUT,
+        Code.CONNECT_TIMEOUT,
+        "our decision before 2.6.0: the vendor SDK reports a missing reply as "
+        "LOCK_CONNECT_FAIL (PROTOCOL.md §5.3 'no reply'), whose WX counterpart is 10002",
+    ),
+    LinkCodeRow(
+        _C.REPLY_CRC_ERROR,
+        Code.CRC_ERROR,
+        "PROTOCOL.md §5.3 'reply CRC wrong': vendor LOCK_CRC_CHECK_ERROR, WX 1",
+    ),
+    LinkCodeRow(
+        _C.REPLY_UNDECRYPTABLE,
+        Code.LOCK_MAY_BE_RESET,
+        "PROTOCOL.md §5.3 'AES decrypt fails': vendor KEY_INVALID, WX 10001 lock may be reset",
+    ),
+    LinkCodeRow(
+        _C.REPLY_UNPARSEABLE,
+        Code.PARSE_FAILED,
+        "PROTOCOL.md §5.3 'AES decrypt fails / empty plaintext': WX 10034 parse failure",
+    ),
+    LinkCodeRow(
+        _C.DEVICE_NOT_FOUND,
+        Code.DEVICE_NOT_FOUND,
+        "our decision (§5.3 has no row): WX 10036 'no device found, scanning stopped' says "
+        "exactly this; 10404 (3.1.0) is a scan timeout with a permission hint",
+    ),
+    LinkCodeRow(_C.BUSY, Code.BLUETOOTH_BUSY, "PROTOCOL.md §5.3 'busy': WX 11013"),
+    LinkCodeRow(
+        _C.BUSY,
+        Code.SEND_FAILED,
+        "our decision before 2.4.0: the command was not sent and should be retried later, "
+        "which is what 10004 says",
+    ),
+    LinkCodeRow(
+        _C.INVALID_PARAMETERS, Code.INVALID_PARAMETERS, "PROTOCOL.md §5.3 'bad params': WX 11003"
+    ),
+    LinkCodeRow(
+        _C.INVALID_PARAMETERS,
+        Code.INVALID_PARAM,
+        "our decision before 2.1.0: 32 'invalid parameter' (lock byte 0x20, §5.1) is the only "
+        "parameter code that exists",
+    ),
+    LinkCodeRow(_C.UNSUPPORTED, Code.UNSUPPORTED, "PROTOCOL.md §5.3 'unsupported': WX 11004"),
+    LinkCodeRow(
+        _C.UNSUPPORTED,
+        Code.DEVICE_UNSUPPORTED_LEGACY,
+        "our decision before 2.1.0: 11001 'the device does not support this operation yet'",
+    ),
+)
+
+
+def link_mapping(
+    condition: LinkCondition | str, plugin_version: VersionLike = DEFAULT_PLUGIN_VERSION
+) -> LinkCodeRow:
+    """The :data:`LINK_CODE_TABLE` row used for ``condition`` in ``plugin_version``."""
+    try:
+        wanted = LinkCondition(condition)
+    except ValueError:
+        choices = ", ".join(c.value for c in LinkCondition)
+        raise UnknownCode(
+            f"unknown link condition {condition!r}; valid conditions: {choices}"
+        ) from None
+    version = PluginVersion.parse(plugin_version)
+    for row in LINK_CODE_TABLE:
+        if row.condition is wanted and lookup(row.code).is_valid_in(version):
+            return row
+    # The tests prove every condition resolves in every version; reaching this is a table bug.
+    raise UnknownCode(f"no code for link condition {wanted.value!r} in plugin {version}")
+
+
+def link_code(
+    condition: LinkCondition | str, plugin_version: VersionLike = DEFAULT_PLUGIN_VERSION
+) -> ErrorCode:
+    """The code the plugin reports for a link condition in ``plugin_version``.
+
+    >>> link_code(LinkCondition.RESPONSE_TIMEOUT, "2.6.0").code
+    -3
+    >>> link_code(LinkCondition.RESPONSE_TIMEOUT, "3.1.0").code
+    10017
+    """
+    return lookup(link_mapping(condition, plugin_version).code)
