@@ -39,11 +39,13 @@ __all__ = [
     "PluginVersion",
     "PluginVersionError",
     "UnknownCode",
+    "VersionLike",
     "all_codes",
     "by_category",
     "is_valid",
     "lookup",
     "parse_category",
+    "table_versions",
     "valid_in",
 ]
 
