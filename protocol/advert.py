@@ -249,18 +249,18 @@ def parse_manufacturer_data(data: bytes) -> Advert:
     else:
         _need(d, 8, "non-V3 lock", "scene")
         protocol_type, protocol_version, scene = d[4], d[5], d[7]
-        if _carries_flags(protocol_type, lock_type_of(protocol_type, protocol_version, scene)):
-            _need(d, 10, "non-V3 lock with flags", "battery")
-            flags, battery, used = d[8], d[9], 10
-        else:
+        lock_type = lock_type_of(protocol_type, protocol_version, scene)
+        if not _carries_flags(protocol_type, lock_type):
             return Advert(
                 AdvertKind.LOCK,
                 protocol_type,
                 protocol_version,
                 scene=scene,
                 mac=_mac_from_tail(d, 8),
-                lock_type=lock_type_of(protocol_type, protocol_version, scene),
+                lock_type=lock_type,
             )
+        _need(d, 10, "non-V3 lock with flags", "battery")
+        flags, battery, used = d[8], d[9], 10
     dormant = bool(flags & FLAG_DORMANT)
     return Advert(
         AdvertKind.LOCK,
