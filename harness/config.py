@@ -1,0 +1,824 @@
+"""The lab configuration (``hil-config.yaml``): what devices a bench has and how to reach them.
+
+``load_config(path)`` reads and validates the file and returns a frozen
+:class:`LabConfig`. Any problem — YAML syntax, a wrong type, an unknown key, an
+inline secret — becomes *one* :class:`~harness.errors.ConfigError` naming the
+file, the line, the field and the fix::
+
+    hil-config.yaml:14: devices[1].adress: unknown key — fix: did you mean 'address'?
+
+The committed ``hil-config.yaml`` is the embedded default (a lab of virtual
+devices, so everything runs on a fresh machine); ``docs/bench-example.yaml``
+shows a real bench. Relative paths (``reports``, ``history``,
+``credentials_dir``, ``file:`` credentials) are resolved against the directory
+of the config file, so a config works from any working directory.
+
+Addresses are either a BLE address (``C1:23:45:67:89:AB``; a CoreBluetooth
+UUID on macOS) or ``sim:<preset>`` for a virtual device. Only the transport
+resolver should look at :attr:`DeviceConfig.is_virtual` /
+:attr:`DeviceConfig.sim_preset`: the rest of the harness must not care
+(ARCHITECTURE.md, "no ``if simulated:``").
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from protocol.codes import DEFAULT_PLUGIN_VERSION, PluginVersion, PluginVersionError
+
+from .credentials import CredentialRef, CredentialStore, LockCredentials, load_credentials
+from .errors import NEVER_RETRIED, TRANSIENT_ERRORS, ConfigError, TTLockError
+from .sim.device import DeviceKind
+
+__all__ = [
+    "Adapter",
+    "DeviceConfig",
+    "DeviceKind",
+    "Feature",
+    "LabConfig",
+    "RetryPolicy",
+    "Timeouts",
+    "default_config_path",
+    "load_config",
+    "packaged_config_path",
+]
+
+_SLUG: Final = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+_LAB_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_BLE_ADDRESS: Final = re.compile(r"[0-9A-F]{2}([:-][0-9A-F]{2}){5}\Z", re.IGNORECASE)
+_CB_UUID: Final = re.compile(
+    r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\Z", re.IGNORECASE
+)
+SIM_SCHEME: Final = "sim:"
+_EXAMPLE_FILE: Final = "docs/bench-example.yaml"
+
+
+class Feature(StrEnum):
+    """What a bench can exercise on a device (``features:``; matched by capability markers)."""
+
+    # locks
+    PASSCODE = "passcode"  # keypad passcodes via BLE (add/modify/delete/list)
+    KEYPAD = "keypad"  # the lock has a keypad (wake by touch, admin keyboard password)
+    IC_CARD = "ic_card"  # IC cards
+    FINGERPRINT = "fingerprint"  # fingerprints
+    AUTO_LOCK = "auto_lock"  # auto-lock time
+    AUDIO = "audio"  # sound on/off, volume
+    REMOTE_UNLOCK = "remote_unlock"  # remote-unlock switch
+    PASSAGE_MODE = "passage_mode"  # passage mode schedules
+    OPERATION_LOG = "operation_log"  # reading the operation log
+    SHOW_PASSWORD = "show_password"  # passcode display switch
+    ADMIN_CODE = "admin_code"  # reading the admin passcode
+    FREEZE = "freeze"  # freeze/unfreeze
+    DOOR_SENSOR = "door_sensor"  # door sensor accessory
+    WIFI = "wifi"  # Wi-Fi lock network configuration
+    RESET = "reset"  # the bench may factory-reset the lock (destructive tests)
+    # gateways
+    GATEWAY_WIFI = "gateway_wifi"  # G2: configure Wi-Fi
+    GATEWAY_ETHERNET = "gateway_ethernet"  # G3: wired, static IP
+    GATEWAY_CELLULAR = "gateway_cellular"  # G4: 4G, APN
+    # the bench itself
+    BENCH_POWER = "bench_power"  # the bench can power-cycle the device
+
+
+_FEATURE_VALUES: Final = frozenset(f.value for f in Feature)
+GATEWAY_FEATURES: Final = frozenset(
+    {Feature.GATEWAY_WIFI, Feature.GATEWAY_ETHERNET, Feature.GATEWAY_CELLULAR}
+)
+BENCH_FEATURES: Final = frozenset({Feature.BENCH_POWER})
+LOCK_FEATURES: Final = frozenset(Feature) - GATEWAY_FEATURES - BENCH_FEATURES
+
+
+def _invalid(reason: str, fix: str, *at: str | int) -> PydanticCustomError:
+    """A validation error that keeps its fix (and, optionally, a deeper location)."""
+    return PydanticCustomError("hil_config", "{reason}", {"reason": reason, "fix": fix, "at": at})
+
+
+def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    options = sorted(choices)
+    close = difflib.get_close_matches(word, options, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "use one of: " + ", ".join(options)
+
+
+def _parse_plugin_version(value: object) -> PluginVersion:
+    if isinstance(value, PluginVersion):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _invalid(
+            f"{value!r} was read as a number",
+            f'quote it: plugin_version: "{DEFAULT_PLUGIN_VERSION}"',
+        )
+    if not isinstance(value, str):
+        raise _invalid("must be a string", f'write it like "{DEFAULT_PLUGIN_VERSION}"')
+    try:
+        return PluginVersion.parse(value)
+    except PluginVersionError as exc:
+        raise _invalid(str(exc), f'write it like "{DEFAULT_PLUGIN_VERSION}"') from None
+
+
+PluginVersionField = Annotated[
+    PluginVersion,
+    PlainValidator(_parse_plugin_version),
+    PlainSerializer(str, return_type=str),
+]
+
+
+def _parse_credentials(value: object) -> CredentialRef | None:
+    fix = (
+        "use env:VARNAME (the variable holds the credentials JSON) or "
+        "file:credentials/<device>.json (relative to this file); omit it to let init() "
+        "create and store them"
+    )
+    if value is None or isinstance(value, CredentialRef):
+        return value
+    if isinstance(value, Mapping | list):
+        raise _invalid("inline secrets are not allowed", fix)
+    if not isinstance(value, str):
+        raise _invalid("inline secrets are not allowed", fix)
+    try:
+        return CredentialRef.parse(value)
+    except ConfigError as exc:
+        raise _invalid(exc.message, exc.fix or fix) from None
+
+
+CredentialsField = Annotated[
+    CredentialRef | None,
+    PlainValidator(_parse_credentials),
+    PlainSerializer(lambda ref: None if ref is None else str(ref), return_type=str | None),
+]
+
+
+def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
+    if path is None:
+        return None
+    path = path.expanduser()
+    context = info.context or {}
+    base = context.get("base_dir")
+    if not path.is_absolute() and base is not None:
+        return Path(base) / path
+    return path
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Adapter(_Model):
+    """A Bluetooth adapter of the bench (radio tier only)."""
+
+    name: str = Field(examples=["hci0"], min_length=1)
+    mac: str | None = Field(default=None, examples=["00:1A:7D:DA:71:13"])
+
+    @field_validator("mac")
+    @classmethod
+    def _check_mac(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _BLE_ADDRESS.match(value.strip()):
+            raise _invalid(f"{value!r} is not a MAC address", "write it like 00:1A:7D:DA:71:13")
+        return value.strip().upper().replace("-", ":")
+
+
+class Timeouts(_Model):
+    """Deadlines in seconds: scan for a device, connect, one command's reply."""
+
+    scan: float = Field(default=10.0, gt=0, examples=[10.0])
+    connect: float = Field(default=10.0, gt=0, examples=[10.0])
+    command: float = Field(default=6.0, gt=0, examples=[6.0])
+
+
+class RetryPolicy(_Model):
+    """Which link errors are retried, how often, and how long to wait in between.
+
+    ``attempts`` counts every try (3 = the first and two retries); before retry
+    ``n`` (0-based) the link waits ``backoff[n]`` seconds (the last value
+    repeats). Only errors named in ``retry_on`` are retried, and only
+    transient ones may be named (:data:`harness.errors.TRANSIENT_ERRORS`):
+    timeouts never are.
+    """
+
+    attempts: int = Field(default=3, ge=1, le=10, examples=[3])
+    backoff: tuple[float, ...] = Field(default=(0.75, 1.5, 3.0), examples=[[0.75, 1.5, 3.0]])
+    retry_on: tuple[str, ...] = Field(
+        default=("Disconnected", "NotifyFailed", "ServiceMissing", "CharacteristicMissing"),
+        examples=[["Disconnected", "NotifyFailed"]],
+    )
+
+    @field_validator("backoff")
+    @classmethod
+    def _check_backoff(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value:
+            raise _invalid("must list at least one delay", "write it like [0.75, 1.5, 3.0]")
+        for index, delay in enumerate(value):
+            if delay < 0:
+                raise _invalid("delays cannot be negative", "use 0 or more seconds", index)
+        return value
+
+    @field_validator("retry_on")
+    @classmethod
+    def _check_retry_on(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = ", ".join(TRANSIENT_ERRORS)
+        for index, name in enumerate(value):
+            if name in TRANSIENT_ERRORS:
+                continue
+            if name in NEVER_RETRIED:
+                raise _invalid(
+                    f"{name} cannot be retried: {NEVER_RETRIED[name]}",
+                    f"remove it; retryable errors: {allowed}",
+                    index,
+                )
+            raise _invalid(f"unknown error {name!r}", _did_you_mean(name, TRANSIENT_ERRORS), index)
+        return value
+
+    @property
+    def error_types(self) -> tuple[type[TTLockError], ...]:
+        """The exception classes ``retry_on`` names."""
+        return tuple(TRANSIENT_ERRORS[name] for name in self.retry_on)
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (0 = the first retry)."""
+        return self.backoff[min(max(retry, 0), len(self.backoff) - 1)]
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        """True when ``error`` ended try number ``attempt`` (1-based) and another is allowed."""
+        return attempt < self.attempts and isinstance(error, self.error_types)
+
+
+class DeviceConfig(_Model):
+    """One device of the bench."""
+
+    name: str = Field(examples=["front-door"])
+    kind: DeviceKind = Field(examples=["lock"])
+    model: str = Field(examples=["v3-keypad"])
+    address: str = Field(examples=["C1:23:45:67:89:AB"])
+    credentials: CredentialsField = None
+    features: tuple[Feature, ...] = ()
+    expected_firmware: str | None = Field(default=None, examples=["6.1.22.210101"])
+    plugin_version: PluginVersionField | None = None
+    adapter: str | None = Field(default=None, examples=["hci0"])
+
+    @field_validator("name", "model")
+    @classmethod
+    def _check_slug(cls, value: str, info: ValidationInfo) -> str:
+        if not _SLUG.match(value):
+            raise _invalid(
+                f"{value!r} is not a valid {info.field_name}",
+                "use lower-case letters, digits, '-' and '_' (e.g. front-door)",
+            )
+        return value
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _check_address(cls, value: object) -> str:
+        fix = (
+            "use a BLE address such as C1:23:45:67:89:AB, a CoreBluetooth UUID (macOS), "
+            "or sim:<preset> for a virtual device"
+        )
+        if not isinstance(value, str):
+            raise _invalid(f"must be a string, got {type(value).__name__}", fix)
+        text = value.strip()
+        if text.startswith(SIM_SCHEME):
+            preset = text[len(SIM_SCHEME) :]
+            if not _SLUG.match(preset):
+                raise _invalid(f"{preset!r} is not a preset name", "write it like sim:v3-keypad")
+            return text
+        if _BLE_ADDRESS.match(text):
+            return text.upper().replace("-", ":")
+        if _CB_UUID.match(text):
+            return text.upper()
+        raise _invalid(f"{text!r} is not a device address", fix)
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _check_features(cls, value: object) -> object:
+        if not isinstance(value, list | tuple):
+            return value  # pydantic reports the type
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or item not in _FEATURE_VALUES:
+                raise _invalid(
+                    f"unknown feature {item!r}",
+                    _did_you_mean(str(item), (f.value for f in Feature)),
+                    index,
+                )
+            if item in seen:
+                raise _invalid(f"feature {item!r} is listed twice", "remove the duplicate", index)
+            seen.add(item)
+        return value
+
+    @model_validator(mode="after")
+    def _check_features_fit_kind(self) -> DeviceConfig:
+        wrong = GATEWAY_FEATURES if self.kind is DeviceKind.LOCK else LOCK_FEATURES
+        for index, feature in enumerate(self.features):
+            if feature in wrong:
+                fitting = sorted(f.value for f in Feature if f not in wrong)
+                raise _invalid(
+                    f"{feature.value!r} is not a {self.kind.value} feature",
+                    f"use {self.kind.value} features: {', '.join(fitting)}",
+                    "features",
+                    index,
+                )
+        return self
+
+    @property
+    def is_virtual(self) -> bool:
+        """True for ``sim:`` addresses. For the transport resolver only."""
+        return self.address.startswith(SIM_SCHEME)
+
+    @property
+    def sim_preset(self) -> str | None:
+        """The preset of a ``sim:`` address (``v3-keypad``). For the transport resolver only."""
+        return self.address[len(SIM_SCHEME) :] if self.is_virtual else None
+
+    def has(self, *features: Feature | str) -> bool:
+        """True when the bench can exercise every one of ``features`` on this device."""
+        return all(Feature(f) in self.features for f in features)
+
+
+class LabConfig(_Model):
+    """A validated ``hil-config.yaml``. Frozen; build it with :func:`load_config`."""
+
+    lab: str = Field(examples=["bench-01"])
+    plugin_version: PluginVersionField = Field(
+        default_factory=lambda: PluginVersion.parse(DEFAULT_PLUGIN_VERSION)
+    )
+    adapters: tuple[Adapter, ...] = ()
+    devices: tuple[DeviceConfig, ...] = ()
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    reports: Path = Field(default=Path("reports"), examples=["reports/"], validate_default=True)
+    history: Path | None = Field(default=None, examples=["reports/history.sqlite"])
+    credentials_dir: Path = Field(
+        default=Path("credentials"), examples=["credentials/"], validate_default=True
+    )
+    redact: bool = True
+
+    _source: Path | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if isinstance(context, Mapping):
+            source = context.get("source")
+            base = context.get("base_dir")
+            self._source = Path(source) if source is not None else None
+            self._base_dir = Path(base) if base is not None else None
+            self._lines = dict(context.get("lines", {}))
+
+    @field_validator("lab")
+    @classmethod
+    def _check_lab(cls, value: str) -> str:
+        if not _LAB_NAME.match(value):
+            raise _invalid(f"{value!r} is not a lab name", "use letters, digits, '.', '-', '_'")
+        return value
+
+    @field_validator("reports", "history", "credentials_dir")
+    @classmethod
+    def _resolve_paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(value, info)
+
+    @field_validator("adapters")
+    @classmethod
+    def _unique_adapters(cls, value: tuple[Adapter, ...]) -> tuple[Adapter, ...]:
+        seen: set[str] = set()
+        for index, adapter in enumerate(value):
+            if adapter.name in seen:
+                raise _invalid(
+                    f"adapter {adapter.name!r} is listed twice",
+                    "give each adapter one entry",
+                    index,
+                    "name",
+                )
+            seen.add(adapter.name)
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_devices(cls, value: tuple[DeviceConfig, ...]) -> tuple[DeviceConfig, ...]:
+        seen: dict[str, int] = {}
+        for index, device in enumerate(value):
+            if device.name in seen:
+                raise _invalid(
+                    f"device name {device.name!r} is already used by devices[{seen[device.name]}]",
+                    "give every device a unique name",
+                    index,
+                    "name",
+                )
+            seen[device.name] = index
+        return value
+
+    @model_validator(mode="after")
+    def _check_adapter_references(self) -> LabConfig:
+        names = {a.name for a in self.adapters}
+        for index, device in enumerate(self.devices):
+            if device.adapter is not None and device.adapter not in names:
+                fix = (
+                    _did_you_mean(device.adapter, names)
+                    if names
+                    else f"add it under adapters: (- name: {device.adapter})"
+                )
+                raise _invalid(
+                    f"adapter {device.adapter!r} is not listed under adapters:",
+                    fix,
+                    "devices",
+                    index,
+                    "adapter",
+                )
+        return self
+
+    # --- where it came from -----------------------------------------------------
+
+    @property
+    def source(self) -> Path | None:
+        """The file this config was loaded from (``None`` if built in code)."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory relative paths are resolved against."""
+        if self._base_dir is not None:
+            return self._base_dir
+        return Path.cwd()
+
+    def line_of(self, field: str) -> int | None:
+        """The line (1-based) of a field such as ``devices[0].credentials``, if known."""
+        return self._lines.get(field)
+
+    # --- devices ----------------------------------------------------------------
+
+    def device(self, name: str) -> DeviceConfig:
+        """The device called ``name``; ConfigError with a suggestion otherwise."""
+        for device in self.devices:
+            if device.name == name:
+                return device
+        names = [d.name for d in self.devices]
+        raise ConfigError(
+            f"no device named {name!r}",
+            file=self._source,
+            field="devices",
+            fix=_did_you_mean(name, names) if names else "add it under devices:",
+        )
+
+    def devices_of(
+        self, kind: DeviceKind | str | None = None, *features: Feature | str
+    ) -> tuple[DeviceConfig, ...]:
+        """Devices of ``kind`` (any when ``None``) that have every one of ``features``."""
+        wanted = DeviceKind(kind) if kind is not None else None
+        return tuple(
+            d for d in self.devices if (wanted is None or d.kind is wanted) and d.has(*features)
+        )
+
+    def plugin_version_for(self, device: DeviceConfig | str) -> PluginVersion:
+        """The plugin version whose codes this device's results are asserted against."""
+        if isinstance(device, str):
+            device = self.device(device)
+        return device.plugin_version if device.plugin_version is not None else self.plugin_version
+
+    # --- credentials ------------------------------------------------------------
+
+    def credential_store(self) -> CredentialStore:
+        """Where the harness keeps credentials of devices configured without ``credentials:``."""
+        return CredentialStore(self.credentials_dir)
+
+    def credentials_path_for(self, device: DeviceConfig | str) -> Path:
+        """Where ``init()`` persists new credentials of this device.
+
+        The referenced file for ``file:`` credentials; the credential store for
+        devices without ``credentials:`` and for ``env:`` ones (an environment
+        variable cannot be written: copy the stored file into your secret store).
+        """
+        if isinstance(device, str):
+            device = self.device(device)
+        ref = device.credentials
+        if ref is not None and ref.scheme == "file":
+            return ref.path(self.base_dir)
+        return self.credential_store().path(device.name)
+
+    def credentials_for(
+        self, device: DeviceConfig | str, *, environ: Mapping[str, str] | None = None
+    ) -> LockCredentials | None:
+        """The device's credentials, or ``None`` for a device that has none yet.
+
+        ``env:``/``file:`` references must resolve (ConfigError otherwise, located at
+        the ``credentials:`` line); without a reference the credential store is
+        consulted, and an empty store means a factory-fresh device (``None``).
+        """
+        if isinstance(device, str):
+            device = self.device(device)
+        ref = device.credentials
+        if ref is None:
+            store = self.credential_store()
+            return store.load(device.name) if store.exists(device.name) else None
+        try:
+            return load_credentials(ref, self.base_dir, environ=environ)
+        except ConfigError as exc:
+            if exc.file is not None:
+                raise
+            index = self.devices.index(device)
+            field = f"devices[{index}].credentials"
+            raise exc.located(file=self._source, line=self.line_of(field), field=field) from None
+
+
+# --- loading --------------------------------------------------------------------
+
+_PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+_PACKAGED_NAME: Final = "default-hil-config.yaml"
+
+
+def packaged_config_path() -> Path:
+    """The copy of the default config shipped inside the package (``harness/data``)."""
+    return Path(str(resources.files("harness").joinpath("data", _PACKAGED_NAME)))
+
+
+def default_config_path() -> Path:
+    """The repository's ``hil-config.yaml`` when running from a checkout, else the packaged copy."""
+    candidate = _PROJECT_ROOT / "hil-config.yaml"
+    if candidate.is_file() and (_PROJECT_ROOT / "pyproject.toml").is_file():
+        return candidate
+    return packaged_config_path()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> LabConfig:
+    """Read and validate a lab config; ``None`` loads :func:`default_config_path`.
+
+    Relative paths inside resolve against the file's directory — except for
+    the packaged default, whose relative paths resolve against the working
+    directory (its own directory is inside the installed package).
+    """
+    file = Path(path) if path is not None else default_config_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file not found",
+            file=file,
+            fix=f"pass --config with an existing file, or copy {_EXAMPLE_FILE} there",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            "is a directory, not a config file", file=file, fix="name the YAML file itself"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the config file ({exc})", file=file, fix="check its permissions/encoding"
+        ) from None
+    base_dir = Path.cwd() if _same_file(file, packaged_config_path()) else file.resolve().parent
+    return parse_config(text, file=file, base_dir=base_dir)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def parse_config(
+    text: str, *, file: Path | str = "<string>", base_dir: Path | None = None
+) -> LabConfig:
+    """Validate YAML text as a lab config (``file`` only names it in messages)."""
+    file = Path(file)
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            f"YAML syntax error: {problem}",
+            file=file,
+            line=mark.line + 1 if mark is not None else None,
+            fix="check indentation, colons and quotes on this line and the one before",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"YAML error: {exc}", file=file, fix="check the file is plain YAML text"
+        ) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise ConfigError("the file is empty", file=file, fix=f"start from {_EXAMPLE_FILE}")
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+        raise ConfigError(
+            "the top level must be a mapping of key: value lines",
+            file=file,
+            line=root.start_mark.line + 1,
+            fix=f"start from {_EXAMPLE_FILE}",
+        )
+    _reject_duplicate_keys(root, (), file)
+    lines = _field_lines(root)
+    try:
+        return LabConfig.model_validate(
+            data, context={"source": file, "base_dir": base_dir, "lines": lines}
+        )
+    except ValidationError as exc:
+        raise _config_error(exc, root, file) from None
+
+
+# --- YAML node bookkeeping --------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+def _field_name(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _reject_duplicate_keys(node: yaml.Node, loc: Loc, file: Path) -> None:
+    # PyYAML keeps the last of two equal keys silently; a lab config must not.
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                raise ConfigError(
+                    f"key {name!r} appears twice (first on line {seen[name]})",
+                    file=file,
+                    line=key.start_mark.line + 1,
+                    field=_field_name((*loc, name)),
+                    fix="keep one of them",
+                )
+            seen[name] = key.start_mark.line + 1
+            _reject_duplicate_keys(value, (*loc, name), file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _reject_duplicate_keys(item, (*loc, index), file)
+
+
+def _field_lines(root: yaml.Node) -> dict[str, int]:
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, loc: Loc) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*loc, str(key.value))
+                lines[_field_name(child)] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*loc, index)
+                lines[_field_name(child)] = item.start_mark.line + 1
+                walk(item, child)
+
+    walk(root, ())
+    return lines
+
+
+def _locate(root: yaml.Node, loc: Loc) -> tuple[int, Loc]:
+    """The line of the deepest YAML node on ``loc`` and the part of ``loc`` found."""
+    node = root
+    line = root.start_mark.line + 1
+    found: list[str | int] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1  # the key's line reads best
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+        found.append(part)
+    return line, tuple(found)
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``loc`` (for key suggestions)."""
+    model: type[BaseModel] = LabConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        inner = _find_model(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _find_model(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if arg is Ellipsis or arg is types.NoneType:
+            continue
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_TYPE_FIXES: Final[Mapping[str, str]] = {
+    "float_parsing": "use a number such as 10.0",
+    "float_type": "use a number such as 10.0",
+    "int_parsing": "use a whole number such as 3",
+    "int_type": "use a whole number such as 3",
+    "int_from_float": "use a whole number such as 3",
+    "bool_parsing": "use true or false",
+    "bool_type": "use true or false",
+    "string_type": "use a string (quote it if it looks like a number)",
+    "string_too_short": "give a non-empty value",
+    "list_type": "use a YAML list: one '- item' per line, or [a, b]",
+    "tuple_type": "use a YAML list: one '- item' per line, or [a, b]",
+    "model_type": "use a mapping of key: value lines",
+    "model_attributes_type": "use a mapping of key: value lines",
+    "dict_type": "use a mapping of key: value lines",
+    "path_type": "use a path such as reports/",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+}
+
+
+def _config_error(exc: ValidationError, root: yaml.Node, file: Path) -> ConfigError:
+    errors = exc.errors(include_url=False)
+    # An unknown key usually explains a "missing" one (a typo): report it first;
+    # otherwise the topmost problem in the file, as one fixes a file top down.
+    first = min(
+        errors,
+        key=lambda e: (e["type"] != "extra_forbidden", _locate(root, tuple(e["loc"]))[0]),
+    )
+    loc: Loc = tuple(first["loc"])
+    ctx = first.get("ctx") or {}
+    kind = first["type"]
+    message = first["msg"]
+    fix: str | None = None
+    if kind == "hil_config":
+        loc = (*loc, *ctx.get("at", ()))
+        message = str(ctx["reason"])
+        fix = str(ctx["fix"])
+    line, found = _locate(root, loc)
+    field = found
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc[:-1])
+        message = "unknown key"
+        fix = _did_you_mean(key, model.model_fields) if model is not None else f"remove {key!r}"
+    elif kind == "missing":
+        missing = loc[len(found)] if len(loc) > len(found) else loc[-1]
+        field = (*found, missing)
+        message = "required key missing"
+        model = _model_at(found)
+        example = _example(model, str(missing))
+        fix = f"add '{missing}: {example}'" if example is not None else f"add '{missing}:'"
+    elif kind in ("enum", "literal_error"):
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        value = first.get("input")
+        message = f"{value!r} is not one of {', '.join(expected)}"
+        fix = _did_you_mean(str(value), expected) if expected else "use one of the listed values"
+    elif fix is None:
+        fix = _TYPE_FIXES.get(kind, f"see {_EXAMPLE_FILE} for a valid example")
+        if kind in ("greater_than", "greater_than_equal", "less_than_equal") and ctx:
+            bound = next(iter(ctx.values()))
+            fix = {
+                "greater_than": f"use a value above {bound}",
+                "greater_than_equal": f"use {bound} or more",
+                "less_than_equal": f"use {bound} or less",
+            }[kind]
+    more = len(errors) - 1
+    if more:
+        message += f" (+{more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(message, file=file, line=line, field=_field_name(field) or None, fix=fix)
+
+
+def _example(model: type[BaseModel] | None, field: str) -> str | None:
+    if model is None or field not in model.model_fields:
+        return None
+    examples = model.model_fields[field].examples
+    return str(examples[0]) if examples else None

@@ -1,0 +1,537 @@
+"""Frame traces (JSON lines, one file per device session) with secret redaction.
+
+Every frame written to or read from a device, and every notable session event,
+becomes one JSON object on its own line::
+
+    {"seq": 4, "t": "2026-01-01T12:00:00.123456+00:00", "elapsed": 0.084211,
+     "device": "front-door", "direction": "rx", "raw": "7f5a0503…",
+     "decoded": {"command": "SEARCH_STATUS", "opcode": "0x14", "length": 16,
+                 "crc_ok": true, "plaintext": "14012d0002"},
+     "verdict": "ok", "code": 0}
+
+``t`` is wall-clock UTC, ``elapsed`` the monotonic seconds since the trace
+was opened (immune to clock steps, so latencies can be read off the file).
+Each line is flushed as it is written: a killed process leaves its evidence.
+
+Redaction (on unless the lab config says ``redact: false``)
+---------------------------------------------------------------
+A :class:`Redactor` knows the secrets of the run — AES keys, admin passwords,
+unlock keys, the CHECK_RANDOM sums, passcodes, any other secret text — and
+replaces every textual form of them (decimal, zero-padded decimal, big- and
+little-endian hex, spaced/colon hex, base64, Python bytes escapes, digit
+values, ASCII hex) with ``«redacted»`` in every string of a record, and any
+integer equal to a secret. Fields whose *name* says secret (``aes_key``,
+``admin_ps``, ``unlock_key``, ``*password``, ``*passcode``, ``sum``, ``ps``…)
+are redacted whatever their value.
+
+Frames whose plaintext carries secrets (:data:`LOCK_SECRET_COMMANDS`,
+:data:`GATEWAY_SECRET_COMMANDS`, e.g. GET_AES_KEY 0x19, ADD_ADMIN 0x56,
+CHECK_ADMIN 0x41, CHECK_RANDOM 0x30, passcodes 0x03, UNLOCK 0x47, lock 0x58)
+keep only the command, length, CRC verdict and status-like fields of
+``decoded``; everything else (``plaintext`` first) becomes ``«redacted»``.
+Their ``raw`` keeps the header and CRC bytes but the payload is replaced by
+``«redacted»``. Why not keep the ciphertext? Because it is not always
+protected by a secret: the GET_AES_KEY reply is encrypted with the public
+default key and hands over the new key, legacy frames are XOR-coded with the
+seed that travels in the frame, and gateway keys derive from the MAC. Frames
+that carry no secret keep their raw bytes in full for diagnosis.
+
+The same :class:`Redactor` filters log records (:class:`RedactingFilter`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from protocol.commands import GatewayCommand, LockCommand
+from protocol.frame import (
+    GATEWAY_HEADER_SIZE,
+    GATEWAY_MAGIC,
+    LEGACY_HEADER_SIZE,
+    LOCK_MAGIC,
+    V3_HEADER_SIZE,
+    frame_size,
+)
+
+from .credentials import REDACTED, LockCredentials
+
+__all__ = [
+    "GATEWAY_SECRET_COMMANDS",
+    "LOCK_SECRET_COMMANDS",
+    "REDACTED",
+    "Direction",
+    "FrameTrace",
+    "RedactingFilter",
+    "Redactor",
+    "read_trace",
+]
+
+LOCK_SECRET_COMMANDS: Final[frozenset[LockCommand]] = frozenset(
+    {
+        LockCommand.MANAGE_KEYBOARD_PASSWORD,  # passcodes in clear (§4.2 op 03)
+        LockCommand.GET_VALID_KEYBOARD_PASSWORD,
+        LockCommand.PWD_LIST,  # reply lists passcodes
+        LockCommand.GET_AES_KEY,  # reply is the new AES key, under the public default key
+        LockCommand.GET_OPERATE_LOG,  # passcode log records carry the passcode text (§4.5)
+        LockCommand.CHECK_RANDOM,  # (ps + unlockKey) mod 2^32
+        LockCommand.INIT_PASSWORDS,  # keyboard passcode seeds
+        LockCommand.READ_PWD_PARA,
+        LockCommand.CHECK_ADMIN,  # adminPs; reply ps (with the sum it reveals unlockKey)
+        LockCommand.SET_DELETE_PWD,
+        LockCommand.UNLOCK,  # sum = ps + unlockKey
+        LockCommand.SYN_KEYBOARD_PWD,
+        LockCommand.SET_ADMIN_KEYBOARD_PWD,  # admin passcode as digit values
+        LockCommand.CHECK_USER_TIME,  # reply ps
+        LockCommand.ADD_ADMIN,  # adminPs and unlockKey
+        LockCommand.FUNCTION_LOCK,  # sum = ps + unlockKey
+        LockCommand.GET_ADMIN_CODE,  # reply is the admin passcode
+        LockCommand.WIFI_CONFIG_AP,  # Wi-Fi password
+        LockCommand.WIFI_CONFIG_ACCOUNT,  # cloud account password
+    }
+)
+"""Lock opcodes whose request or reply plaintext carries a secret (PROTOCOL.md §4.2)."""
+
+GATEWAY_SECRET_COMMANDS: Final[frozenset[GatewayCommand]] = frozenset(
+    {
+        GatewayCommand.CONFIGURE_WIFI,  # Wi-Fi password
+        GatewayCommand.CONFIGURE_ACCOUNT,  # account password
+        GatewayCommand.SET_APN,  # APN credentials (G4)
+    }
+)
+"""Gateway opcodes whose plaintext carries a secret (PROTOCOL.md §7)."""
+
+# ``decoded`` keys a secret-bearing frame keeps: enough to see what was sent,
+# whether it arrived intact and how the device answered.
+_SAFE_FRAME_FIELDS: Final = frozenset(
+    {
+        "kind",
+        "command",
+        "opcode",
+        "length",
+        "crc_ok",
+        "crc",
+        "encrypt",
+        "header",
+        "status",
+        "error",
+        "error_byte",
+        "battery",
+        "echo",
+        "operation",
+    }
+)
+_SECRET_FIELD_NAMES: Final = frozenset(
+    {"aes_key", "key", "admin_ps", "unlock_key", "sum", "ps", "ps_from_lock", "secret"}
+)
+_SECRET_FIELD_SUFFIXES: Final = ("_key", "password", "passcode", "_secret", "_pwd", "admin_code")
+_MIN_SUBSTRING: Final = 4
+"""Forms shorter than this are redacted only as whole tokens (see :meth:`Redactor.text`)."""
+
+
+def _is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_FIELD_NAMES or lowered.endswith(_SECRET_FIELD_SUFFIXES)
+
+
+class Redactor:
+    """Knows the secrets of a run and removes them from text and structured values.
+
+    Secrets are learned as the run goes (the AES key of a freshly initialised
+    lock, the passcode a test just added): call the ``add_*`` methods at the
+    moment a secret comes into existence. ``Redactor(enabled=False)`` passes
+    everything through untouched: the explicit opt-out (``redact: false``).
+    Thread-safe, so one instance can serve traces and logging handlers.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self._enabled = enabled
+        self._forms: set[str] = set()
+        self._ints: set[int] = set()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def __repr__(self) -> str:
+        state = "on" if self._enabled else "off"
+        return f"Redactor({state}, {len(self._forms)} forms)"
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    # --- learning secrets ---------------------------------------------------
+
+    def add_bytes(self, value: bytes) -> None:
+        """A binary secret (an AES key): hex, spaced/colon hex, base64, bytes escapes."""
+        value = bytes(value)
+        if not value:
+            return
+        forms = {
+            value.hex(),
+            value.hex(" "),
+            value.hex(":"),
+            value.hex("-"),
+            base64.b64encode(value).decode("ascii").rstrip("="),
+            base64.urlsafe_b64encode(value).decode("ascii").rstrip("="),
+            repr(value)[2:-1],
+        }
+        self._add(forms)
+
+    def add_u32(self, value: int) -> None:
+        """A 32-bit secret (admin password, unlock key, a CHECK_RANDOM sum)."""
+        value &= 0xFFFF_FFFF
+        big = value.to_bytes(4, "big")
+        forms = {str(value), f"{value:010d}", f"{value:x}", big[::-1].hex()}
+        self._add(forms, ints={value})
+        self.add_bytes(big)
+
+    def add_passcode(self, code: str | int) -> None:
+        """A keypad passcode: the digits, their wire forms (digit values, ASCII hex)."""
+        text = str(code).strip()
+        forms = {text}
+        if text.isdigit():
+            forms.add(bytes(int(d) for d in text).hex())  # SET_ADMIN_KEYBOARD_PWD form (§4.2 0x53)
+            self._add(set(), ints={int(text)})
+        forms.add(text.encode("utf-8").hex())  # ASCII on the wire (§4.2 0x03)
+        self._add(forms)
+
+    def add_text(self, value: str) -> None:
+        """Any other secret string (Wi-Fi password, account password)."""
+        if value:
+            self._add({value, value.encode("utf-8").hex()})
+        raw = value.encode("utf-8")
+        if len(raw) >= _MIN_SUBSTRING:
+            self._add({base64.b64encode(raw).decode("ascii").rstrip("=")})
+
+    def add_credentials(self, creds: LockCredentials) -> None:
+        """The AES key, admin password and unlock key of a lock."""
+        self.add_bytes(creds.aes_key)
+        self.add_u32(creds.admin_ps)
+        self.add_u32(creds.unlock_key)
+
+    def _add(self, forms: set[str], *, ints: Iterable[int] = ()) -> None:
+        with self._lock:
+            self._forms.update(f for f in forms if f)
+            self._ints.update(ints)
+            self._pattern = None
+
+    def forms(self) -> frozenset[str]:
+        """Every textual form being redacted (for tests that scan artifacts)."""
+        with self._lock:
+            return frozenset(self._forms)
+
+    # --- applying -------------------------------------------------------------
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._pattern is None and self._forms:
+                # Longest first so "00bc614e" wins over its substring "bc614e".
+                alternatives = []
+                for form in sorted(self._forms, key=lambda f: (-len(f), f)):
+                    escaped = re.escape(form)
+                    if len(form) < _MIN_SUBSTRING:
+                        # A 3-digit secret would otherwise eat every "123" in a
+                        # timestamp; short forms only count as whole tokens.
+                        escaped = rf"(?<![0-9A-Za-z]){escaped}(?![0-9A-Za-z])"
+                    alternatives.append(escaped)
+                self._pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+            return self._pattern
+
+    def text(self, value: str) -> str:
+        """``value`` with every known secret form replaced by ``«redacted»``."""
+        if not self._enabled:
+            return value
+        pattern = self._compiled()
+        return pattern.sub(REDACTED, value) if pattern is not None else value
+
+    def is_secret_int(self, value: int) -> bool:
+        return self._enabled and not isinstance(value, bool) and value in self._ints
+
+    def value(self, obj: Any) -> Any:
+        """Redact a JSON-like value recursively (dict keys and values, lists, bytes → hex)."""
+        if not self._enabled:
+            return _jsonable(obj)
+        if isinstance(obj, Mapping):
+            result: dict[str, Any] = {}
+            for key, item in obj.items():
+                name = self.text(str(key))
+                result[name] = REDACTED if _is_secret_field(str(key)) else self.value(item)
+            return result
+        if isinstance(obj, list | tuple | set | frozenset):
+            return [self.value(item) for item in obj]
+        if isinstance(obj, bytes | bytearray | memoryview):
+            return self.text(bytes(obj).hex())
+        if isinstance(obj, bool) or obj is None or isinstance(obj, float):
+            return obj
+        if isinstance(obj, int):
+            if self.is_secret_int(obj):
+                return REDACTED
+            return int(obj)
+        return self.text(str(obj))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return bytes(obj).hex()
+    if isinstance(obj, IntEnum):
+        return int(obj)
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that applies a :class:`Redactor` to each record.
+
+    The message is rendered (``msg % args``) and redacted, and so are the
+    exception and stack texts. Attach it to *handlers* (a filter on a logger
+    does not see records propagated from child loggers)::
+
+        handler.addFilter(RedactingFilter(redactor))
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.redactor.enabled:
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg} {record.args!r}"
+        record.msg = self.redactor.text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # Formatters reuse exc_text when it is set, so the traceback they
+            # print is the redacted one.
+            record.exc_text = self.redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.text(record.stack_info)
+        return True
+
+
+class Direction(StrEnum):
+    TX = "tx"  # app -> device (a write)
+    RX = "rx"  # device -> app (a notification: reply or push)
+    EVENT = "event"  # a session event: connect, disconnect, timeout, assertion…
+
+
+class FrameTrace:
+    """Writes one device session's frames and events to a JSON-lines file.
+
+    ``kind`` ("lock" or "gateway") says how to read a plain-int ``command``
+    (lock and gateway opcodes overlap). ``clock``/``wall_clock`` are injectable
+    for deterministic tests. Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        device: str,
+        redactor: Redactor,
+        kind: str = "lock",
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if kind not in ("lock", "gateway"):
+            raise ValueError(f"kind must be 'lock' or 'gateway', got {kind!r}")
+        self.path = Path(path)
+        self.device = device
+        self.redactor = redactor
+        self.kind = kind
+        self._clock = clock
+        self._wall = wall_clock if wall_clock is not None else _utc_now
+        self._start = clock()
+        self._seq = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8", newline="\n")
+
+    def __repr__(self) -> str:
+        return f"FrameTrace({str(self.path)!r}, device={self.device!r})"
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> FrameTrace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- writing --------------------------------------------------------------
+
+    def tx(
+        self,
+        raw: bytes,
+        *,
+        command: int | None = None,
+        decoded: Mapping[str, Any] | None = None,
+        verdict: str | None = None,
+        code: int | None = None,
+    ) -> dict[str, Any]:
+        """Record a frame written to the device."""
+        return self.record(
+            Direction.TX, raw=raw, command=command, decoded=decoded, verdict=verdict, code=code
+        )
+
+    def rx(
+        self,
+        raw: bytes,
+        *,
+        command: int | None = None,
+        decoded: Mapping[str, Any] | None = None,
+        verdict: str | None = None,
+        code: int | None = None,
+    ) -> dict[str, Any]:
+        """Record a frame received from the device.
+
+        For a lock reply pass the *echoed* opcode (plaintext[0], §4.1) as
+        ``command``: the header opcode of every reply is 0x54.
+        """
+        return self.record(
+            Direction.RX, raw=raw, command=command, decoded=decoded, verdict=verdict, code=code
+        )
+
+    def event(
+        self,
+        name: str,
+        /,
+        *,
+        verdict: str | None = None,
+        code: int | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Record a session event (``connect``, ``disconnected``, ``response-timeout``…)."""
+        return self.record(
+            Direction.EVENT, decoded={"event": name, **fields}, verdict=verdict, code=code
+        )
+
+    def record(
+        self,
+        direction: Direction,
+        *,
+        raw: bytes | None = None,
+        command: int | None = None,
+        decoded: Mapping[str, Any] | None = None,
+        verdict: str | None = None,
+        code: int | None = None,
+    ) -> dict[str, Any]:
+        """Write one line and return the record as written (after redaction)."""
+        if self._file.closed:
+            raise ValueError(f"trace {self.path} is closed")
+        fields: dict[str, Any] = dict(decoded) if decoded is not None else {}
+        opcode = self._opcode(command)
+        if command is not None:
+            fields.setdefault("command", _command_name(opcode))
+            fields.setdefault("opcode", f"0x{int(command):02x}")
+        raw_text = bytes(raw).hex() if raw is not None else None
+        if self.redactor.enabled and opcode is not None and self._carries_secret(opcode):
+            fields = {
+                key: (value if key in _SAFE_FRAME_FIELDS else REDACTED)
+                for key, value in fields.items()
+            }
+            if raw is not None:
+                raw_text = _mask_payload(bytes(raw))
+        self._seq += 1
+        entry: dict[str, Any] = {
+            "seq": self._seq,
+            "t": self._wall().isoformat(),
+            "elapsed": round(self._clock() - self._start, 6),
+            "device": self.device,
+            "direction": str(direction),
+            "raw": raw_text,
+            "decoded": fields,
+            "verdict": verdict,
+            "code": code,
+        }
+        entry = self.redactor.value(entry)
+        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._file.flush()
+        return entry
+
+    def _opcode(self, command: int | None) -> LockCommand | GatewayCommand | int | None:
+        if command is None:
+            return None
+        if isinstance(command, LockCommand | GatewayCommand):
+            return command
+        enum: type[LockCommand] | type[GatewayCommand] = (
+            LockCommand if self.kind == "lock" else GatewayCommand
+        )
+        try:
+            return enum(int(command))
+        except ValueError:
+            return int(command)
+
+    @staticmethod
+    def _carries_secret(opcode: LockCommand | GatewayCommand | int) -> bool:
+        if isinstance(opcode, LockCommand):
+            return opcode in LOCK_SECRET_COMMANDS
+        if isinstance(opcode, GatewayCommand):
+            return opcode in GATEWAY_SECRET_COMMANDS
+        return False
+
+
+def _command_name(opcode: LockCommand | GatewayCommand | int | None) -> str | None:
+    if opcode is None:
+        return None
+    if isinstance(opcode, LockCommand | GatewayCommand):
+        return opcode.name
+    return f"0x{opcode:02x}"
+
+
+def _mask_payload(raw: bytes) -> str:
+    """Header and CRC in hex, the payload replaced (layouts of PROTOCOL.md §2.1-2.3).
+
+    The payload's end comes from the length byte (never from a ``0D 0A``
+    search: ciphertext may contain it, §1.1).
+    """
+    if raw[:2] == GATEWAY_MAGIC:
+        header = GATEWAY_HEADER_SIZE
+    elif raw[:2] == LOCK_MAGIC and len(raw) > 2:
+        header = V3_HEADER_SIZE if raw[2] >= 5 else LEGACY_HEADER_SIZE
+    else:
+        return REDACTED  # not a frame we can split: keep nothing
+    size = frame_size(raw)
+    if size is None:
+        return raw.hex()  # a bare partial header carries no payload
+    if size > len(raw):
+        return raw[:header].hex() + REDACTED  # truncated: payload cut short, no CRC
+    return raw[:header].hex() + REDACTED + raw[size - 1 :].hex()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def read_trace(path: Path) -> list[dict[str, Any]]:
+    """All records of a trace file, in order (for reports and tests)."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

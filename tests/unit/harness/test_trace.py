@@ -1,0 +1,387 @@
+"""harness.trace: JSON-lines frame traces, and redaction of every form of every secret."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from harness.credentials import LockCredentials
+from harness.trace import (
+    REDACTED,
+    Direction,
+    FrameTrace,
+    RedactingFilter,
+    Redactor,
+    read_trace,
+)
+from protocol.commands import GatewayCommand, LockCommand
+from protocol.crypto import DEFAULT_LOCK_KEY
+from protocol.frame import LOCK_TRAILER, encode_gateway_command, encode_lock_command
+
+KEY = bytes.fromhex("8c2f9a41d07e53b6e9120a7fc4d83b25")
+ADMIN_PS = 1_987_654_321
+UNLOCK_KEY = 305_419_896
+CREDS = LockCredentials(aes_key=KEY, admin_ps=ADMIN_PS, unlock_key=UNLOCK_KEY, uid=77)
+PS_FROM_LOCK = 0x1DB78A8F  # a real ps from a capture (PROTOCOL.md §4.3)
+CHECK_SUM = (PS_FROM_LOCK + UNLOCK_KEY) % 2**32
+PASSCODE = "7391046"
+WIFI_PASSWORD = "correct-horse-battery"
+
+
+def u32_forms(value: int) -> list[str]:
+    big = value.to_bytes(4, "big")
+    return [
+        str(value),
+        f"{value:010d}",
+        big.hex(),
+        big.hex().upper(),
+        big[::-1].hex(),
+        big.hex(" "),
+        f"{value:#x}",
+    ]
+
+
+def bytes_forms(value: bytes) -> list[str]:
+    return [
+        value.hex(),
+        value.hex().upper(),
+        value.hex(" "),
+        value.hex(":").upper(),
+        base64.b64encode(value).decode(),
+        repr(value)[2:-1],
+    ]
+
+
+def every_secret_form() -> list[str]:
+    """Each representation a careless log line or decoder could produce."""
+    return [
+        *bytes_forms(KEY),
+        *u32_forms(ADMIN_PS),
+        *u32_forms(UNLOCK_KEY),
+        *u32_forms(CHECK_SUM),
+        PASSCODE,
+        PASSCODE.encode().hex(),
+        bytes(int(d) for d in PASSCODE).hex(),
+        WIFI_PASSWORD,
+        WIFI_PASSWORD.encode().hex(),
+    ]
+
+
+def run_redactor(enabled: bool) -> Redactor:
+    redactor = Redactor(enabled=enabled)
+    redactor.add_credentials(CREDS)
+    redactor.add_u32(CHECK_SUM)
+    redactor.add_passcode(PASSCODE)
+    redactor.add_text(WIFI_PASSWORD)
+    return redactor
+
+
+def write_session_full_of_secrets(path: Path, redactor: Redactor) -> None:
+    add_admin_plain = ADMIN_PS.to_bytes(4, "big") + UNLOCK_KEY.to_bytes(4, "big") + b"SCIENER"
+    passcode_plain = bytes([2, 1, len(PASSCODE)]) + PASSCODE.encode() + bytes(5)
+    with FrameTrace(path, device="front-door", redactor=redactor) as trace:
+        trace.event("connect", address="C1:23:45:67:89:AB", note=f"key {KEY.hex()}")
+        # GET_AES_KEY reply: the new key, encrypted with the public default key.
+        reply = encode_lock_command(LockCommand.RESPONSE, b"\x19\x01" + KEY, DEFAULT_LOCK_KEY)
+        trace.rx(
+            reply + LOCK_TRAILER,
+            command=LockCommand.GET_AES_KEY,
+            decoded={"status": 1, "plaintext": (b"\x19\x01" + KEY).hex(), "key": KEY},
+        )
+        trace.tx(
+            encode_lock_command(LockCommand.ADD_ADMIN, add_admin_plain, KEY),
+            command=LockCommand.ADD_ADMIN,
+            decoded={
+                "plaintext": add_admin_plain,
+                "admin_ps": ADMIN_PS,
+                "fields": [{"value": UNLOCK_KEY}, f"unlock={UNLOCK_KEY:#x}"],
+            },
+        )
+        trace.tx(
+            encode_lock_command(LockCommand.CHECK_RANDOM, CHECK_SUM.to_bytes(4, "big"), KEY),
+            command=LockCommand.CHECK_RANDOM,
+            decoded={"plaintext": CHECK_SUM.to_bytes(4, "big").hex()},
+        )
+        trace.tx(
+            encode_lock_command(LockCommand.MANAGE_KEYBOARD_PASSWORD, passcode_plain, KEY),
+            command=LockCommand.MANAGE_KEYBOARD_PASSWORD,
+            decoded={"plaintext": passcode_plain, "new_passcode": PASSCODE},
+        )
+        # A frame that is not secret-bearing still gets its strings scrubbed.
+        trace.rx(
+            encode_lock_command(LockCommand.RESPONSE, b"\x14\x01\x2d\x00", KEY),
+            command=LockCommand.SEARCH_STATUS,
+            decoded={
+                "battery": 45,
+                "comment": f"admin {ADMIN_PS:010d} sum {CHECK_SUM} pin {PASSCODE}",
+                "blob": KEY.hex(" ").upper(),
+                "repr": repr(KEY),
+                "b64": base64.b64encode(KEY).decode(),
+                KEY.hex(): "a key used as a dict key",
+                "le": UNLOCK_KEY.to_bytes(4, "little").hex(),
+            },
+        )
+        trace.event(
+            "assertion",
+            verdict="fail",
+            code=10017,
+            message=f"wifi {WIFI_PASSWORD} / {WIFI_PASSWORD.encode().hex()}",
+            digits=bytes(int(d) for d in PASSCODE).hex(),
+        )
+        # And every representation at once, as a careless decoder might dump them.
+        trace.event("dump", forms=every_secret_form())
+
+
+# --- the secret scan ----------------------------------------------------------------
+
+
+def test_no_form_of_any_secret_reaches_the_trace_file(tmp_path: Path) -> None:
+    path = tmp_path / "front-door.jsonl"
+    write_session_full_of_secrets(path, run_redactor(enabled=True))
+    content = path.read_bytes().decode("utf-8").lower()
+    for form in every_secret_form():
+        assert form.lower() not in content, form
+    assert REDACTED in content
+
+
+def test_with_redaction_off_the_secrets_are_written(tmp_path: Path) -> None:
+    path = tmp_path / "front-door.jsonl"
+    write_session_full_of_secrets(path, run_redactor(enabled=False))
+    content = path.read_text("utf-8").lower()
+    assert REDACTED not in content
+    for form in every_secret_form():
+        assert json.dumps(form.lower(), ensure_ascii=False)[1:-1] in content, form
+
+
+def test_the_redactor_lists_the_forms_it_scrubs() -> None:
+    forms = {f.lower() for f in run_redactor(enabled=True).forms()}
+    for form in (KEY.hex(), str(ADMIN_PS), f"{UNLOCK_KEY:08x}", PASSCODE):
+        assert form in forms
+
+
+# --- frame records ------------------------------------------------------------------
+
+
+def test_a_secret_frame_keeps_header_length_and_crc_but_not_the_payload(tmp_path: Path) -> None:
+    plain = ADMIN_PS.to_bytes(4, "big") + UNLOCK_KEY.to_bytes(4, "big") + b"SCIENER"
+    raw = encode_lock_command(LockCommand.ADD_ADMIN, plain, KEY)
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        entry = trace.tx(
+            raw, command=LockCommand.ADD_ADMIN, decoded={"length": 16, "plaintext": plain}
+        )
+    assert entry["raw"] == raw[:12].hex() + REDACTED + raw[-1:].hex()
+    assert entry["decoded"] == {
+        "length": 16,
+        "plaintext": REDACTED,
+        "command": "ADD_ADMIN",
+        "opcode": "0x56",
+    }
+    assert raw[12:-1].hex() not in (tmp_path / "t.jsonl").read_text()
+
+
+def test_masking_uses_the_length_byte_and_keeps_the_trailer(tmp_path: Path) -> None:
+    raw = encode_lock_command(LockCommand.CHECK_RANDOM, b"\x0d\x0a\x0d\x0a", KEY) + LOCK_TRAILER
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        entry = trace.tx(raw, command=LockCommand.CHECK_RANDOM)
+        truncated = trace.rx(raw[:20], command=LockCommand.CHECK_RANDOM)
+        garbage = trace.rx(b"\x01\x02\x03", command=LockCommand.CHECK_RANDOM)
+    assert entry["raw"] == raw[:12].hex() + REDACTED + raw[-3:].hex()
+    assert truncated["raw"] == raw[:12].hex() + REDACTED
+    assert garbage["raw"] == REDACTED
+
+
+def test_a_frame_without_secrets_keeps_its_raw_bytes_in_full(tmp_path: Path) -> None:
+    raw = encode_lock_command(LockCommand.SEARCH_STATUS, b"SCIENER", KEY)
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        entry = trace.tx(raw, command=LockCommand.SEARCH_STATUS, decoded={"plaintext": b"SCIENER"})
+    assert entry["raw"] == raw.hex()
+    assert entry["decoded"]["plaintext"] == b"SCIENER".hex()
+
+
+def test_plain_int_commands_are_read_with_the_device_kind(tmp_path: Path) -> None:
+    # 0x02 is CONFIGURE_WIFI (a password) on a gateway, ENTER_DFU_MODE on a lock.
+    raw = encode_gateway_command(GatewayCommand.CONFIGURE_WIFI, b"ssid\x00pw", KEY)
+    with FrameTrace(tmp_path / "g.jsonl", device="gw", redactor=Redactor(), kind="gateway") as gw:
+        gateway_entry = gw.tx(raw, command=0x02, decoded={"ssid": "lab"})
+    with FrameTrace(tmp_path / "l.jsonl", device="fd", redactor=Redactor()) as lock:
+        lock_entry = lock.tx(raw, command=0x02, decoded={"mode": "dfu"})
+    assert gateway_entry["decoded"]["command"] == "CONFIGURE_WIFI"
+    assert gateway_entry["decoded"]["ssid"] == REDACTED
+    assert gateway_entry["raw"] == raw[:4].hex() + REDACTED + raw[-1:].hex()
+    assert lock_entry["decoded"]["command"] == "ENTER_DFU_MODE"
+    assert lock_entry["decoded"]["mode"] == "dfu"
+
+
+def test_unknown_opcodes_are_named_in_hex(tmp_path: Path) -> None:
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        entry = trace.rx(b"\x7f\x5a", command=0xEE)
+    assert entry["decoded"] == {"command": "0xee", "opcode": "0xee"}
+
+
+def test_fields_named_like_secrets_are_redacted_whatever_their_value(tmp_path: Path) -> None:
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        entry = trace.event(
+            "login", admin_ps=5, unlock_key="x", wifi_password="p", ps=1, battery=80
+        )
+    decoded = entry["decoded"]
+    assert decoded["admin_ps"] == decoded["unlock_key"] == decoded["ps"] == REDACTED
+    assert decoded["wifi_password"] == REDACTED
+    assert decoded["battery"] == 80
+
+
+# --- the record format ------------------------------------------------------------------
+
+
+def test_records_are_json_lines_with_time_offset_direction_and_verdict(tmp_path: Path) -> None:
+    ticks = iter([100.0, 100.25, 101.5])
+    wall = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    path = tmp_path / "front-door.jsonl"
+    with FrameTrace(
+        path,
+        device="front-door",
+        redactor=Redactor(),
+        clock=lambda: next(ticks),
+        wall_clock=lambda: wall,
+    ) as trace:
+        trace.tx(b"\x7f\x5a", command=LockCommand.SEARCH_STATUS, decoded={"crc_ok": True})
+        trace.event("response-timeout", verdict="timeout", code=10017, after=6.0)
+    lines = path.read_text("utf-8").splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first == {
+        "seq": 1,
+        "t": "2026-01-02T03:04:05.678000+00:00",
+        "elapsed": 0.25,
+        "device": "front-door",
+        "direction": "tx",
+        "raw": "7f5a",
+        "decoded": {"crc_ok": True, "command": "SEARCH_STATUS", "opcode": "0x14"},
+        "verdict": None,
+        "code": None,
+    }
+    assert second["seq"] == 2
+    assert second["elapsed"] == 1.5
+    assert second["direction"] == Direction.EVENT
+    assert second["raw"] is None
+    assert second["decoded"] == {"event": "response-timeout", "after": 6.0}
+    assert (second["verdict"], second["code"]) == ("timeout", 10017)
+    assert read_trace(path) == [first, second]
+
+
+def test_each_record_is_on_disk_before_the_next_call(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    trace = FrameTrace(path, device="fd", redactor=Redactor())
+    trace.event("connect")
+    assert len(read_trace(path)) == 1  # flushed, though the file is still open
+    trace.close()
+    assert trace.closed
+
+
+def test_a_closed_trace_refuses_records(tmp_path: Path) -> None:
+    trace = FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor())
+    trace.close()
+    with pytest.raises(ValueError, match="closed"):
+        trace.event("late")
+
+
+def test_a_trace_appends_to_an_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "t.jsonl"
+    with FrameTrace(path, device="fd", redactor=Redactor()) as trace:
+        trace.event("one")
+    with FrameTrace(path, device="fd", redactor=Redactor()) as trace:
+        trace.event("two")
+    assert [r["decoded"]["event"] for r in read_trace(path)] == ["one", "two"]
+
+
+def test_kind_must_be_lock_or_gateway(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor(), kind="padlock")
+
+
+# --- the redactor on its own ------------------------------------------------------------
+
+
+def test_short_secrets_are_redacted_only_as_whole_tokens() -> None:
+    redactor = Redactor()
+    redactor.add_u32(123)
+    assert redactor.text("pin 123, time 41234") == f"pin {REDACTED}, time 41234"
+
+
+def test_longer_forms_win_over_their_substrings() -> None:
+    redactor = Redactor()
+    redactor.add_u32(0x00BC614E)
+    assert redactor.text("ps=00bc614e") == f"ps={REDACTED}"
+
+
+def test_secret_integers_are_redacted_in_structured_values() -> None:
+    redactor = run_redactor(enabled=True)
+    assert redactor.value({"n": ADMIN_PS, "m": 7, "flag": True}) == {
+        "n": REDACTED,
+        "m": 7,
+        "flag": True,
+    }
+
+
+def test_a_disabled_redactor_still_makes_values_json_ready() -> None:
+    redactor = run_redactor(enabled=False)
+    assert redactor.value({"k": KEY, "t": (1, 2), "c": LockCommand.UNLOCK}) == {
+        "k": KEY.hex(),
+        "t": [1, 2],
+        "c": 0x47,
+    }
+    assert redactor.text(KEY.hex()) == KEY.hex()
+
+
+def test_secrets_learned_later_are_redacted_from_then_on() -> None:
+    redactor = Redactor()
+    assert redactor.text("pin 5555") == "pin 5555"
+    redactor.add_passcode(5555)
+    assert redactor.text("pin 5555") == f"pin {REDACTED}"
+
+
+# --- logging ------------------------------------------------------------------------------
+
+
+def make_logger(redactor: Redactor) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(redactor))
+    logger = logging.getLogger(f"test.trace.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    return logger, stream
+
+
+def test_log_records_are_redacted_in_message_args_and_traceback() -> None:
+    logger, stream = make_logger(run_redactor(enabled=True))
+    logger.info("key %s admin %d sum %08x", KEY.hex(), ADMIN_PS, CHECK_SUM)
+    logger.debug("raw bytes %r", KEY)
+    try:
+        raise ValueError(f"bad passcode {PASSCODE} for {WIFI_PASSWORD}")
+    except ValueError:
+        logger.exception("failed with unlock key %s", UNLOCK_KEY)
+    logger.warning("stack", stack_info=True, extra={})
+    output = stream.getvalue().lower()
+    assert "traceback" in output
+    assert REDACTED in output
+    for form in every_secret_form():
+        assert form.lower() not in output, form
+
+
+def test_log_records_pass_untouched_when_redaction_is_off() -> None:
+    logger, stream = make_logger(run_redactor(enabled=False))
+    logger.info("key %s", KEY.hex())
+    assert KEY.hex() in stream.getvalue()
+
+
+def test_a_malformed_log_call_is_still_redacted() -> None:
+    logger, stream = make_logger(run_redactor(enabled=True))
+    logger.info("two args %s %s", KEY.hex())  # noqa: PLE1206 -- malformed on purpose
+    assert KEY.hex() not in stream.getvalue()
