@@ -262,6 +262,8 @@ class VirtualClientBackend(BaseBleakClient):
         self._reassembler = FrameReassembler()
         self._timers: set[asyncio.TimerHandle] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._write_uuid = ""
+        self._notify_uuid = ""
 
     @classmethod
     def bind(cls, air: Air) -> type[VirtualClientBackend]:
@@ -345,6 +347,8 @@ class VirtualClientBackend(BaseBleakClient):
         channel = Channel.GATEWAY if entry.device.kind is DeviceKind.GATEWAY else Channel.LOCK
         self._reassembler = FrameReassembler(channel)
         self._callback = None
+        self._write_uuid = normalize_uuid_str(entry.device.gatt.write)
+        self._notify_uuid = normalize_uuid_str(entry.device.gatt.notify)
         self.services = self._discover(entry)
         self._poller = loop.create_task(self._poll_forever(), name=f"{TASK_PREFIX}-pushes")
 
@@ -458,13 +462,14 @@ class VirtualClientBackend(BaseBleakClient):
         return self._entry
 
     def _own(self, characteristic: BleakGATTCharacteristic, role: str) -> bool:
-        gatt = self._connected_entry().device.gatt
-        uuid = normalize_uuid_str(gatt.write if role == "write" else gatt.notify)
+        """Whether ``characteristic`` is the device's write/notify one (present or not)."""
+        self._connected_entry()
+        uuid = self._write_uuid if role == "write" else self._notify_uuid
         if characteristic.uuid != uuid:
             return False
         assert self.services is not None
-        if self.services.get_characteristic(uuid) is None:
-            raise BleakCharacteristicNotFoundError(uuid)
+        if characteristic.handle not in self.services.characteristics:
+            raise BleakCharacteristicNotFoundError(uuid)  # a stale object after a fault
         return True
 
     async def read_gatt_char(
@@ -547,6 +552,8 @@ class VirtualClientBackend(BaseBleakClient):
             )
         for frame in self._reassembler.feed(chunk):
             self._handle_request(entry, frame)
+            if self._entry is not entry:
+                return  # the link dropped: the rest of this write is lost
         self._release(entry.device.take_pushes())
 
     def _handle_request(self, entry: OnAir, frame: bytes) -> None:
@@ -566,7 +573,8 @@ class VirtualClientBackend(BaseBleakClient):
             push_frame=device.push_frame,
         )
         if decision.drop_before_reply:
-            self._soon(entry.drop_link, "link dropped before the reply (injected fault)")
+            # The link is gone at once (later writes fail); the callback still comes soon.
+            entry.drop_link("link dropped before the reply (injected fault)")
             return
         if decision.delay > 0:
             assert self._loop is not None

@@ -67,7 +67,8 @@ class Fault(Enum):
     expected_code: int | None
     """The TTLock code (plugin >= 3.1.0) a harness reports, if one code fits."""
 
-    def __new__(cls, value: str, expected_code: int | None, doc: str) -> Fault:
+    # Defaults only so that ``Fault("silence")`` (lookup by value) type-checks.
+    def __new__(cls, value: str, expected_code: int | None = None, doc: str = "") -> Fault:
         member = object.__new__(cls)
         member._value_ = value
         member.expected_code = expected_code
