@@ -13,6 +13,13 @@ becomes one JSON object on its own line::
 was opened (immune to clock steps, so latencies can be read off the file).
 Each line is flushed as it is written: a killed process leaves its evidence.
 
+A session usually calls ``trace.frame("tx", raw, key=key)`` for each frame
+(decoded by :func:`decode_frame`: kind, header, length, CRC verdict,
+plaintext, and for lock replies the echo/status/error byte of §4.1),
+``trace.event("disconnected", …)`` for link events, and passes
+``verdict``/``code`` once the outcome is mapped. :meth:`FrameTrace.tx`/``rx``
+take already-decoded fields instead.
+
 Redaction (on unless the lab config says ``redact: false``)
 ---------------------------------------------------------------
 A :class:`Redactor` knows the secrets of the run — AES keys, admin passwords,
@@ -48,6 +55,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -55,13 +63,19 @@ from types import TracebackType
 from typing import Any, Final
 
 from protocol.commands import GatewayCommand, LockCommand
+from protocol.errors import CrcMismatch, DecryptError, FrameError
 from protocol.frame import (
     GATEWAY_HEADER_SIZE,
     GATEWAY_MAGIC,
     LEGACY_HEADER_SIZE,
     LOCK_MAGIC,
     V3_HEADER_SIZE,
+    Frame,
+    GatewayFrame,
+    LegacyLockFrame,
+    LockFrame,
     frame_size,
+    parse_frame,
 )
 
 from .credentials import REDACTED, LockCredentials
@@ -70,10 +84,12 @@ __all__ = [
     "GATEWAY_SECRET_COMMANDS",
     "LOCK_SECRET_COMMANDS",
     "REDACTED",
+    "DecodedFrame",
     "Direction",
     "FrameTrace",
     "RedactingFilter",
     "Redactor",
+    "decode_frame",
     "read_trace",
 ]
 
@@ -129,6 +145,9 @@ _SAFE_FRAME_FIELDS: Final = frozenset(
         "battery",
         "echo",
         "operation",
+        "decrypt",
+        "problem",
+        "event",
     }
 )
 _SECRET_FIELD_NAMES: Final = frozenset(
@@ -434,6 +453,33 @@ class FrameTrace:
             Direction.EVENT, decoded={"event": name, **fields}, verdict=verdict, code=code
         )
 
+    def frame(
+        self,
+        direction: Direction | str,
+        raw: bytes,
+        *,
+        key: bytes | None = None,
+        verdict: str | None = None,
+        code: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Decode ``raw`` with :func:`decode_frame` (``key`` decrypts) and record it.
+
+        The command used for naming and for the secret check is the echoed
+        opcode of a lock reply (§4.1) and the header opcode otherwise; a reply
+        that cannot be decrypted has no known command and keeps its raw bytes
+        (ciphertext under a key the trace does not have).
+        """
+        decoded = decode_frame(raw, key=key)
+        return self.record(
+            Direction(direction),
+            raw=raw,
+            command=decoded.command,
+            decoded={**decoded.fields, **extra},
+            verdict=verdict,
+            code=code,
+        )
+
     def record(
         self,
         direction: Direction,
@@ -497,6 +543,77 @@ class FrameTrace:
         if isinstance(opcode, GatewayCommand):
             return opcode in GATEWAY_SECRET_COMMANDS
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    """What :func:`decode_frame` found: trace fields, and the opcode the frame is about."""
+
+    fields: dict[str, Any]
+    command: LockCommand | GatewayCommand | int | None
+    """The echoed opcode of a lock reply, the header opcode otherwise; None if unknown."""
+
+
+def decode_frame(raw: bytes, *, key: bytes | None = None) -> DecodedFrame:
+    """Trace fields for one raw frame: what a reader of the trace needs to judge it.
+
+    ``kind``, ``header`` (lock frames), ``length``, ``crc_ok`` and, when the
+    payload can be read (``key`` for AES frames; legacy frames need none),
+    ``plaintext`` in hex; for a lock reply (header opcode 0x54) also ``echo``,
+    ``status`` and, on failure, ``error_byte`` (PROTOCOL.md §4.1). A frame
+    that does not parse gives ``problem``; a payload the key cannot decrypt
+    gives ``decrypt: "failed"``.
+    """
+    data = bytes(raw)
+    frame: Frame
+    try:
+        frame = parse_frame(data)
+        crc_ok = True
+    except CrcMismatch as exc:
+        # The frame is otherwise well formed: show it, with the verdict.
+        if not isinstance(exc.frame, LockFrame | LegacyLockFrame | GatewayFrame):
+            return DecodedFrame({"problem": str(exc), "crc_ok": False}, None)
+        frame = exc.frame
+        crc_ok = False
+    except FrameError as exc:
+        return DecodedFrame({"problem": str(exc), "crc_ok": None}, None)
+    fields: dict[str, Any] = {"kind": frame.kind.value}
+    if isinstance(frame, LockFrame):
+        fields["header"] = str(frame.header)
+        fields["encrypt"] = f"0x{frame.encrypt:02x}"
+    fields["length"] = frame.length
+    fields["crc_ok"] = crc_ok
+    command: int | None = frame.command
+    plaintext: bytes | None = None
+    if isinstance(frame, LegacyLockFrame):
+        plaintext = frame.decode()
+    elif not frame.payload:
+        plaintext = b""
+    elif key is not None:
+        try:
+            plaintext = frame.decrypt(key)
+        except DecryptError:
+            fields["decrypt"] = "failed"
+    is_lock_reply = frame.kind.value != "gateway" and frame.command == LockCommand.RESPONSE
+    if is_lock_reply:
+        command = None  # the real opcode is the echo inside the payload
+    if plaintext is not None:
+        fields["plaintext"] = plaintext.hex()
+        if is_lock_reply and len(plaintext) >= 2:
+            command = plaintext[0]
+            fields["echo"] = f"0x{plaintext[0]:02x}"
+            fields["status"] = plaintext[1]
+            if plaintext[1] == 0 and len(plaintext) >= 3:
+                fields["error_byte"] = plaintext[2]
+    if command is None:
+        return DecodedFrame(fields, None)
+    enum: type[LockCommand] | type[GatewayCommand] = (
+        GatewayCommand if frame.kind.value == "gateway" else LockCommand
+    )
+    try:
+        return DecodedFrame(fields, enum(command))
+    except ValueError:
+        return DecodedFrame(fields, command)
 
 
 def _command_name(opcode: LockCommand | GatewayCommand | int | None) -> str | None:

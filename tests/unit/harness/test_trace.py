@@ -8,6 +8,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from harness.trace import (
     FrameTrace,
     RedactingFilter,
     Redactor,
+    decode_frame,
     read_trace,
 )
 from protocol.commands import GatewayCommand, LockCommand
@@ -233,6 +235,116 @@ def test_fields_named_like_secrets_are_redacted_whatever_their_value(tmp_path: P
     assert decoded["admin_ps"] == decoded["unlock_key"] == decoded["ps"] == REDACTED
     assert decoded["wifi_password"] == REDACTED
     assert decoded["battery"] == 80
+
+
+# --- decoding raw frames (golden vectors, PROTOCOL.md §4.3) ----------------------------------
+
+VECTOR_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+
+def test_a_request_vector_decodes_to_its_plaintext(vectors_by_id: dict[str, Any]) -> None:
+    vector = vectors_by_id["frame.search_bicycle_status_0x14"]
+    decoded = decode_frame(bytes.fromhex(vector["wire_hex"]), key=VECTOR_KEY)
+    assert decoded.fields == {
+        "kind": "lock",
+        "header": "5.3.1.1.1",
+        "encrypt": "0xaa",
+        "length": 16,
+        "crc_ok": True,
+        "plaintext": vector["input"]["plaintext_hex"],
+    }
+    assert decoded.command is LockCommand.SEARCH_STATUS
+
+
+def test_a_failed_reply_vector_shows_echo_status_and_error_byte(
+    vectors_by_id: dict[str, Any],
+) -> None:
+    vector = vectors_by_id["response.unlock_fail_double_locked_0x1e"]
+    decoded = decode_frame(bytes.fromhex(vector["frame_hex"]), key=VECTOR_KEY)
+    fields = decoded.fields
+    assert fields["header"] == "5.3.2.1.1"
+    assert (fields["echo"], fields["status"], fields["error_byte"]) == ("0x47", 0, 0x1E)
+    assert decoded.command is LockCommand.UNLOCK
+
+
+def test_a_reply_under_the_wrong_key_has_no_known_command(vectors_by_id: dict[str, Any]) -> None:
+    vector = vectors_by_id["response.status_locked_real_plaintext"]
+    decoded = decode_frame(bytes.fromhex(vector["frame_hex"]), key=KEY)
+    assert decoded.fields["decrypt"] == "failed"
+    assert "plaintext" not in decoded.fields
+    assert decoded.command is None
+
+
+def test_a_bad_crc_is_a_verdict_not_a_crash(vectors_by_id: dict[str, Any]) -> None:
+    raw = bytearray.fromhex(vectors_by_id["frame.search_bicycle_status_0x14"]["expected_hex"])
+    raw[-1] ^= 0xFF
+    fields = decode_frame(bytes(raw), key=VECTOR_KEY).fields
+    assert fields["crc_ok"] is False
+    assert fields["plaintext"] == "534349454e4552"
+
+
+def test_garbage_is_described_as_a_problem() -> None:
+    decoded = decode_frame(b"\x00\x01\x02")
+    assert decoded.fields["crc_ok"] is None
+    assert "magic" in decoded.fields["problem"]
+    assert decoded.command is None
+
+
+def test_a_legacy_vector_is_decoded_without_a_key(vectors_by_id: dict[str, Any]) -> None:
+    vector = vectors_by_id["v2.frame.0x14.seed42"]
+    decoded = decode_frame(bytes.fromhex(vector["wire_hex"]))
+    assert decoded.fields["kind"] == "lock-legacy"
+    assert bytes.fromhex(decoded.fields["plaintext"]) == b"SCIENER"
+    assert decoded.command is LockCommand.SEARCH_STATUS
+
+
+def test_a_gateway_wifi_vector_is_masked_in_the_trace(
+    tmp_path: Path, vectors_by_id: dict[str, Any]
+) -> None:
+    vector = vectors_by_id["gateway.config_wifi_0x02"]
+    raw = bytes.fromhex(vector["expected_hex"])
+    session_key = bytes.fromhex(vector["session_key_hex"])
+    decoded = decode_frame(raw, key=session_key)
+    assert decoded.command is GatewayCommand.CONFIGURE_WIFI
+    assert decoded.fields["plaintext"] == vector["plaintext_hex"]
+    path = tmp_path / "gw.jsonl"
+    with FrameTrace(path, device="gw-g2", redactor=Redactor(), kind="gateway") as trace:
+        entry = trace.frame("tx", raw, key=session_key)
+    assert entry["decoded"]["command"] == "CONFIGURE_WIFI"
+    assert entry["decoded"]["plaintext"] == REDACTED
+    text = path.read_text("utf-8")
+    assert vector["plaintext_hex"] not in text
+    assert raw[4:-1].hex() not in text  # the gateway key derives from the public MAC
+
+
+def test_the_get_aes_key_reply_is_masked_by_its_echo(
+    tmp_path: Path, vectors_by_id: dict[str, Any]
+) -> None:
+    vector = vectors_by_id["response.get_aes_key_ok"]
+    raw = bytes.fromhex(vector["wire_hex"])
+    new_key = bytes.fromhex(vector["input"]["plaintext_hex"])[2:]
+    path = tmp_path / "t.jsonl"
+    with FrameTrace(path, device="fd", redactor=Redactor()) as trace:
+        entry = trace.frame("rx", raw, key=DEFAULT_LOCK_KEY, verdict="ok", code=0)
+    assert entry["decoded"]["command"] == "GET_AES_KEY"
+    assert entry["decoded"]["plaintext"] == REDACTED
+    assert entry["decoded"]["status"] == 1
+    assert entry["raw"] == raw[:12].hex() + REDACTED + raw[-3:].hex()
+    text = path.read_text("utf-8")
+    assert new_key.hex() not in text
+    assert raw[12:-3].hex() not in text  # decryptable by anyone: the default key is public
+
+
+def test_frame_records_a_decoded_request_with_extra_fields(
+    tmp_path: Path, vectors_by_id: dict[str, Any]
+) -> None:
+    vector = vectors_by_id["frame.search_bicycle_status_0x14"]
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        entry = trace.frame(Direction.TX, bytes.fromhex(vector["wire_hex"]), key=VECTOR_KEY, try_=1)
+    assert entry["raw"] == vector["wire_hex"]
+    assert entry["decoded"]["command"] == "SEARCH_STATUS"
+    assert entry["decoded"]["plaintext"] == vector["input"]["plaintext_hex"]
+    assert entry["decoded"]["try_"] == 1
 
 
 # --- the record format ------------------------------------------------------------------
