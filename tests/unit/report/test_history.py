@@ -1,0 +1,369 @@
+"""The SQLite history store: round trip, atomic steps, killed nights, unusable files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from harness.config import parse_config
+from harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
+from harness.report.history import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    HistoryStore,
+    history_path,
+)
+from harness.report.model import TIMEOUT, Night, Outcome
+from tests.unit.report import T0, night, result
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> HistoryStore:
+    with HistoryStore.open(tmp_path / "reports" / "history.sqlite") as opened:
+        yield opened
+
+
+def sample_night(index: int = 0, **fields: object) -> Night:
+    return night(
+        index,
+        [
+            result("test_unlock", latency_ms=120.5, command="UNLOCK", attempts=2),
+            result(
+                "test_double_locked",
+                outcome="failed",
+                expected=30,
+                observed=31,
+                command="UNLOCK",
+                condition="double_locked",
+                message="expected 30 DOUBLE_LOCKED, got 31",
+                trace="traces/front-door.jsonl",
+                firmware="5.3.1",
+                battery=87,
+            ),
+            result("test_silence", device="gw-g2", expected=TIMEOUT, observed=TIMEOUT),
+            result("test_fingerprint", outcome="skipped", message="no fingerprint reader"),
+        ],
+        seed_codes_asserted=(30,),
+        **fields,
+    )
+
+
+# ------------------------------------------------------------------------------ round trip
+
+
+def test_a_recorded_night_loads_back_equal(store: HistoryStore) -> None:
+    original = sample_night()
+    stored = store.record_night(original)
+    assert stored == original
+    assert store.load_night(original.night_id) == original
+
+
+def test_the_store_is_created_with_its_directory_wal_and_version(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "history.sqlite"
+    HistoryStore.open(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+def test_the_steps_of_a_night(store: HistoryStore) -> None:
+    n = sample_night()
+    night_id = store.begin_night(n.meta)
+    assert night_id == "2026-11-30T02-00-00Z"
+    begun = store.load_night(night_id)
+    assert (begun.complete, begun.finished, begun.results) == (False, None, ())
+    assert begun.devices == n.devices
+
+    assert store.record_results(night_id, n.results[:2]) == 2
+    assert store.record_results(night_id, iter(n.results[2:])) == 2
+    finished = store.finish_night(night_id, finished=T0 + timedelta(minutes=3))
+    assert finished.complete
+    assert finished.results == n.results  # in recording order
+    assert finished.seed_codes_asserted == (30,)  # derived from the results' expected codes
+
+
+def test_two_nights_in_the_same_second_get_distinct_ids(store: HistoryStore) -> None:
+    meta = sample_night().meta
+    assert [store.begin_night(meta) for _ in range(3)] == [
+        "2026-11-30T02-00-00Z",
+        "2026-11-30T02-00-00Z-2",
+        "2026-11-30T02-00-00Z-3",
+    ]
+
+
+def test_a_duplicate_result_stores_nothing_of_its_batch(store: HistoryStore) -> None:
+    night_id = store.begin_night(sample_night().meta)
+    store.record_results(night_id, [result("a")])
+    with pytest.raises(ReportError, match=r"::a' on device 'front-door' is recorded twice"):
+        store.record_results(night_id, [result("b"), result("c"), result("a")])
+    assert [r.name for r in store.load_night(night_id).results] == ["a"]
+
+
+def test_a_non_result_in_a_batch_stores_nothing_of_it(store: HistoryStore) -> None:
+    night_id = store.begin_night(sample_night().meta)
+    with pytest.raises(ReportError, match="not a TestResult"):
+        store.record_results(night_id, [result("b"), {"test_id": "c"}])  # type: ignore[list-item]
+    assert store.load_night(night_id).results == ()
+
+
+def test_a_finished_night_is_closed(store: HistoryStore) -> None:
+    stored = store.record_night(sample_night())
+    with pytest.raises(ReportError, match="finished already"):
+        store.record_results(stored.night_id, [result("late")])
+    with pytest.raises(ReportError, match="finished already"):
+        store.finish_night(stored.night_id)
+
+
+def test_listing_counts_outcomes_and_shows_incomplete_nights(store: HistoryStore) -> None:
+    store.record_night(sample_night(0))
+    store.record_night(sample_night(1, complete=False))
+    summaries = store.list_nights()
+    assert [(s.night_id, s.complete) for s in summaries] == [
+        ("2026-11-30T02-00-00Z", True),
+        ("2026-12-01T02-00-00Z", False),
+    ]
+    first = summaries[0]
+    assert (first.passed, first.failed, first.errors, first.skipped, first.xfailed) == (
+        2,
+        1,
+        0,
+        1,
+        0,
+    )
+    assert first.total == 4
+
+
+def test_previous_complete_night_skips_incomplete_ones(store: HistoryStore) -> None:
+    store.record_night(sample_night(0))
+    store.record_night(sample_night(1, complete=False))
+    store.record_night(sample_night(2))
+    previous = store.previous_complete_night("2026-12-02T02-00-00Z")
+    assert previous is not None
+    assert previous.night_id == "2026-11-30T02-00-00Z"
+    assert store.previous_complete_night("2026-11-30T02-00-00Z") is None
+    latest = store.previous_complete_night()
+    assert latest is not None
+    assert latest.night_id == "2026-12-02T02-00-00Z"
+
+
+def test_last_n_is_oldest_first_and_ends_at_upto(store: HistoryStore) -> None:
+    for index in range(6):
+        store.record_night(sample_night(index, complete=index != 3))
+    ids = [n.night_id[:10] for n in store.last_n(3)]
+    assert ids == ["2026-12-02", "2026-12-04", "2026-12-05"]  # 12-03 is incomplete: left out
+    assert [n.night_id[:10] for n in store.last_n(2, upto="2026-12-03T02-00-00Z")] == [
+        "2026-12-02",
+        "2026-12-03",  # upto itself is kept even though incomplete
+    ]
+    assert len(store.last_n(10, complete_only=False)) == 6
+    assert store.last_n(0) == []
+
+
+def test_an_unknown_night_names_the_stored_ones(store: HistoryStore) -> None:
+    store.record_night(sample_night(0))
+    with pytest.raises(UnknownNight, match="no night '2030-01-01' in the history store") as caught:
+        store.load_night("2030-01-01")
+    assert "2026-11-30T02-00-00Z" in str(caught.value)
+    assert isinstance(caught.value, LookupError)
+
+
+def test_history_path_defaults_to_the_reports_directory(tmp_path: Path) -> None:
+    config = parse_config(
+        "lab: bench-01\nreports: out/\n", file=tmp_path / "c.yaml", base_dir=tmp_path
+    )
+    assert history_path(config) == tmp_path / "out" / "history.sqlite"
+    moved = parse_config(
+        "lab: bench-01\nhistory: db/h.sqlite\n", file=tmp_path / "c.yaml", base_dir=tmp_path
+    )
+    assert history_path(moved) == tmp_path / "db" / "h.sqlite"
+
+
+# ------------------------------------------------------------------------------ unusable stores
+
+
+def test_a_missing_store_is_not_created_when_reading(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    with pytest.raises(StoreMissing, match="does not exist") as caught:
+        HistoryStore.open(path, create=False)
+    assert "ttlock-hil nightly" in str(caught.value)
+    assert not path.exists()
+
+
+def test_a_corrupt_file_says_move_it_aside(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreUnusable, match="is corrupt") as caught:
+        HistoryStore.open(path)
+    assert "move it aside" in str(caught.value)
+
+
+def read_everything(path: Path) -> None:
+    with HistoryStore.open(path) as opened:
+        for summary in opened.list_nights():
+            opened.load_night(summary.night_id)
+
+
+def test_a_store_with_damaged_pages_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    with HistoryStore.open(path) as created:
+        for index in range(20):
+            created.record_night(sample_night(index))
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[page * 2 : page * 4] = b"\xa5" * (page * 2)  # overwrite two b-tree pages
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreUnusable, match="move it aside"):
+        read_everything(path)
+
+
+def test_a_store_from_a_newer_ttlock_hil_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    HistoryStore.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreUnusable, match="is from a newer ttlock-hil") as caught:
+        HistoryStore.open(path)
+    assert "move it aside" in str(caught.value)
+    assert path.read_bytes() == before
+
+
+def test_another_programs_database_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE customers (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreUnusable, match="not a ttlock-hil history store"):
+        HistoryStore.open(path)
+
+
+def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnusable, match="is a directory"):
+        HistoryStore.open(tmp_path)
+
+
+# ------------------------------------------------------------------------------ killed nights
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from harness.report.history import HistoryStore
+    from tests.unit.report import night, result
+
+    path, stage = sys.argv[1], sys.argv[2]
+    store = HistoryStore.open(path)
+    night_id = store.begin_night(night(7, []).meta)
+    print("begun", night_id, flush=True)
+    if stage == "after-begin":
+        time.sleep(120)
+    store.record_results(night_id, [result("first-%d" % i) for i in range(3)])
+    print("first batch committed", flush=True)
+
+    def second_batch():
+        for i in range(50):
+            yield result("second-%d" % i)
+        # 50 rows inserted in the open transaction: now the parent kills us.
+        print("inside the second transaction", flush=True)
+        time.sleep(120)
+        yield result("never")
+
+    store.record_results(night_id, second_batch())
+    store.finish_night(night_id)
+    print("finished (must not happen)", flush=True)
+    """
+)
+
+
+def run_child_until(tmp_path: Path, stage: str, marker: str) -> tuple[Path, str]:
+    """Run a night in a real subprocess and SIGKILL it once it printed ``marker``."""
+    path = tmp_path / "history.sqlite"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), stage],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        lines = []
+        for line in child.stdout:
+            lines.append(line.strip())
+            if line.startswith(marker):
+                break
+        else:
+            raise AssertionError(f"child ended early: {lines} {child.stderr.read()}")  # type: ignore[union-attr]
+        night_id = lines[0].split()[1]
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        child.stdout.close()  # type: ignore[union-attr]
+        child.stderr.close()  # type: ignore[union-attr]
+    assert child.returncode == -signal.SIGKILL
+    return path, night_id
+
+
+def test_a_night_killed_right_after_it_began_is_visible_as_incomplete(tmp_path: Path) -> None:
+    path, night_id = run_child_until(tmp_path, "after-begin", "begun")
+    with HistoryStore.open(path, create=False) as store:
+        (summary,) = store.list_nights()
+        assert (summary.night_id, summary.complete, summary.total) == (night_id, False, 0)
+
+
+def test_a_night_killed_mid_transaction_keeps_only_committed_batches(tmp_path: Path) -> None:
+    path, night_id = run_child_until(tmp_path, "full", "inside the second transaction")
+    with HistoryStore.open(path, create=False) as store:
+        killed = store.load_night(night_id)
+        assert killed.complete is False
+        assert killed.finished is None
+        # The first batch is there in full, nothing of the interrupted one.
+        assert [r.name for r in killed.results] == ["first-0", "first-1", "first-2"]
+        assert store.previous_complete_night() is None
+        # The store is intact and takes the next night.
+        next_night = store.record_night(sample_night(8))
+        assert store.previous_complete_night() == next_night
+        assert store.previous_complete_night(next_night.night_id) is None
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+def test_a_reader_does_not_see_an_uncommitted_batch(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    with HistoryStore.open(path) as writer, HistoryStore.open(path) as reader:
+        night_id = writer.begin_night(sample_night().meta)
+        seen_inside: list[int] = []
+
+        def batch():  # type: ignore[no-untyped-def]
+            yield result("a")
+            seen_inside.append(len(reader.load_night(night_id).results))
+            yield result("b")
+
+        writer.record_results(night_id, batch())
+        assert seen_inside == [0]
+        assert len(reader.load_night(night_id).results) == 2
+        assert reader.load_night(night_id).counts[Outcome.PASSED] == 2
