@@ -1,0 +1,318 @@
+"""Night-to-night diff, flip-flop detection, conformance, coverage and trend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.report import ReportError
+from harness.report.diff import (
+    FLIP_WINDOW,
+    Conformance,
+    conformance,
+    coverage,
+    diff_against_history,
+    diff_nights,
+    trend,
+)
+from harness.report.history import HistoryStore
+from harness.report.model import TIMEOUT, Outcome
+from protocol.codes import valid_in
+from tests.unit.report import night, result
+
+
+def names(changes: tuple) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    return [(c.name, c.device) for c in changes]
+
+
+# ------------------------------------------------------------------------------ the diff
+
+
+def test_pass_to_fail_is_a_regression_and_fail_to_pass_a_fix() -> None:
+    before = night(0, [result("a"), result("b", outcome="failed"), result("c", outcome="error")])
+    after = night(
+        1,
+        [
+            result("a", outcome="failed", message="expected 30, got 31", trace="traces/a.jsonl"),
+            result("b"),
+            result("c"),
+        ],
+    )
+    diff = diff_nights(after, before)
+    assert names(diff.regressions) == [("a", "front-door")]
+    regression = diff.regressions[0]
+    assert (regression.before, regression.after) == (Outcome.PASSED, Outcome.FAILED)
+    assert (regression.message, regression.trace) == ("expected 30, got 31", "traces/a.jsonl")
+    assert names(diff.fixes) == [("b", "front-door"), ("c", "front-door")]
+    assert diff.new == diff.removed == diff.flaky == diff.still_failing == ()
+    assert diff.previous_id == before.night_id
+
+
+def test_pass_to_error_is_a_regression_too() -> None:
+    diff = diff_nights(night(1, [result("a", outcome="error")]), night(0, [result("a")]))
+    assert names(diff.regressions) == [("a", "front-door")]
+
+
+def test_the_same_test_is_followed_per_device() -> None:
+    before = night(0, [result("a", device="front-door"), result("a", device="back-door")])
+    after = night(1, [result("a", device="front-door"), result("a", "back-door", "failed")])
+    assert names(diff_nights(after, before).regressions) == [("a", "back-door")]
+
+
+def test_new_and_removed_tests() -> None:
+    before = night(0, [result("a"), result("gone"), result("x", device="gw-g2")])
+    after = night(
+        1, [result("a"), result("fresh", outcome="failed"), result("x", device="front-door")]
+    )
+    diff = diff_nights(after, before)
+    assert names(diff.new) == [("fresh", "front-door"), ("x", "front-door")]
+    assert diff.new[0].after is Outcome.FAILED
+    assert names(diff.removed) == [("gone", "front-door"), ("x", "gw-g2")]
+    assert diff.removed[0].before is Outcome.PASSED
+    assert diff.removed[0].after is None
+    assert diff.regressions == ()
+
+
+def test_failing_both_nights_is_still_failing_not_a_regression() -> None:
+    diff = diff_nights(
+        night(1, [result("a", outcome="failed")]), night(0, [result("a", outcome="error")])
+    )
+    assert names(diff.still_failing) == [("a", "front-door")]
+    assert diff.regressions == diff.fixes == ()
+
+
+@pytest.mark.parametrize("tonight", ["skipped", "xfailed"])
+def test_a_skipped_or_xfailed_test_is_neither_regression_nor_fix(tonight: str) -> None:
+    diff = diff_nights(night(1, [result("a", outcome=tonight)]), night(0, [result("a")]))
+    assert diff.regressions == diff.fixes == diff.still_failing == ()
+
+
+def test_a_pass_on_retry_is_flaky() -> None:
+    diff = diff_nights(night(1, [result("a", attempts=3)]), night(0, [result("a")]))
+    assert names(diff.flaky) == [("a", "front-door")]
+    assert diff.flaky[0].reason == "passed only on attempt 3"
+    assert diff.regressions == ()
+
+
+def test_a_pass_on_retry_is_flaky_even_on_the_first_night() -> None:
+    diff = diff_nights(night(0, [result("a", attempts=2), result("b")]), None)
+    assert not diff.has_previous
+    assert names(diff.flaky) == [("a", "front-door")]
+    assert diff.new == diff.removed == diff.regressions == ()
+    assert diff.headline().startswith("no previous complete night to compare")
+
+
+def outcomes_over_nights(*outcomes: str) -> list:  # type: ignore[type-arg]
+    return [night(i, [result("a", outcome=o)]) for i, o in enumerate(outcomes)]
+
+
+def test_flip_flopping_over_the_last_nights_is_flaky() -> None:
+    nights = outcomes_over_nights("passed", "failed", "passed", "passed", "passed")
+    diff = diff_nights(nights[-1], nights[-2], nights[:-1])
+    assert names(diff.flaky) == [("a", "front-door")]
+    flaky = diff.flaky[0]
+    assert flaky.reason == "verdict changed 2 times in the last 5 nights"
+    assert flaky.history == (
+        Outcome.PASSED,
+        Outcome.FAILED,
+        Outcome.PASSED,
+        Outcome.PASSED,
+        Outcome.PASSED,
+    )
+    assert diff.window == tuple(n.night_id for n in nights)
+
+
+def test_one_change_is_a_regression_not_a_flip_flop() -> None:
+    nights = outcomes_over_nights("passed", "passed", "passed", "passed", "failed")
+    diff = diff_nights(nights[-1], nights[-2], nights[:-1])
+    assert diff.flaky == ()
+    assert names(diff.regressions) == [("a", "front-door")]
+
+
+def test_flips_older_than_the_window_do_not_count() -> None:
+    nights = outcomes_over_nights(
+        "failed", "passed", "failed", "passed", "passed", "passed", "passed"
+    )
+    assert FLIP_WINDOW == 5
+    diff = diff_nights(nights[-1], nights[-2], nights[:-1])
+    assert len(diff.window) == 5
+    # In the window: failed, passed, passed, passed, passed → one change only.
+    assert diff.flaky == ()
+
+
+def test_skips_do_not_count_as_flips() -> None:
+    nights = outcomes_over_nights("passed", "skipped", "passed", "skipped", "passed")
+    assert diff_nights(nights[-1], nights[-2], nights[:-1]).flaky == ()
+
+
+def test_headline_counts_every_section() -> None:
+    before = night(0, [result("a"), result("b", outcome="failed")])
+    after = night(1, [result("a", outcome="failed"), result("b"), result("c")])
+    assert diff_nights(after, before).headline() == (
+        "2026-12-01T02-00-00Z vs 2026-11-30T02-00-00Z: 1 regression, 1 fix, 1 new, "
+        "0 removed, 0 flaky, 0 still failing"
+    )
+
+
+def test_a_diff_turns_into_json_ready_data() -> None:
+    diff = diff_nights(night(1, [result("a", outcome="failed")]), night(0, [result("a")]))
+    document = diff.to_dict()
+    assert document["regressions"][0]["before"] == "passed"
+    assert document["regressions"][0]["after"] == "failed"
+    assert document["previous_id"] == "2026-11-30T02-00-00Z"
+
+
+# ------------------------------------------------------------------------------ against a store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> HistoryStore:
+    with HistoryStore.open(tmp_path / "history.sqlite") as opened:
+        yield opened
+
+
+def test_diff_against_history_uses_the_previous_complete_night(store: HistoryStore) -> None:
+    store.record_night(night(0, [result("a"), result("b")]))
+    store.record_night(night(1, [result("a", outcome="failed")], complete=False))
+    tonight = store.record_night(night(2, [result("a", outcome="failed"), result("b")]))
+    diff = diff_against_history(tonight, store)
+    assert diff.previous_id == "2026-11-30T02-00-00Z"
+    assert names(diff.regressions) == [("a", "front-door")]
+
+
+def test_diff_against_history_for_a_night_not_yet_stored(store: HistoryStore) -> None:
+    store.record_night(night(0, [result("a")]))
+    diff = diff_against_history(night(1, [result("a", outcome="failed")]), store)
+    assert diff.previous_id == "2026-11-30T02-00-00Z"
+    assert names(diff.regressions) == [("a", "front-door")]
+
+
+def test_diff_against_history_since_a_chosen_night(store: HistoryStore) -> None:
+    store.record_night(night(0, [result("a", outcome="failed")]))
+    store.record_night(night(1, [result("a")]))
+    tonight = store.record_night(night(2, [result("a")]))
+    diff = diff_against_history(tonight, store, since="2026-11-30T02-00-00Z")
+    assert diff.previous_id == "2026-11-30T02-00-00Z"
+    assert names(diff.fixes) == [("a", "front-door")]
+    with pytest.raises(ReportError, match="is the night being reported"):
+        diff_against_history(tonight, store, since=tonight.night_id)
+
+
+def test_diff_against_history_sees_flip_flops_in_the_store(store: HistoryStore) -> None:
+    for index, outcome in enumerate(["passed", "failed", "passed", "failed"]):
+        store.record_night(night(index, [result("a", outcome=outcome)]))
+    tonight = store.record_night(night(4, [result("a")]))
+    diff = diff_against_history(tonight, store)
+    assert names(diff.flaky) == [("a", "front-door")]
+    assert diff.flaky[0].reason == "verdict changed 4 times in the last 5 nights"
+
+
+def test_without_a_store_the_night_is_a_first_night() -> None:
+    diff = diff_against_history(night(0, [result("a")]), None)
+    assert diff.previous_id is None
+
+
+# ------------------------------------------------------------------------------ conformance
+
+
+def test_conformance_groups_by_model_command_and_condition() -> None:
+    n = night(
+        0,
+        [
+            result("dl", expected=30, observed=30, command="UNLOCK", condition="double_locked"),
+            result(
+                "dl",
+                "back-door",
+                expected=30,
+                observed=31,
+                command="UNLOCK",
+                condition="double_locked",
+                outcome="failed",
+            ),
+            result(
+                "to",
+                "gw-g2",
+                expected=TIMEOUT,
+                observed=TIMEOUT,
+                command="ECHO",
+                condition="silence",
+            ),
+            result("fp", "back-door", expected=26, command="DELETE_FINGERPRINT", outcome="skipped"),
+            result("xf", expected=24, observed=19, command="DELETE_IC", outcome="xfailed"),
+            result("happy"),  # no expected code: not in the matrix
+        ],
+    )
+    cells = {(c.model, c.command, c.condition): c for c in conformance(n)}
+    assert set(cells) == {
+        ("v3-keypad", "UNLOCK", "double_locked"),
+        ("v3-fingerprint-ic", "UNLOCK", "double_locked"),
+        ("g2", "ECHO", "silence"),
+        ("v3-fingerprint-ic", "DELETE_FINGERPRINT", None),
+        ("v3-keypad", "DELETE_IC", None),
+    }
+    assert cells[("v3-keypad", "UNLOCK", "double_locked")].status is Conformance.MATCH
+    mismatch = cells[("v3-fingerprint-ic", "UNLOCK", "double_locked")]
+    assert mismatch.status is Conformance.MISMATCH
+    assert [(o.device, o.observed) for o in mismatch.observations] == [("back-door", 31)]
+    assert cells[("g2", "ECHO", "silence")].status is Conformance.MATCH
+    assert cells[("v3-fingerprint-ic", "DELETE_FINGERPRINT", None)].status is Conformance.NOT_RUN
+    assert cells[("v3-keypad", "DELETE_IC", None)].status is Conformance.KNOWN
+
+
+def test_a_failed_test_without_an_observed_code_is_a_mismatch() -> None:
+    n = night(0, [result("a", expected=30, command="UNLOCK", outcome="error")])
+    (cell,) = conformance(n)
+    assert cell.status is Conformance.MISMATCH
+
+
+def test_devices_of_one_model_share_a_cell() -> None:
+    n = night(
+        0,
+        [
+            result("a", "front-door", expected=30, observed=30, command="UNLOCK"),
+            result("a", "second", expected=30, observed=30, command="UNLOCK", model="v3-keypad"),
+        ],
+    )
+    (cell,) = conformance(n)
+    assert [o.device for o in cell.observations] == ["front-door", "second"]
+
+
+# ------------------------------------------------------------------------------ coverage and trend
+
+
+def test_coverage_counts_codes_valid_in_the_plugin_version() -> None:
+    valid = [e.code for e in valid_in("3.1.0")]
+    n = night(0, [], seed_codes_asserted=[30, 31, 10017, -3])
+    cov = coverage(n)
+    assert cov.valid == tuple(valid)
+    assert cov.covered == (30, 31, 10017)
+    assert cov.outside == (-3,)  # -3 is gone in 3.1.0: a test asserts a code that cannot occur
+    assert len(cov.missing) == len(valid) - 3
+    assert cov.ratio == pytest.approx(3 / len(valid))
+
+
+def test_coverage_of_an_unparseable_plugin_version_is_unknown_not_an_error() -> None:
+    cov = coverage(night(0, [], plugin_version="latest", seed_codes_asserted=[30]))
+    assert cov.valid is None
+    assert cov.ratio is None
+    assert cov.covered == (30,)
+
+
+def test_trend_has_pass_rate_and_median_latency_per_night() -> None:
+    nights = [
+        night(0, [result("a", latency_ms=100.0), result("b", latency_ms=300.0)]),
+        night(
+            1,
+            [
+                result("a", outcome="failed", latency_ms=50.0),
+                result("b"),
+                result("c", outcome="skipped"),
+            ],
+        ),
+    ]
+    points = trend(nights)
+    assert [p.night_id for p in points] == [n.night_id for n in nights]
+    assert (points[0].pass_rate, points[0].median_latency_ms) == (1.0, 200.0)
+    assert (points[1].pass_rate, points[1].median_latency_ms) == (0.5, 50.0)
+    assert (points[1].passed, points[1].failed, points[1].total) == (1, 1, 3)
