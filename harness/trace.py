@@ -154,6 +154,8 @@ _SECRET_FIELD_NAMES: Final = frozenset(
     {"aes_key", "key", "admin_ps", "unlock_key", "sum", "ps", "ps_from_lock", "secret"}
 )
 _SECRET_FIELD_SUFFIXES: Final = ("_key", "password", "passcode", "_secret", "_pwd", "admin_code")
+_MIN_FORM: Final = 2
+_MIN_SECRET_INT: Final = 256
 _MIN_SUBSTRING: Final = 4
 """Forms shorter than this are redacted only as whole tokens (see :meth:`Redactor.text`)."""
 
@@ -240,8 +242,12 @@ class Redactor:
 
     def _add(self, forms: set[str], *, ints: Iterable[int] = ()) -> None:
         with self._lock:
-            self._forms.update(f for f in forms if f)
-            self._ints.update(ints)
+            # A one-character form ("5") or an integer below 256 cannot be told
+            # apart from ordinary digits, lengths and codes; such degenerate
+            # secrets are still caught in their longer forms (zero-padded,
+            # 4-byte hex) and by secret-sounding field names.
+            self._forms.update(f for f in forms if len(f) >= _MIN_FORM)
+            self._ints.update(i for i in ints if i >= _MIN_SECRET_INT)
             self._pattern = None
 
     def forms(self) -> frozenset[str]:

@@ -425,6 +425,17 @@ def test_short_secrets_are_redacted_only_as_whole_tokens() -> None:
     assert redactor.text("pin 123, time 41234") == f"pin {REDACTED}, time 41234"
 
 
+def test_degenerate_tiny_secrets_do_not_wipe_ordinary_numbers() -> None:
+    redactor = Redactor()
+    redactor.add_u32(5)
+    assert redactor.value({"code": 5, "length": 16, "note": "5 of 16"}) == {
+        "code": 5,
+        "length": 16,
+        "note": "5 of 16",
+    }
+    assert redactor.text("admin 0000000005 / 00000005") == f"admin {REDACTED} / {REDACTED}"
+
+
 def test_longer_forms_win_over_their_substrings() -> None:
     redactor = Redactor()
     redactor.add_u32(0x00BC614E)
