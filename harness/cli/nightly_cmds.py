@@ -1,0 +1,197 @@
+"""``ttlock-hil report``: look at the history of nights.
+
+``report diff [--night NIGHT] [--since NIGHT] [--config FILE] [--history PATH] [--json]``
+prints what changed in the latest complete night (or ``--night``) since the
+previous complete night (or ``--since``): regressions, fixes, new and removed
+tests, flaky tests, still failing — as rich tables, or as JSON with ``--json``.
+Exit status 0 (it reports; it does not judge).
+
+``report show NIGHT [--out FILE] [--config FILE] [--history PATH]`` regenerates
+that night's ``report.html`` from the history store (by default into
+``<reports>/<NIGHT>/report.html``) and prints where it wrote it.
+
+The store is ``--history``, else the lab config's ``history:``, else
+``<reports>/history.sqlite`` (:func:`harness.report.history.history_path`). An
+unknown night, a missing or unusable store, or a bad config: one ``error: …``
+line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.cli import CliError
+from harness.config import LabConfig, load_config
+from harness.errors import ConfigError
+from harness.report import ReportError
+from harness.report.diff import diff_against_history
+from harness.report.history import HistoryStore, history_path
+from harness.report.html import HTML_NAME, build_report, render_html
+from harness.report.render_text import print_diff
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` group (and, once built, ``nightly``) to the ``ttlock-hil`` parser."""
+    _register_report(subparsers)
+    # ----------------------------------------------------------------------------------
+    # `ttlock-hil nightly` is registered HERE by the helper that builds it: add a
+    # `_register_nightly(subparsers)` function to this module and call it from this
+    # line. It runs the suite, then hands a harness.report.model.Night to
+    # harness.report.history.HistoryStore (begin_night/record_results/finish_night)
+    # and harness.report.html.write_night_report.
+    # ----------------------------------------------------------------------------------
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="lab config whose history store to read (default: hil-config.yaml)",
+    )
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="the history store file itself (default: from the config: history: or "
+        "<reports>/history.sqlite)",
+    )
+
+
+def _register_report(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report",
+        help="compare nights and regenerate reports from the history store",
+        description="Compare nights and regenerate reports from the history store.",
+    )
+    sub = report.add_subparsers(dest="report_command", required=True, metavar="{diff,show}")
+
+    diff = sub.add_parser(
+        "diff",
+        help="what changed since the previous night",
+        description="Print what changed in a night since the previous complete night: "
+        "regressions, fixes, new, removed, flaky and still-failing tests.",
+    )
+    diff.add_argument(
+        "--night", metavar="NIGHT", help="the night to look at (default: the latest complete one)"
+    )
+    diff.add_argument(
+        "--since",
+        metavar="NIGHT",
+        help="compare with this night instead of the previous complete one",
+    )
+    diff.add_argument("--json", action="store_true", help="print the diff as a JSON object")
+    _store_options(diff)
+    diff.set_defaults(handler=report_diff)
+
+    show = sub.add_parser(
+        "show",
+        help="regenerate a night's report.html",
+        description="Regenerate the HTML report of NIGHT from the history store.",
+    )
+    show.add_argument("night", metavar="NIGHT", help="the night id, e.g. 2026-11-30T02-00-00Z")
+    show.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write the HTML (default: <reports>/<NIGHT>/report.html)",
+    )
+    _store_options(show)
+    show.set_defaults(handler=report_show)
+
+
+def _config(args: argparse.Namespace) -> LabConfig | None:
+    """The lab config, unless --history alone says where the store is."""
+    if args.history is not None and args.config is None:
+        return None
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _open_store(args: argparse.Namespace, config: LabConfig | None) -> HistoryStore:
+    if args.history is not None:
+        path = Path(args.history)
+    else:
+        assert config is not None  # _config loads one whenever --history is absent
+        path = history_path(config)
+    try:
+        return HistoryStore.open(path, create=False)
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+
+
+def report_diff(args: argparse.Namespace) -> int:
+    """Handler of ``report diff``."""
+    config = _config(args)
+    with _open_store(args, config) as store:
+        try:
+            note = None
+            if args.night is not None:
+                night = store.load_night(args.night)
+            else:
+                latest_any = store.latest_night(complete_only=False)
+                found = store.latest_night()
+                if found is None:
+                    if latest_any is None:
+                        raise CliError(
+                            f"history store {store.path} has no nights yet — fix: run "
+                            "`ttlock-hil nightly` first"
+                        )
+                    raise CliError(
+                        f"history store {store.path} has no complete night (the latest, "
+                        f"{latest_any.night_id}, is incomplete) — fix: pass --night "
+                        f"{latest_any.night_id} to look at it anyway"
+                    )
+                night = found
+                if latest_any is not None and latest_any.night_id != night.night_id:
+                    note = (
+                        f"note: night {latest_any.night_id} is incomplete (killed or still "
+                        f"running); showing {night.night_id}"
+                    )
+            diff = diff_against_history(night, store, since=args.since)
+        except ReportError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(diff.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print_diff(diff, Console(highlight=False, soft_wrap=False), note=note)
+    return 0
+
+
+def report_show(args: argparse.Namespace) -> int:
+    """Handler of ``report show``."""
+    config = _config(args)
+    with _open_store(args, config) as store:
+        try:
+            night = store.load_night(args.night)
+            report = build_report(night, store)
+        except ReportError as exc:
+            raise CliError(str(exc)) from None
+        reports_dir = config.reports if config is not None else store.path.parent
+    night_dir = reports_dir / night.night_id
+    if args.out is None:
+        out = night_dir / HTML_NAME
+    else:
+        out = Path(args.out)
+        if out.is_dir():
+            out = out / HTML_NAME
+    # Trace hrefs are relative to the night's directory: re-base them when the
+    # HTML is written somewhere else.
+    relative = os.path.relpath(night_dir.resolve(), out.parent.resolve())
+    trace_base = "" if relative == "." else Path(relative).as_posix() + "/"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp = out.with_name(f".{out.name}.tmp")
+        temp.write_text(render_html(report, trace_base=trace_base), encoding="utf-8")
+        os.replace(temp, out)
+    except OSError as exc:
+        raise CliError(
+            f"cannot write {out}: {exc.strerror or exc} — fix: choose another --out"
+        ) from None
+    print(f"wrote {out}")
+    return 0
