@@ -307,9 +307,10 @@ def diff_against_history(
     stored = history.has_night(night.night_id)
     if since is not None:
         previous: Night | None = history.load_night(since)
-        if since == night.night_id:
+        order = [s.night_id for s in history.list_nights()]
+        if stored and order.index(since) >= order.index(night.night_id):
             raise ReportError(
-                f"--since {since} is the night being reported",
+                f"--since {since} is not earlier than the night being reported ({night.night_id})",
                 fix="name an earlier night",
             )
     elif stored:

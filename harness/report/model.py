@@ -32,10 +32,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias
 
 from harness.report import ReportError
+
+if TYPE_CHECKING:
+    from harness.config import DeviceConfig
+    from protocol.codes import PluginVersion
 
 __all__ = [
     "FORMAT",
@@ -77,7 +82,11 @@ MESSAGE_LIMIT: Final = 2000
 
 
 class Outcome(StrEnum):
-    """How one test ended on one device (pytest's outcomes, retries folded in)."""
+    """How one test ended on one device (pytest's outcomes, retries folded in).
+
+    pytest's non-strict ``xpassed`` is recorded as PASSED (the test did pass);
+    a strict xpass is a pytest failure and is FAILED.
+    """
 
     PASSED = "passed"
     FAILED = "failed"  # an assertion failed: the device did not do what the test expects
@@ -360,6 +369,20 @@ class DeviceInfo:
         """The inverse of :meth:`to_dict`."""
         return cls(**_fields_of(cls, data, "device"))
 
+    @classmethod
+    def from_config(
+        cls, device: DeviceConfig, *, firmware: str | None = None, battery: int | None = None
+    ) -> DeviceInfo:
+        """The entry of a configured device, with what the device reported about itself."""
+        return cls(
+            name=device.name,
+            model=device.model,
+            kind=str(device.kind.value),
+            address=device.address,
+            firmware=firmware,
+            battery=battery,
+        )
+
 
 def _check_devices(where: str, devices: tuple[DeviceInfo, ...]) -> None:
     seen: set[str] = set()
@@ -369,6 +392,13 @@ def _check_devices(where: str, devices: tuple[DeviceInfo, ...]) -> None:
         if device.name in seen:
             raise _fail(where, f"device {device.name!r} is listed twice", "list each device once")
         seen.add(device.name)
+
+
+def _own_version() -> str:
+    try:
+        return metadata.version("ttlock-hil")
+    except metadata.PackageNotFoundError:  # running from a tree that was never installed
+        return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,18 +433,21 @@ class NightMeta:
         cls,
         *,
         bench: str,
-        harness_version: str,
-        plugin_version: str,
+        plugin_version: str | PluginVersion,
         devices: Iterable[DeviceInfo] = (),
+        harness_version: str | None = None,
         git_sha: str | None = None,
         started: datetime | None = None,
     ) -> NightMeta:
-        """The meta of a night starting now (or at ``started``)."""
+        """The meta of a night starting now (or at ``started``).
+
+        ``harness_version`` defaults to the installed ttlock-hil's version.
+        """
         return cls(
             started=started if started is not None else datetime.now(UTC),
             bench=bench,
-            harness_version=harness_version,
-            plugin_version=plugin_version,
+            harness_version=harness_version if harness_version is not None else _own_version(),
+            plugin_version=str(plugin_version),
             devices=tuple(devices),
             git_sha=git_sha,
         )

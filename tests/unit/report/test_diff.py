@@ -195,8 +195,11 @@ def test_diff_against_history_since_a_chosen_night(store: HistoryStore) -> None:
     diff = diff_against_history(tonight, store, since="2026-11-30T02-00-00Z")
     assert diff.previous_id == "2026-11-30T02-00-00Z"
     assert names(diff.fixes) == [("a", "front-door")]
-    with pytest.raises(ReportError, match="is the night being reported"):
+    with pytest.raises(ReportError, match="is not earlier than the night being reported"):
         diff_against_history(tonight, store, since=tonight.night_id)
+    first = store.load_night("2026-11-30T02-00-00Z")
+    with pytest.raises(ReportError, match="--since 2026-12-01T02-00-00Z is not earlier"):
+        diff_against_history(first, store, since="2026-12-01T02-00-00Z")
 
 
 def test_diff_against_history_sees_flip_flops_in_the_store(store: HistoryStore) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.config import parse_config
 from harness.report import ReportError
 from harness.report.model import (
     FORMAT_VERSION,
@@ -27,6 +29,7 @@ from harness.report.model import (
     read_results,
     shorten,
 )
+from protocol.codes import PluginVersion
 from tests.unit.report import DEVICES, T0, night, result
 
 # ------------------------------------------------------------------------------ strategies
@@ -215,11 +218,21 @@ def test_new_night_id_is_utc_and_file_name_safe() -> None:
     assert new_night_id(eastern) == "2026-11-29T21-00-00Z"
 
 
-def test_meta_of_a_new_night_takes_the_current_time() -> None:
+def test_meta_of_a_new_night_takes_the_current_time_and_installed_version() -> None:
     before = datetime.now(UTC)
-    meta = NightMeta.starting(bench="b", harness_version="1", plugin_version="3.1.0")
+    meta = NightMeta.starting(bench="b", plugin_version=PluginVersion.parse("3.1.0"))
     assert before <= meta.started <= datetime.now(UTC)
     assert meta.night_id is None
+    assert meta.plugin_version == "3.1.0"
+    assert meta.harness_version == metadata.version("ttlock-hil")
+
+
+def test_device_info_from_the_lab_config() -> None:
+    config = parse_config(
+        "lab: bench-01\ndevices:\n  - {name: gw, kind: gateway, model: g2, address: 'sim:g2'}\n"
+    )
+    info = DeviceInfo.from_config(config.device("gw"), firmware="1.2.0", battery=None)
+    assert info == DeviceInfo("gw", "g2", "gateway", "sim:g2", "1.2.0", None)
 
 
 def test_counts_failures_and_pass_rate() -> None:
