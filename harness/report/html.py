@@ -201,6 +201,7 @@ pre{white-space:pre-wrap;margin:0;max-width:720px}
  border-radius:3px;font:11px ui-monospace,Menlo,Consolas,monospace}
 .chip.asserted{background:#bfe9bf;color:#0f4d0f}.chip.missing{background:#f0f0f2;color:#8a8a90}
 .chip.outside{background:#f8d0d0;color:#7a0b0b}
+td a{overflow-wrap:anywhere}
 .muted{color:#6e6e73}
 .legend span{margin-right:8px}
 svg text{font:11px system-ui,sans-serif;fill:#444}
