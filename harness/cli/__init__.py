@@ -13,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from harness.errors import ConfigError, HarnessError
 from protocol.errors import ProtocolError
 
 _GROUPS = (
@@ -57,13 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         handler: Handler = args.handler
         return handler(args)
-    except (CliError, ProtocolError) as exc:
+    except (CliError, ProtocolError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except HarnessError as exc:
+        # Device and link failures of bring-up commands: one line, the code and the advice.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
