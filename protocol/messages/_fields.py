@@ -762,6 +762,35 @@ class WireStruct:
         return f"{type(self).__name__}({inner})"
 
 
+def _with_command(error: MessageError, command: int) -> MessageError:
+    if error.command is not None:
+        return error
+    return MessageError(str(error), command=command)
+
+
+def decode_variants(command: int, variants: tuple[type[WireStruct], ...], data: bytes) -> Any:
+    """Decode ``data`` with the first variant whose layout fits.
+
+    When none fits, the error of the first variant whose constant bytes matched
+    explains best; when no constants matched, the error lists every layout.
+    """
+    mismatches: list[MessageError] = []
+    failures: list[MessageError] = []
+    for cls in variants:
+        try:
+            return cls.decode(data)
+        except LayoutMismatch as exc:
+            mismatches.append(exc)
+        except MessageError as exc:
+            failures.append(exc)
+    if failures:
+        raise _with_command(failures[0], command)
+    if len(mismatches) == 1:
+        raise _with_command(mismatches[0], command)
+    layouts = " | ".join(cls._describe() for cls in variants)
+    raise MessageError(f"{data.hex() or '(empty)'} fits none of: {layouts}", command=command)
+
+
 def layout_fields(cls: type[WireStruct]) -> list[str]:
     """The field names ``LAYOUT`` declares (tests compare them with the dataclass fields)."""
     return [item.name for item in cls.LAYOUT if isinstance(item, F)]

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
 from typing import ClassVar, Final, Self
 
 from ..commands import GatewayCommand
@@ -36,8 +37,9 @@ from ._fields import (
     ListOf,
     Reader,
     WireStruct,
+    decode_variants,
 )
-from .lock import VENDOR, decode_variants
+from .lock import VENDOR
 
 DEFAULT_SERVER: Final = "plug.sciener.cn"
 """Default gateway server (vendor ``ConfigureGatewayInfo.server``, WX docs)."""
@@ -424,23 +426,25 @@ class GatewayMessages:
     replies: tuple[type[WireStruct], ...]
 
 
-GATEWAY_MESSAGES: Final[Mapping[GatewayCommand, GatewayMessages]] = {
-    cls.COMMAND: GatewayMessages(
-        cls.COMMAND,
-        cls,
-        (SsidScanReply, GatewayReply) if cls is GetNearbySsid else (GatewayReply,),
-    )
-    for cls in (
-        Echo,
-        GetNearbySsid,
-        ConfigureWifi,
-        ConfigureServer,
-        ConfigureAccount,
-        EnterDfu,
-        ConfigIp,
-        SetApn,
-    )
-}
+GATEWAY_MESSAGES: Final[Mapping[GatewayCommand, GatewayMessages]] = MappingProxyType(
+    {
+        cls.COMMAND: GatewayMessages(
+            cls.COMMAND,
+            cls,
+            (SsidScanReply, GatewayReply) if cls is GetNearbySsid else (GatewayReply,),
+        )
+        for cls in (
+            Echo,
+            GetNearbySsid,
+            ConfigureWifi,
+            ConfigureServer,
+            ConfigureAccount,
+            EnterDfu,
+            ConfigIp,
+            SetApn,
+        )
+    }
+)
 """Every gateway command (§7) → its request class and reply classes."""
 
 

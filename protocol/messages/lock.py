@@ -13,10 +13,11 @@ tries them. Reply data classes follow the same scheme.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, ClassVar, Final, Self
+from types import MappingProxyType
+from typing import ClassVar, Final, Self
 
 from ..commands import LockCommand
 from ..errors import MessageError
@@ -38,7 +39,6 @@ from ._fields import (
     Const,
     EnumByte,
     F,
-    LayoutMismatch,
     ListOf,
     LockDate,
     Nested,
@@ -46,6 +46,7 @@ from ._fields import (
     Reader,
     Trailing,
     WireStruct,
+    decode_variants,
     op,
 )
 
@@ -486,16 +487,15 @@ class AddAdmin(Request):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class Unlock(Request):
-    """0x47 UNLOCK 'G'.
+class _BoltRequest(Request):
+    """Shared payload of 0x47 UNLOCK and 0x58 FUNCTION_LOCK (§4.2).
 
     Short form (what the open libraries send and locks accept):
     ``[check u32][unix seconds u32]``. The newest vendor SDK adds the lock-local
     time and an elevator floor list (long form, §9 item 10); set ``local_time``
-    (and ``floors``) to build it.
+    (and ``floors``) to build it. ``check_value`` = (ps + unlockKey) mod 2^32.
     """
 
-    COMMAND = LockCommand.UNLOCK
     LAYOUT = (
         F("check_value", U32, secret=True),
         F("unix_time", U32),
@@ -521,8 +521,15 @@ class Unlock(Request):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class FunctionLock(Unlock):
-    """0x58 FUNCTION_LOCK 'X': lock the bolt; same payload as :class:`Unlock`."""
+class Unlock(_BoltRequest):
+    """0x47 UNLOCK 'G': open the bolt after 0x55 (user) or 0x41 (admin) login."""
+
+    COMMAND = LockCommand.UNLOCK
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class FunctionLock(_BoltRequest):
+    """0x58 FUNCTION_LOCK 'X': close the bolt; same payload as :class:`Unlock`."""
 
     COMMAND = LockCommand.FUNCTION_LOCK
 
@@ -980,7 +987,7 @@ class FeaturesReply(ReplyData):
         return frozenset(f for f in Feature if self.has(f))
 
     @classmethod
-    def of(cls, battery: int, features: frozenset[int] | set[int]) -> Self:
+    def of(cls, battery: int, features: Iterable[int]) -> Self:
         """Build from a set of bit numbers (e.g. ``{Feature.PASSCODE, Feature.IC}``)."""
         return cls(battery, sum(1 << int(bit) for bit in features))
 
@@ -1037,10 +1044,9 @@ class AddAdminReply(ReplyData):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class UnlockReply(ReplyData):
-    """0x47: ``[battery][uid u32][uniqueId u32][yy MM dd HH mm ss]``."""
+class _BoltReply(ReplyData):
+    """Shared reply of 0x47/0x58: ``[battery][uid u32][uniqueId u32][yy MM dd HH mm ss]``."""
 
-    COMMAND = LockCommand.UNLOCK
     LAYOUT = (F("battery", U8), F("uid", U32), F("unique_id", U32), F("date", DATE6))
     battery: int
     uid: int
@@ -1049,7 +1055,14 @@ class UnlockReply(ReplyData):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class FunctionLockReply(UnlockReply):
+class UnlockReply(_BoltReply):
+    """0x47: ``[battery][uid u32][uniqueId u32][yy MM dd HH mm ss]``."""
+
+    COMMAND = LockCommand.UNLOCK
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class FunctionLockReply(_BoltReply):
     """0x58: same layout as :class:`UnlockReply`."""
 
     COMMAND = LockCommand.FUNCTION_LOCK
@@ -1592,48 +1605,50 @@ def _entry(
     return command, CommandMessages(command, requests, replies)
 
 
-LOCK_MESSAGES: Final[Mapping[LockCommand, CommandMessages]] = dict(
-    [
-        _entry((SearchDeviceFeature,), (FeaturesReply,)),
-        _entry(
-            (PasscodeClear, PasscodeAdd, PasscodeDelete, PasscodeModify),
-            (PasscodeReply,),
-        ),
-        _entry(
-            (IcQuery, IcEnterAddMode, IcAdd, IcDelete, IcClear, IcModify),
-            (IcListReply, IcAddProgressReply, IcAddedReply, IcAckReply),
-        ),
-        _entry(
-            (FrQuery, FrEnterAddMode, FrDelete, FrClear, FrModify),
-            (FrListReply, FrAddProgressReply, FrAddedReply, FrAckReply),
-        ),
-        _entry((GetPasscodeList,), (PasscodeListReply,)),
-        _entry((SearchStatus,), (StatusReply,)),
-        _entry((GetAesKey,), (AesKeyReply,)),
-        _entry((GetOperateLog,), (OperateLogReply,)),
-        _entry((CheckRandom,), (EmptyReply,)),
-        _entry((GetLockTime,), (LockTimeReply,)),
-        _entry((AutoLockQuery, AutoLockSet), (AutoLockReply,)),
-        _entry((RemoteUnlockQuery, RemoteUnlockSet), (RemoteUnlockReply,)),
-        _entry((CheckAdmin,), (CheckAdminReply,)),
-        _entry((TimeCalibrate,), (EmptyReply,)),
-        _entry((Initialization,), (RawReply,)),
-        _entry((Unlock,), (UnlockReply,)),
-        _entry((ResetLock,), (RawReply,)),
-        _entry((SetAdminPasscode,), (RawReply,)),
-        _entry((CheckUserTime,), (CheckUserTimeReply,)),
-        _entry((AddAdmin,), (AddAdminReply,)),
-        _entry((OperateFinished,), (EmptyReply,)),
-        _entry((FunctionLock,), (FunctionLockReply,)),
-        _entry((ShowPasswordQuery, ShowPasswordSet), (ShowPasswordReply,)),
-        _entry((AudioQuery, AudioSet, AudioSetVolume), (AudioReply,)),
-        _entry((GetAdminCode,), (AdminCodeReply,)),
-        _entry(
-            (PassageModeQuery, PassageModeAdd, PassageModeDelete, PassageModeClear),
-            (PassageModeListReply, PassageModeAckReply),
-        ),
-        _entry((ReadDeviceInfo,), (DeviceInfoReply,)),
-    ]
+LOCK_MESSAGES: Final[Mapping[LockCommand, CommandMessages]] = MappingProxyType(
+    dict(
+        [
+            _entry((SearchDeviceFeature,), (FeaturesReply,)),
+            _entry(
+                (PasscodeClear, PasscodeAdd, PasscodeDelete, PasscodeModify),
+                (PasscodeReply,),
+            ),
+            _entry(
+                (IcQuery, IcEnterAddMode, IcAdd, IcDelete, IcClear, IcModify),
+                (IcListReply, IcAddProgressReply, IcAddedReply, IcAckReply),
+            ),
+            _entry(
+                (FrQuery, FrEnterAddMode, FrDelete, FrClear, FrModify),
+                (FrListReply, FrAddProgressReply, FrAddedReply, FrAckReply),
+            ),
+            _entry((GetPasscodeList,), (PasscodeListReply,)),
+            _entry((SearchStatus,), (StatusReply,)),
+            _entry((GetAesKey,), (AesKeyReply,)),
+            _entry((GetOperateLog,), (OperateLogReply,)),
+            _entry((CheckRandom,), (EmptyReply,)),
+            _entry((GetLockTime,), (LockTimeReply,)),
+            _entry((AutoLockQuery, AutoLockSet), (AutoLockReply,)),
+            _entry((RemoteUnlockQuery, RemoteUnlockSet), (RemoteUnlockReply,)),
+            _entry((CheckAdmin,), (CheckAdminReply,)),
+            _entry((TimeCalibrate,), (EmptyReply,)),
+            _entry((Initialization,), (RawReply,)),
+            _entry((Unlock,), (UnlockReply,)),
+            _entry((ResetLock,), (RawReply,)),
+            _entry((SetAdminPasscode,), (RawReply,)),
+            _entry((CheckUserTime,), (CheckUserTimeReply,)),
+            _entry((AddAdmin,), (AddAdminReply,)),
+            _entry((OperateFinished,), (EmptyReply,)),
+            _entry((FunctionLock,), (FunctionLockReply,)),
+            _entry((ShowPasswordQuery, ShowPasswordSet), (ShowPasswordReply,)),
+            _entry((AudioQuery, AudioSet, AudioSetVolume), (AudioReply,)),
+            _entry((GetAdminCode,), (AdminCodeReply,)),
+            _entry(
+                (PassageModeQuery, PassageModeAdd, PassageModeDelete, PassageModeClear),
+                (PassageModeListReply, PassageModeAckReply),
+            ),
+            _entry((ReadDeviceInfo,), (DeviceInfoReply,)),
+        ]
+    )
 )
 """Every lock command with a documented layout → its request and reply-data classes."""
 
@@ -1646,35 +1661,6 @@ def _messages_for(command: int) -> CommandMessages:
         raise MessageError(
             f"no message layout is documented for this opcode; known: {known}", command=command
         ) from None
-
-
-def _with_command(error: MessageError, command: int) -> MessageError:
-    if error.command is not None:
-        return error
-    return MessageError(str(error), command=command)
-
-
-def decode_variants(command: int, variants: tuple[type[Any], ...], data: bytes) -> Any:
-    """Decode ``data`` with the first variant whose layout fits (shared with the gateway).
-
-    When none fits, the error of the first variant whose constant bytes matched
-    explains best; when no constants matched, the error lists every layout.
-    """
-    mismatches: list[MessageError] = []
-    failures: list[MessageError] = []
-    for cls in variants:
-        try:
-            return cls.decode(data)
-        except LayoutMismatch as exc:
-            mismatches.append(exc)
-        except MessageError as exc:
-            failures.append(exc)
-    if failures:
-        raise _with_command(failures[0], command)
-    if len(mismatches) == 1:
-        raise _with_command(mismatches[0], command)
-    layouts = " | ".join(cls._describe() for cls in variants)
-    raise MessageError(f"{data.hex() or '(empty)'} fits none of: {layouts}", command=command)
 
 
 def decode_request(command: int, plaintext: bytes) -> Request:

@@ -210,6 +210,7 @@ def wire_classes(module: Any) -> list[type[fields.WireStruct]]:
         and issubclass(obj, fields.WireStruct)
         and dataclasses.is_dataclass(obj)
         and obj.__module__ == module.__name__
+        and not obj.__name__.startswith("_")
     ]
 
 
@@ -614,6 +615,13 @@ def test_unlock_long_form_adds_local_time_and_floors() -> None:
         Unlock(1, 2, None, (1,))
 
 
+def test_lock_and_unlock_share_a_layout_but_not_a_type() -> None:
+    # so that a simulator's ``match`` on Unlock never catches a lock request
+    assert not isinstance(FunctionLock(1, 2), Unlock)
+    assert not isinstance(lock_module.FunctionLockReply(1, 2, 3, LockDate(2026, 1, 1)), UnlockReply)
+    assert Unlock(1, 2).encode() == FunctionLock(1, 2).encode()
+
+
 def test_passcode_add_enforces_the_official_layouts() -> None:
     with pytest.raises(MessageError, match="end"):
         PasscodeAdd(PasscodeType.PERMANENT, "1", LockDate(2026, 1, 1), LockDate(2027, 1, 1))
@@ -821,7 +829,7 @@ def test_registry_decoders_find_the_right_variant(command: int, data: st.DataObj
     assert decode_reply_data(command, reply.encode()) == reply
 
 
-def _decode_or_message_error(decode: Any, raw: bytes) -> None:
+def decode_or_message_error(decode: Any, raw: bytes) -> None:
     try:
         message = decode(raw)
     except MessageError:
@@ -837,7 +845,7 @@ def _decode_or_message_error(decode: Any, raw: bytes) -> None:
 def test_arbitrary_bytes_decode_or_raise_message_error(
     cls: type[fields.WireStruct], raw: bytes
 ) -> None:
-    _decode_or_message_error(cls.decode, raw)
+    decode_or_message_error(cls.decode, raw)
 
 
 COMMANDS = st.sampled_from(sorted(LOCK_MESSAGES)) | st.integers(0, 255)
@@ -846,8 +854,8 @@ COMMANDS = st.sampled_from(sorted(LOCK_MESSAGES)) | st.integers(0, 255)
 @pytest.mark.fuzz
 @given(command=COMMANDS, raw=st.binary(max_size=240))
 def test_fuzz_lock_decoders_only_raise_message_error(command: int, raw: bytes) -> None:
-    _decode_or_message_error(lambda b: decode_request(command, b), raw)
-    _decode_or_message_error(lambda b: decode_reply_data(command, b), raw)
+    decode_or_message_error(lambda b: decode_request(command, b), raw)
+    decode_or_message_error(lambda b: decode_reply_data(command, b), raw)
     try:
         reply = parse_reply(raw)
     except MessageError:
