@@ -59,7 +59,7 @@ def _days_in_month(year: int, month: int) -> int:
     return 30 if month in (4, 6, 9, 11) else 31
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True, order=True, repr=False)
 class LockDate:
     """A lock-local calendar time as TTLock puts it on the wire.
 
@@ -137,6 +137,9 @@ class LockDate:
     def as_tuple(self) -> tuple[int, int, int, int, int, int]:
         """``(year, month, day, hour, minute, second)`` — e.g. ``datetime(*d.as_tuple())``."""
         return (self.year, self.month, self.day, self.hour, self.minute, self.second)
+
+    def __repr__(self) -> str:
+        return f"LockDate{self.as_tuple()}"
 
     def __str__(self) -> str:
         return (

@@ -252,7 +252,7 @@ class CardNumber(Codec[int]):
     by the decimal string's length, which agrees except for zero-padded numbers).
     """
 
-    spec = "card u32 or u64 BE"
+    spec = "u32 or u64 BE"
 
     def __init__(self, after: int = 0) -> None:
         self.after = after

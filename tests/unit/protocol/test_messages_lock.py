@@ -768,6 +768,7 @@ def test_lock_date_converts_from_and_to_datetime_like_values() -> None:
     assert date == LockDate(2028, 2, 29, 13, 14, 15)
     assert datetime.datetime(*date.as_tuple()) == moment
     assert str(date) == "2028-02-29 13:14:15"
+    assert repr(date) == "LockDate(2028, 2, 29, 13, 14, 15)"
     assert date.without_seconds().to_bytes(seconds=False).hex() == "1c021d0d0e"
     assert LockDate(2026, 1, 1) < LockDate(2026, 1, 1, 0, 0, 1)
     with pytest.raises(MessageError, match="5 or 6 bytes"):
