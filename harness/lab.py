@@ -1,0 +1,412 @@
+"""The lab: a validated config turned into reachable devices, sessions and the API.
+
+``Lab`` is where a test (or the CLI, or the pytest plugin) starts::
+
+    lab = Lab.load()                         # hil-config.yaml, or Lab(config)
+    async with lab, lab.lock("front-door") as lock:
+        await lock.init()                    # factory-fresh virtual lock
+        await lock.unlock()
+
+It holds what every session shares: the plugin version whose codes results
+are mapped to, the timeouts, the retry policy, the :class:`~harness.trace.Redactor`
+(``redact:``), where traces go and where credentials are kept.
+
+**Transports by moniker.** A device's ``address:`` decides how bleak reaches
+it, and :meth:`Lab.transport` is the one place that looks (STYLE.md rule 4,
+Bumble's moniker idea):
+
+* ``sim:<preset>`` — a virtual device built by ``harness.sim.presets.create_device``
+  is put on the lab's :class:`~harness.sim.air.Air`; bleak gets the virtual
+  scanner/client backends bound to that air. The device's BLE address is
+  derived from the lab and device names (stable across processes). A
+  ``credentials:`` reference makes the virtual lock start paired with those
+  credentials; without one it starts factory-fresh, in every process.
+* a BLE address (``C1:23:45:67:89:AB``, or a CoreBluetooth UUID) — bleak's OS
+  backend (``backend=None``), BlueZ adapter from ``adapter:`` if given.
+
+Everything above (link, session, Lock/Gateway API) receives a
+:class:`~harness.link.Transport` and never asks which kind it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from protocol.codes import PluginVersion
+from protocol.frame import V3_HEADER
+
+from .config import DeviceConfig, LabConfig, RetryPolicy, Timeouts, load_config
+from .credentials import CredentialStore, LockCredentials, save_credentials
+from .errors import ConfigError
+from .link import SeenDevice, Transport, scan
+from .session import Session
+from .sim.device import Clock, DeviceKind, SystemClock, VirtualDevice
+from .trace import RedactingFilter, Redactor
+
+if TYPE_CHECKING:
+    from .gateway import Gateway
+    from .lock import Lock
+    from .sim.air import Air, OnAir
+
+__all__ = ["DeviceFactory", "Lab", "Sighting", "sim_address"]
+
+logger = logging.getLogger(__name__)
+
+
+class DeviceFactory(Protocol):
+    """Builds the virtual device behind a ``sim:<preset>`` address.
+
+    The signature of ``harness.sim.presets.create_device`` (the default).
+    """
+
+    def __call__(
+        self,
+        preset: str,
+        /,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        credentials: LockCredentials | None = None,
+    ) -> VirtualDevice: ...
+
+
+def _default_factory() -> DeviceFactory:
+    from .sim.presets import create_device  # only labs with sim: devices need it
+
+    factory: DeviceFactory = create_device
+    return factory
+
+
+def sim_address(lab: str, device: str) -> str:
+    """The BLE address of a ``sim:`` device: derived from the names, stable everywhere.
+
+    A static random address (two top bits set, Bluetooth Core Vol 6 Part B
+    §1.3.2.1), so two virtual devices of one preset never collide.
+    """
+    digest = bytearray(hashlib.sha256(f"{lab}/{device}".encode()).digest()[:6])
+    digest[0] |= 0xC0
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A device seen by :meth:`Lab.scan`: its config name (if configured) and advert."""
+
+    device: str | None
+    seen: SeenDevice
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.device, **self.seen.to_dict()}
+
+
+class Lab:
+    """A lab config made usable (see the module docstring).
+
+    ``clock``: "now" for the harness (TIME_CALIBRATE, unlock timestamps,
+    e-key windows) and for the virtual devices; default the system clock.
+    ``rng``: randomness of the virtual devices and of new admin passwords /
+    unlock keys (default: the OS's secure generator for the latter).
+    ``device_factory``: what builds ``sim:`` devices (default:
+    ``harness.sim.presets.create_device``). ``trace_dir``: where session traces
+    go (default ``<reports>/traces``). ``log_file``: also log the harness there,
+    through the redacting filter. ``environ``: where ``env:`` credentials are
+    read (default ``os.environ``).
+    """
+
+    def __init__(
+        self,
+        config: LabConfig,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        device_factory: DeviceFactory | None = None,
+        trace_dir: Path | None = None,
+        log_file: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._sim_rng = rng
+        self.rng: random.Random = rng if rng is not None else random.SystemRandom()
+        self._factory = device_factory
+        self.trace_dir = Path(trace_dir) if trace_dir is not None else config.reports / "traces"
+        self.redactor = Redactor(enabled=config.redact)
+        self._environ = environ
+        self._air: Air | None = None
+        self._backends: tuple[type[Any], type[Any]] | None = None
+        self._sessions: list[Session] = []
+        self._serial = count(1)
+        self._log_handler: logging.Handler | None = None
+        if log_file is not None:
+            self._attach_log(Path(log_file))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Lab:
+        """A lab from a config file (``None``: the default ``hil-config.yaml``)."""
+        return cls(load_config(path), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Lab {self.config.lab}: {len(self.config.devices)} devices>"
+
+    # --- shared settings --------------------------------------------------------------
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.config.timeouts
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.config.retry
+
+    @property
+    def credential_store(self) -> CredentialStore:
+        return self.config.credential_store()
+
+    def plugin_version(self, name: str) -> PluginVersion:
+        """The plugin version whose codes ``name``'s results map to."""
+        return self.config.plugin_version_for(name)
+
+    def device(self, name: str) -> DeviceConfig:
+        """The config entry of ``name`` (ConfigError with a suggestion otherwise)."""
+        return self.config.device(name)
+
+    def credentials(self, name: str) -> LockCredentials | None:
+        """The device's credentials (config reference or store), ``None`` if it has none."""
+        return self.config.credentials_for(name, environ=self._environ)
+
+    def save_credentials(self, name: str, creds: LockCredentials) -> Path:
+        """Persist ``creds`` atomically where ``name``'s credentials belong; returns the path.
+
+        ``file:`` references are written in place, everything else goes to the
+        credential store (an ``env:`` variable cannot be written: copy the file).
+        The previous version is kept as ``.bak``.
+        """
+        device = self.device(name)
+        path = self.config.credentials_path_for(device)
+        store = self.credential_store
+        if path == store.path(device.name):
+            return store.save(device.name, creds)
+        save_credentials(path, creds)
+        return path
+
+    # --- transports (the one place that knows sim: from radio) ------------------------
+
+    def transport(self, name: str) -> Transport:
+        """How bleak reaches device ``name``, resolved from its address moniker."""
+        device = self.device(name)
+        preset = device.sim_preset
+        if preset is not None:
+            air = self.air
+            scanner, client = self._virtual_backends()
+            return Transport(
+                moniker=device.address,
+                address=air.get(sim_address(self.config.lab, device.name)).address,
+                scanner_backend=scanner,
+                client_backend=client,
+            )
+        return Transport(moniker=device.address, address=device.address, adapter=device.adapter)
+
+    @property
+    def air(self) -> Air:
+        """The virtual radio space holding every ``sim:`` device of the config (built once)."""
+        if self._air is None:
+            self._air = self._build_air()
+        return self._air
+
+    def virtual(self, name: str) -> OnAir:
+        """The simulated device behind ``name`` (faults, range, link drops) — sim: only."""
+        device = self.device(name)
+        if device.sim_preset is None:
+            raise ConfigError(
+                f"{name} is a radio device ({device.address}): faults and range exist only "
+                "for simulated devices",
+                field="address",
+                fix="use a sim:<preset> device for fault-injection tests",
+            )
+        return self.air.get(sim_address(self.config.lab, name))
+
+    def _build_air(self) -> Air:
+        from .sim.air import Air
+
+        air = Air()
+        factory = self._factory if self._factory is not None else None
+        for device in self.config.devices:
+            preset = device.sim_preset
+            if preset is None:
+                continue
+            if factory is None:
+                factory = _default_factory()
+            creds = (
+                self.config.credentials_for(device, environ=self._environ)
+                if device.credentials is not None
+                else None
+            )
+            air.add(
+                factory(
+                    preset,
+                    address=sim_address(self.config.lab, device.name),
+                    clock=self.clock,
+                    rng=self._sim_rng,
+                    credentials=creds,
+                )
+            )
+        return air
+
+    def _virtual_backends(self) -> tuple[type[Any], type[Any]]:
+        if self._backends is None:
+            from .sim.backend import VirtualClientBackend, VirtualScannerBackend
+
+            air = self.air
+            self._backends = (VirtualScannerBackend.bind(air), VirtualClientBackend.bind(air))
+        return self._backends
+
+    # --- sessions and the API ---------------------------------------------------------
+
+    def new_trace_path(self, name: str) -> Path:
+        """A fresh trace file name for a session of ``name``."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return self.trace_dir / f"{name}-{stamp}-{os.getpid()}-{next(self._serial)}.jsonl"
+
+    def session(self, name: str, *, trace_path: Path | None = None) -> Session:
+        """A new (unconnected) session to ``name``, using its credentials if any."""
+        device = self.device(name)
+        creds = self.credentials(name) if device.kind is DeviceKind.LOCK else None
+        if creds is not None:
+            self.redactor.add_credentials(creds)
+        session = Session(
+            self.transport(name),
+            device=name,
+            kind=device.kind,
+            plugin_version=self.plugin_version(name),
+            timeouts=self.timeouts,
+            retry=self.retry,
+            redactor=self.redactor,
+            trace_path=trace_path if trace_path is not None else self.new_trace_path(name),
+            lock_key=creds.aes_key if creds is not None else None,
+            header=creds.header if creds is not None else V3_HEADER,
+        )
+        self._sessions.append(session)
+        return session
+
+    def _require_kind(self, name: str, kind: DeviceKind) -> DeviceConfig:
+        device = self.device(name)
+        if device.kind is not kind:
+            raise ConfigError(
+                f"{name} is a {device.kind.value}, not a {kind.value}",
+                field="kind",
+                fix=f"use lab.{device.kind.value}({name!r})",
+            )
+        return device
+
+    def lock(self, name: str, *, trace_path: Path | None = None) -> Lock:
+        """The :class:`~harness.lock.Lock` API for ``name`` (connects lazily)."""
+        from .lock import Lock
+
+        self._require_kind(name, DeviceKind.LOCK)
+        session = self.session(name, trace_path=trace_path)
+        return Lock(
+            session,
+            credentials=self.credentials(name),
+            save=lambda creds: self.save_credentials(name, creds),
+            clock=self.clock,
+            rng=self.rng,
+        )
+
+    def gateway(self, name: str, *, trace_path: Path | None = None) -> Gateway:
+        """The :class:`~harness.gateway.Gateway` API for ``name`` (connects lazily)."""
+        from .gateway import Gateway
+
+        device = self._require_kind(name, DeviceKind.GATEWAY)
+        return Gateway(self.session(name, trace_path=trace_path), model=device.model)
+
+    # --- scanning ---------------------------------------------------------------------
+
+    async def scan(
+        self, *, duration: float | None = None, until_all_seen: bool = True
+    ) -> list[Sighting]:
+        """TTLock devices seen on every transport of the lab, named where configured.
+
+        One scan per distinct scanner (virtual air, each radio adapter), run
+        together. ``until_all_seen`` ends a scan as soon as every configured
+        device it can reach was seen; otherwise it runs for ``duration``
+        (default ``timeouts.scan``).
+        """
+        deadline = duration if duration is not None else self.timeouts.scan
+        groups: dict[tuple[Any, ...], tuple[Transport, set[str]]] = {}
+        names: dict[str, str] = {}
+        for device in self.config.devices:
+            transport = self.transport(device.name)
+            key = (transport.scanner_backend, transport.adapter)
+            group = groups.setdefault(key, (transport, set()))
+            group[1].add(transport.address)
+            names[transport.address] = device.name
+        if not groups:
+            groups[(None, None)] = (Transport(moniker="radio", address=""), set())
+
+        async def one(transport: Transport, wanted: set[str]) -> list[SeenDevice]:
+            def done(seen: Mapping[str, SeenDevice]) -> bool:
+                return until_all_seen and bool(wanted) and wanted <= seen.keys()
+
+            return await scan(transport, duration=deadline, until=done)
+
+        async with asyncio.TaskGroup() as group_tasks:
+            tasks = [group_tasks.create_task(one(t, w)) for t, w in groups.values()]
+        found: dict[str, SeenDevice] = {}
+        for task in tasks:
+            for seen in task.result():
+                found[seen.address] = seen
+        return [Sighting(names.get(address), seen) for address, seen in sorted(found.items())]
+
+    # --- lifetime -----------------------------------------------------------------------
+
+    def _attach_log(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.addFilter(RedactingFilter(self.redactor))
+        handler.setLevel(logging.DEBUG)
+        root = logging.getLogger("harness")
+        root.addHandler(handler)
+        if root.level == logging.NOTSET or root.level > logging.DEBUG:
+            root.setLevel(logging.DEBUG)
+        self._log_handler = handler
+
+    async def aclose(self) -> None:
+        """Close every session this lab opened, and the log file."""
+        sessions, self._sessions = self._sessions, []
+        try:
+            for session in sessions:
+                await session.aclose()
+        finally:
+            handler, self._log_handler = self._log_handler, None
+            if handler is not None:
+                logging.getLogger("harness").removeHandler(handler)
+                handler.close()
+
+    async def __aenter__(self) -> Lab:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+CredentialSink = Callable[[LockCredentials], Path]
+"""Persists a lock's credentials atomically and returns where (``Lab.save_credentials``)."""

@@ -1,0 +1,550 @@
+"""The BLE link to one TTLock device: scan, connect, notify, chunked writes, drops.
+
+Everything goes through bleak's public API (``BleakScanner`` / ``BleakClient``)
+with the backend a :class:`Transport` names: the virtual backends bound to an
+:class:`~harness.sim.air.Air` for ``sim:`` devices, bleak's OS backend
+(``backend=None``) for a real radio. :mod:`harness.lab` builds the transport
+from the device's address moniker; nothing here knows which one it got.
+
+What a :class:`Link` guarantees (PROTOCOL.md §1, STYLE.md rules 6-7):
+
+* **Find first.** :meth:`Link.connect` scans for the device (by address, with
+  the ``timeouts.scan`` deadline) and keeps its parsed advertisement
+  (:func:`protocol.advert.parse_bleak`: setting mode, battery, MAC): the session
+  needs the setting-mode bit to pick the key. Not seen → :class:`DeviceNotFound`.
+* **Connect with a deadline** (``timeouts.connect``) → :class:`ConnectTimeout`.
+  The GATT table must hold the TTLock service (→ :class:`ServiceMissing`) and
+  its write/notify characteristics (→ :class:`CharacteristicMissing`).
+* **Notifications before the first write.** ``start_notify`` is part of
+  connecting (→ :class:`NotifyFailed`); :meth:`Link.send` refuses to write on a
+  link that is not fully up.
+* **Retry only transient errors**, with the backoff of the lab's
+  :class:`~harness.config.RetryPolicy` (``retry.retry_on``, ``retry.backoff``).
+  Timeouts and "not found" are never retried: a slow device must show up as
+  slow (bleak-retry-connector's rule). Only *connecting* is retried; a command
+  never is (it may have run).
+* **Chunked writes**: the frame (lock frames + ``0D 0A``, §1.1) is written in
+  ``max_write_without_response_size`` (MTU-3, 20 by default) chunks with
+  write-without-response → :class:`WriteFailed` / :class:`Disconnected`.
+* **Length-driven reassembly** of notifications (:mod:`protocol.reassembly`);
+  each complete frame goes to ``on_frame``.
+* **Drops surface at once**: bleak's ``disconnected_callback`` calls
+  ``on_lost`` in the same loop turn, so the
+  session can fail the waiting command instead of letting it time out.
+
+Every error carries the TTLock code of the configured plugin version
+(:func:`harness.errors.link_error`), the device name and the trace path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.uuids import normalize_uuid_str
+
+from protocol.advert import Advert, AdvertError, AdvertKind, parse_bleak
+from protocol.codes import VersionLike
+from protocol.errormap import LinkCondition
+from protocol.frame import LOCK_TRAILER
+from protocol.reassembly import Channel, FrameReassembler
+
+from .config import RetryPolicy, Timeouts
+from .errors import TTLockError, link_error
+from .sim.device import GATEWAY_GATT, LOCK_GATT, GattProfile
+from .trace import FrameTrace
+
+__all__ = [
+    "TTLOCK_SERVICES",
+    "Link",
+    "SeenDevice",
+    "Transport",
+    "find_device",
+    "scan",
+]
+
+logger = logging.getLogger(__name__)
+
+TTLOCK_SERVICES: Final = frozenset({LOCK_GATT.service, GATEWAY_GATT.service})
+"""Service UUIDs the vendor scan filters on: locks 0x1910, gateways 0x1911 (§1.1)."""
+
+_LINK_ERRORS: Final = (BleakError, OSError, EOFError)
+"""What a bleak call raises when the link or the OS stack fails (BlueZ raises EOFError
+when D-Bus goes away). Anything else is a bug and propagates."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """How bleak reaches one device: backend classes and their extra arguments.
+
+    ``scanner_backend`` / ``client_backend`` are handed to ``BleakScanner`` /
+    ``BleakClient`` as ``backend=``; ``None`` means bleak's OS backend (the
+    radio tier). ``adapter`` names the BlueZ adapter (``hci0``) when the bench
+    chose one.
+    ``moniker`` is what the lab config said (``sim:v3-keypad`` or an address);
+    ``address`` is the BLE address to look for. Build transports with
+    :meth:`harness.lab.Lab.transport`.
+    """
+
+    moniker: str
+    address: str
+    scanner_backend: type[BaseBleakScanner] | None = None
+    client_backend: type[BaseBleakClient] | None = None
+    adapter: str | None = None
+
+    def scanner(self) -> BleakScanner:
+        """A scanner on this transport (not started)."""
+        if self.adapter is not None:
+            return BleakScanner(backend=self.scanner_backend, bluez={"adapter": self.adapter})
+        return BleakScanner(backend=self.scanner_backend)
+
+    def client(
+        self,
+        device: BLEDevice,
+        *,
+        disconnected_callback: Callable[[BleakClient], None],
+        timeout: float,
+    ) -> BleakClient:
+        """A client for ``device`` (not connected)."""
+        if self.adapter is not None:
+            return BleakClient(
+                device,
+                disconnected_callback,
+                timeout=timeout,
+                backend=self.client_backend,
+                bluez={"adapter": self.adapter},
+            )
+        return BleakClient(
+            device, disconnected_callback, timeout=timeout, backend=self.client_backend
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SeenDevice:
+    """One device a scan saw, with its TTLock advertisement parsed (§6).
+
+    ``advert`` is ``None`` when no manufacturer data parses as a TTLock advert.
+    ``ble_device`` is what ``BleakClient`` connects to.
+    """
+
+    address: str
+    name: str | None
+    rssi: int | None
+    advert: Advert | None
+    service_uuids: tuple[str, ...] = ()
+    ble_device: BLEDevice | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_bleak(cls, device: BLEDevice, data: AdvertisementData) -> SeenDevice:
+        """Parse what bleak reported (the first manufacturer entry that is a TTLock advert)."""
+        advert: Advert | None = None
+        for company_id, payload in data.manufacturer_data.items():
+            try:
+                parsed = parse_bleak(company_id, bytes(payload))
+            except AdvertError:
+                continue
+            if advert is None or (
+                advert.lock_type is None and advert.gateway_type is None and _known(parsed)
+            ):
+                advert = parsed
+        uuids = tuple(normalize_uuid_str(u) for u in data.service_uuids)
+        return cls(
+            address=device.address.upper(),
+            name=data.local_name or device.name,
+            rssi=data.rssi,
+            advert=advert,
+            service_uuids=uuids,
+            ble_device=device,
+        )
+
+    @property
+    def is_ttlock(self) -> bool:
+        """Whether this looks like a TTLock lock or gateway.
+
+        The vendor filters on the 0x1910/0x1911 service (§1.1), but some locks do
+        not advertise it (§9 item 8); a TTLock header with a known lock or
+        gateway type is accepted too.
+        """
+        if TTLOCK_SERVICES.intersection(self.service_uuids):
+            return True
+        return self.advert is not None and _known(self.advert)
+
+    @property
+    def setting_mode(self) -> bool | None:
+        """The advert's setting-mode bit (``None``: gateways, or locks without flags)."""
+        return self.advert.setting_mode if self.advert is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the advert as :meth:`protocol.advert.Advert.to_dict`)."""
+        return {
+            "address": self.address,
+            "name": self.name,
+            "rssi": self.rssi,
+            "service_uuids": list(self.service_uuids),
+            "advert": self.advert.to_dict() if self.advert is not None else None,
+        }
+
+
+def _known(advert: Advert) -> bool:
+    if advert.kind is AdvertKind.GATEWAY:
+        return True
+    return advert.kind is AdvertKind.LOCK and advert.lock_type is not None
+
+
+def _matches(
+    seen: SeenDevice, address: str | None, name: str | None, setting_mode: bool | None
+) -> bool:
+    if address is not None and seen.address != address.upper():
+        return False
+    if name is not None and seen.name != name:
+        return False
+    return setting_mode is None or seen.setting_mode is setting_mode
+
+
+async def find_device(
+    transport: Transport,
+    *,
+    within: float,
+    address: str | None = None,
+    name: str | None = None,
+    setting_mode: bool | None = None,
+) -> SeenDevice | None:
+    """Scan until a device matches every criterion given, or ``within`` seconds pass.
+
+    Returns on the first match (a scan does not run to its end, BLEAK_BACKENDS.md
+    pitfall 6); ``None`` when nothing matched in time. ``setting_mode=True``
+    finds a lock waiting to be initialised.
+    """
+    try:
+        async with transport.scanner() as scanner, asyncio.timeout(within):
+            async for device, data in scanner.advertisement_data():
+                seen = SeenDevice.from_bleak(device, data)
+                if _matches(seen, address, name, setting_mode):
+                    return seen
+    except TimeoutError:
+        return None
+    raise AssertionError("advertisement_data() never ends")  # pragma: no cover
+
+
+async def scan(
+    transport: Transport,
+    *,
+    duration: float,
+    until: Callable[[Mapping[str, SeenDevice]], bool] | None = None,
+    ttlock_only: bool = True,
+) -> list[SeenDevice]:
+    """Every device seen within ``duration`` seconds (TTLock ones only by default).
+
+    ``until`` is asked after each advertisement with what was seen so far (by
+    address) and may end the scan early (e.g. once every configured device was
+    seen). Later adverts of a device replace earlier ones (fresh RSSI, flags).
+    """
+    seen: dict[str, SeenDevice] = {}
+    try:
+        async with transport.scanner() as scanner, asyncio.timeout(duration):
+            async for device, data in scanner.advertisement_data():
+                found = SeenDevice.from_bleak(device, data)
+                if ttlock_only and not found.is_ttlock:
+                    continue
+                seen[found.address] = found
+                if until is not None and until(MappingProxyType(seen)):
+                    break
+    except TimeoutError:
+        pass
+    return sorted(seen.values(), key=lambda s: s.address)
+
+
+class Link:
+    """One BLE connection to one TTLock device (see the module docstring).
+
+    ``on_frame(raw)`` receives every reassembled frame (no ``0D 0A``);
+    ``on_lost(reason)`` is called once, in the loop turn bleak reports an
+    unsolicited disconnect, so the session can fail the waiting command with
+    :class:`~harness.errors.Disconnected` at once. A link can be connected
+    again after it was lost or closed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        device: str,
+        channel: Channel,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        plugin_version: VersionLike,
+        on_frame: Callable[[bytes], None],
+        on_lost: Callable[[str], None],
+        trace: FrameTrace | None = None,
+    ) -> None:
+        self.transport = transport
+        self.device = device
+        self.channel = channel
+        self.timeouts = timeouts
+        self.retry = retry
+        self.plugin_version = plugin_version
+        self._on_frame = on_frame
+        self._on_lost = on_lost
+        self.trace = trace
+        self.gatt: GattProfile = LOCK_GATT if channel is Channel.LOCK else GATEWAY_GATT
+        self._trailer = LOCK_TRAILER if channel is Channel.LOCK else b""
+        self._reassembler = FrameReassembler(channel)
+        self._client: BleakClient | None = None
+        self._write_char: BleakGATTCharacteristic | None = None
+        self._closing = False
+        self.seen: SeenDevice | None = None
+        """The advertisement found by the last connect (setting mode, battery, MAC)."""
+        self.attempts = 0
+        """Connection attempts made by the last :meth:`connect` (1 = no retry)."""
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "down"
+        return f"<Link {self.device} {self.transport.moniker} {state}>"
+
+    @property
+    def trace_path(self) -> Path | None:
+        return self.trace.path if self.trace is not None else None
+
+    @property
+    def connected(self) -> bool:
+        """Up, with notifications wired: :meth:`send` may write."""
+        return self._client is not None and self._write_char is not None
+
+    def error(self, condition: LinkCondition, message: str = "", **fields: Any) -> TTLockError:
+        """The mapped exception for ``condition`` on this device (code, trace path)."""
+        return link_error(
+            condition,
+            self.plugin_version,
+            message,
+            device=self.device,
+            trace_path=self.trace_path,
+            **fields,
+        )
+
+    def _event(self, name: str, /, **fields: Any) -> None:
+        if self.trace is not None and not self.trace.closed:
+            self.trace.event(name, **fields)
+
+    # --- connecting -------------------------------------------------------------
+
+    async def connect(self) -> SeenDevice:
+        """Find and connect, retrying transient errors per the retry policy."""
+        if self.connected:
+            assert self.seen is not None
+            return self.seen
+        attempt = 0
+        while True:
+            attempt += 1
+            self.attempts = attempt
+            try:
+                return await self._attempt(attempt)
+            except TTLockError as exc:
+                if not self.retry.should_retry(exc, attempt):
+                    self._event("connect-failed", attempt=attempt, error=type(exc).__name__)
+                    raise
+                delay = self.retry.delay(attempt - 1)
+                logger.info(
+                    "%s %s: %s on attempt %d, retrying in %.2f s",
+                    self.device,
+                    self.transport.address,
+                    type(exc).__name__,
+                    attempt,
+                    delay,
+                )
+                self._event("retry", attempt=attempt, error=type(exc).__name__, delay=delay)
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, attempt: int) -> SeenDevice:
+        address = self.transport.address
+        self._event("scan", address=address, attempt=attempt, timeout=self.timeouts.scan)
+        seen = await find_device(self.transport, address=address, within=self.timeouts.scan)
+        if seen is None or seen.ble_device is None:
+            raise self.error(
+                LinkCondition.DEVICE_NOT_FOUND,
+                f"{address} not seen within {self.timeouts.scan:g} s",
+            )
+        self._event(
+            "seen",
+            address=seen.address,
+            name=seen.name,
+            rssi=seen.rssi,
+            advert=seen.advert.to_dict() if seen.advert is not None else None,
+        )
+        self._closing = False
+        client = self.transport.client(
+            seen.ble_device,
+            disconnected_callback=self._disconnected,
+            timeout=self.timeouts.connect,
+        )
+        deadline = self.timeouts.connect
+        try:
+            async with asyncio.timeout(deadline):
+                await client.connect()
+        except TimeoutError as exc:
+            await self._abandon(client)
+            raise self.error(
+                LinkCondition.CONNECT_TIMEOUT, f"no connection within {deadline:g} s"
+            ) from exc
+        except BleakDeviceNotFoundError as exc:
+            await self._abandon(client)
+            raise self.error(LinkCondition.DEVICE_NOT_FOUND, str(exc)) from exc
+        except _LINK_ERRORS as exc:
+            await self._abandon(client)
+            raise self.error(LinkCondition.DISCONNECTED, f"connect failed: {exc}") from exc
+        self._client = client
+        try:
+            write_char, notify_char = self._characteristics(client)
+            try:
+                async with asyncio.timeout(deadline):
+                    await client.start_notify(notify_char, self._notified)
+            except TimeoutError as exc:
+                raise self.error(
+                    LinkCondition.CONNECT_TIMEOUT,
+                    f"enabling notifications took longer than {deadline:g} s",
+                ) from exc
+            except _LINK_ERRORS as exc:
+                raise self.error(LinkCondition.NOTIFY_ENABLE_FAILED, str(exc)) from exc
+        except BaseException:
+            self._client = None
+            await self._abandon(client)
+            raise
+        if not client.is_connected:
+            # Dropped while notifications were being enabled: the callback may not
+            # have reached us yet (it is scheduled), so say it here.
+            self._client = None
+            raise self.error(LinkCondition.DISCONNECTED, "link dropped while connecting")
+        self._reassembler.reset()
+        self._write_char = write_char
+        self.seen = seen
+        self._event(
+            "connected", attempt=attempt, mtu=client.mtu_size, chunk=self.chunk_size, name=seen.name
+        )
+        logger.debug("%s %s: connected (attempt %d)", self.device, address, attempt)
+        return seen
+
+    def _characteristics(
+        self, client: BleakClient
+    ) -> tuple[BleakGATTCharacteristic, BleakGATTCharacteristic]:
+        service = client.services.get_service(self.gatt.service)
+        if service is None:
+            raise self.error(
+                LinkCondition.SERVICE_MISSING, f"no TTLock service {self.gatt.service}"
+            )
+        write = service.get_characteristic(self.gatt.write)
+        notify = service.get_characteristic(self.gatt.notify)
+        missing = [
+            f"{role} {uuid}"
+            for role, uuid, char in (
+                ("write", self.gatt.write, write),
+                ("notify", self.gatt.notify, notify),
+            )
+            if char is None
+        ]
+        if write is None or notify is None:
+            raise self.error(LinkCondition.CHARACTERISTIC_MISSING, "missing " + ", ".join(missing))
+        return write, notify
+
+    async def _abandon(self, client: BleakClient) -> None:
+        """Disconnect a half-made connection, bounded, ignoring link errors."""
+        self._closing = True
+        try:
+            async with asyncio.timeout(self.timeouts.connect):
+                await client.disconnect()
+        except (*_LINK_ERRORS, TimeoutError) as exc:
+            logger.debug("%s: cleanup disconnect failed: %s", self.device, exc)
+
+    # --- disconnecting ------------------------------------------------------------
+
+    async def disconnect(self) -> None:
+        """Close the connection (no ``on_lost``: this side chose to). Idempotent."""
+        client, self._client = self._client, None
+        self._write_char = None
+        self._reassembler.reset()
+        if client is None:
+            return
+        self._event("disconnect")
+        await self._abandon(client)
+
+    def _disconnected(self, client: BleakClient) -> None:
+        """bleak's disconnected_callback: unsolicited drops only reach ``on_lost``."""
+        if client is not self._client or self._closing:
+            return
+        self._client = None
+        self._write_char = None
+        self._reassembler.reset()
+        self._event("disconnected", verdict="link-lost")
+        logger.info("%s %s: link lost", self.device, self.transport.address)
+        self._on_lost("the device dropped the link")
+
+    # --- data -----------------------------------------------------------------------
+
+    @property
+    def chunk_size(self) -> int:
+        """Bytes per write: ``max_write_without_response_size`` (MTU-3, §1.1)."""
+        if self._write_char is None:
+            return 20
+        return max(1, self._write_char.max_write_without_response_size)
+
+    async def send(self, frame: bytes, *, command: int | None = None) -> None:
+        """Write one frame (plus ``0D 0A`` for locks) in MTU-3 chunks, without response.
+
+        Raises :class:`Disconnected` when the link is down (or drops during the
+        write) and :class:`WriteFailed` when a write fails on a live link.
+        """
+        client, char = self._client, self._write_char
+        if client is None or char is None:
+            raise self.error(LinkCondition.DISCONNECTED, "not connected", command=command)
+        data = frame + self._trailer
+        size = self.chunk_size
+        for offset in range(0, len(data), size):
+            chunk = data[offset : offset + size]
+            try:
+                async with asyncio.timeout(self.timeouts.command):
+                    await client.write_gatt_char(char, chunk, response=False)
+            except TimeoutError as exc:
+                raise self.error(
+                    LinkCondition.WRITE_FAILED,
+                    f"write of chunk at offset {offset} did not complete within "
+                    f"{self.timeouts.command:g} s",
+                    command=command,
+                ) from exc
+            except _LINK_ERRORS as exc:
+                if self._client is not client or not client.is_connected:
+                    raise self.error(
+                        LinkCondition.DISCONNECTED,
+                        f"link dropped while writing: {exc}",
+                        command=command,
+                    ) from exc
+                raise self.error(
+                    LinkCondition.WRITE_FAILED,
+                    f"write of {len(chunk)} bytes at offset {offset} failed: {exc}",
+                    command=command,
+                ) from exc
+            if self._client is not client:
+                raise self.error(
+                    LinkCondition.DISCONNECTED, "link dropped while writing", command=command
+                )
+
+    def reset_reassembler(self) -> bytes:
+        """Drop a partly received frame (after a timeout, between tests); returns it."""
+        return self._reassembler.reset()
+
+    def _notified(self, _sender: BleakGATTCharacteristic, data: bytearray) -> None:
+        frames = self._reassembler.feed(data)
+        if self._reassembler.discarded:
+            for dropped in self._reassembler.discarded:
+                self._event("discarded", data=dropped.data.hex(), reason=dropped.reason)
+            self._reassembler.discarded.clear()
+        for frame in frames:
+            self._on_frame(frame)

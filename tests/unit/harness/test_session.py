@@ -1,0 +1,371 @@
+"""harness.session: one command in flight, replies matched, pushes routed, outcomes mapped.
+
+The device behind ``sim:`` here is the transport-level EchoDevice (it answers every
+request with a fixed success reply), so these tests are about the session's
+mechanics; test_fault_mapping.py runs the same conditions against the virtual lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import LabConfig
+from harness.errors import (
+    Busy,
+    ConfigError,
+    DeviceError,
+    Disconnected,
+    ReplyCrcError,
+    ReplyUndecryptable,
+    ResponseTimeout,
+)
+from harness.lab import Lab
+from harness.session import Answer, Session, last_request
+from harness.sim.backend import VirtualClientBackend
+from harness.sim.device import DeviceKind
+from harness.sim.faults import Fault
+from harness.trace import read_trace
+from protocol.codes import Code
+from protocol.connection import AppState
+from protocol.messages import GatewayStatus, StatePush, parse_reply
+from tests.unit.sim.conftest import REPLY_DATA, EchoDevice
+
+from .conftest import (
+    DEADLINE,
+    build_config,
+    echo_environ,
+    gateway_entry,
+    lock_entry,
+    make_lab,
+)
+
+STATUS = 0x14
+UNLOCK = 0x47
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> LabConfig:
+    return build_config(
+        tmp_path,
+        [lock_entry("front-door", credentials="env:ECHO_CREDS"), gateway_entry("gw")],
+    )
+
+
+@pytest.fixture
+def lab(config: LabConfig) -> Lab:
+    return make_lab(config, echo=True, environ=echo_environ())
+
+
+@pytest.fixture
+async def session(lab: Lab) -> Any:
+    session = lab.session("front-door")
+    yield session
+    await session.aclose()
+
+
+def echo(lab: Lab, name: str = "front-door") -> EchoDevice:
+    device = lab.virtual(name).device
+    assert isinstance(device, EchoDevice)
+    return device
+
+
+async def ask(session: Session, command: int = STATUS, **kwargs: Any) -> Answer:
+    async with asyncio.timeout(DEADLINE):
+        return await session.request(command, b"\x01\x02", **kwargs)
+
+
+async def fails(session: Session, error: type[Exception], command: int = STATUS) -> Any:
+    with pytest.raises(error) as caught:
+        await ask(session, command)
+    return caught.value
+
+
+# --- the happy path ----------------------------------------------------------------------
+
+
+async def test_a_request_returns_the_matching_reply(session: Session, lab: Lab) -> None:
+    answer = await ask(session, STATUS)
+    assert answer.command == STATUS
+    assert answer.plaintext == bytes([STATUS, 0x01]) + REPLY_DATA
+    assert answer.latency >= 0
+    assert answer.plaintext.hex() not in repr(answer)
+    assert session.connected
+    assert session.app is not None
+    assert session.app.state is AppState.IDLE
+    assert len(echo(lab).requests) == 1
+
+
+async def test_the_trace_records_tx_and_rx_with_verdict_and_code(session: Session) -> None:
+    await ask(session, STATUS)
+    await session.aclose()
+    records = read_trace(session.trace_path)
+    frames = [r for r in records if r["direction"] in ("tx", "rx")]
+    assert [(r["direction"], r["verdict"], r["code"]) for r in frames] == [
+        ("tx", "sent", None),
+        ("rx", "ok", 0),
+    ]
+    assert frames[1]["decoded"]["crc_ok"] is True
+    assert frames[1]["decoded"]["command"] == "SEARCH_STATUS"
+    events = [r["decoded"]["event"] for r in records if r["direction"] == "event"]
+    assert events[:3] == ["scan", "seen", "connected"]
+
+
+async def test_the_last_request_is_visible_to_the_calling_task(session: Session) -> None:
+    await ask(session, STATUS)
+    info = last_request.get()
+    assert info is not None
+    assert (info.device, info.command, info.command_name) == ("front-door", STATUS, "SEARCH_STATUS")
+    assert info.trace_path == session.trace_path
+
+
+class SynchronousBackend(VirtualClientBackend):
+    """Delivers notifications *inside* write_gatt_char: a reply before write returns."""
+
+    def _soon(self, callback: Any, argument: Any) -> None:
+        self._if_current(self._generation, callback, argument)
+
+
+async def test_the_reply_waiter_exists_before_the_write(lab: Lab) -> None:
+    session = lab.session("front-door")
+    base = session.link.transport
+    backend = type("Sync", (SynchronousBackend,), {"default_air": lab.air})
+    session.link.transport = type(base)(base.moniker, base.address, base.scanner_backend, backend)
+    try:
+        answer = await ask(session, STATUS)
+    finally:
+        await session.aclose()
+    assert answer.command == STATUS
+
+
+async def test_a_second_command_while_one_is_in_flight_is_busy(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.DELAY, command=STATUS, seconds=0.1)
+    first = asyncio.ensure_future(ask(session, STATUS, deadline=DEADLINE))
+    await asyncio.sleep(0)
+    try:
+        error = await fails(session, Busy, UNLOCK)
+    finally:
+        assert (await first).command == STATUS
+    assert error.code.code == Code.BLUETOOTH_BUSY
+    assert error.command == UNLOCK
+    assert "0x14" in error.message
+
+
+async def test_a_failed_reply_raises_the_device_error_and_keeps_the_link(
+    session: Session, lab: Lab
+) -> None:
+    await ask(session)
+    lab.virtual("front-door").faults.add(Fault.ERROR_REPLY, command=UNLOCK, error=0x1E)
+    error = await fails(session, DeviceError, UNLOCK)
+    assert error.code.code == Code.DOUBLE_LOCKED == 30
+    assert error.error_byte == 0x1E
+    assert error.command == UNLOCK
+    assert error.raw_reply is not None
+    assert error.trace_path == session.trace_path
+    assert "double-locked" in error.advice
+    assert session.connected  # a well-formed refusal does not end the connection
+    await ask(session)
+    assert echo(lab).connects == 1
+
+
+# --- pushes, strays, draining --------------------------------------------------------------
+
+
+async def test_a_push_before_the_reply_goes_to_the_event_stream(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.PUSH_BEFORE_REPLY, command=UNLOCK)
+    answer = await ask(session, UNLOCK)
+    assert answer.command == UNLOCK
+    event = await session.next_event(deadline=DEADLINE)
+    assert isinstance(event.push, StatePush)
+    assert event.push.battery == echo(lab).battery
+    assert event.device == "front-door"
+    assert session.queued_events == 0
+
+
+async def test_events_iterate_as_they_arrive(session: Session, lab: Lab) -> None:
+    await ask(session)
+    echo(lab).pending_pushes.append(echo(lab).push_frame())
+    async with asyncio.timeout(DEADLINE):
+        async for event in session.events():
+            assert isinstance(event.push, StatePush)
+            break
+
+
+async def test_next_event_times_out_when_nothing_comes(session: Session) -> None:
+    await ask(session)
+    with pytest.raises(TimeoutError):
+        await session.next_event(deadline=0.05)
+
+
+async def test_a_duplicate_reply_is_not_taken_for_the_next_one(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.DUPLICATE_NOTIFICATION, command=UNLOCK)
+    await ask(session, UNLOCK)
+    second = await ask(session, STATUS)
+    assert second.command == STATUS
+    strays = [r for r in read_trace(session.trace_path) if r["verdict"] == "stray"]
+    assert len(strays) == 1
+
+
+async def test_drain_drops_queued_events(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.PUSH_BEFORE_REPLY, times=2)
+    await ask(session, UNLOCK)
+    await ask(session, UNLOCK)
+    assert session.queued_events == 2
+    assert await session.drain() == 2
+    assert session.queued_events == 0
+
+
+# --- link and parse failures ---------------------------------------------------------------
+
+
+async def test_a_drop_fails_the_waiting_command_at_once(session: Session, lab: Lab) -> None:
+    await ask(session)
+    lab.virtual("front-door").faults.add(Fault.DROP_LINK_BEFORE_REPLY, command=UNLOCK)
+    started = time.monotonic()
+    error = await fails(session, Disconnected, UNLOCK)
+    assert time.monotonic() - started < lab.timeouts.command / 2
+    assert error.code.code == Code.DISCONNECTED
+    assert error.command == UNLOCK
+    assert session.app is None
+    # The next command reconnects by itself.
+    assert (await ask(session)).command == STATUS
+    assert echo(lab).connects == 2
+
+
+async def test_silence_is_a_response_timeout_and_the_next_command_works(
+    session: Session, lab: Lab
+) -> None:
+    lab.virtual("front-door").faults.add(Fault.SILENCE, command=UNLOCK)
+    started = time.monotonic()
+    error = await fails(session, ResponseTimeout, UNLOCK)
+    elapsed = time.monotonic() - started
+    assert lab.timeouts.command <= elapsed < lab.timeouts.command + 0.25
+    assert error.code.code == Code.RESPONSE_TIMEOUT
+    assert isinstance(error, TimeoutError)
+    assert (await ask(session)).command == STATUS
+    records = read_trace(session.trace_path)
+    assert any(r["decoded"].get("event") == "response-timeout" for r in records)
+
+
+async def test_a_late_reply_does_not_answer_the_next_request(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.DELAY, command=UNLOCK, seconds=0.4)
+    await fails(session, ResponseTimeout, UNLOCK)
+    assert (await ask(session, UNLOCK)).command == UNLOCK
+    await asyncio.sleep(0.3)  # past the moment the late reply was due
+    assert session.queued_events == 0
+
+
+async def test_a_delay_within_the_deadline_is_just_slow(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.DELAY, command=STATUS, seconds=0.1)
+    answer = await ask(session, STATUS)
+    assert answer.latency >= 0.1
+
+
+async def test_a_bad_reply_crc_is_code_1_and_not_retried(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.CORRUPT_CRC, command=UNLOCK)
+    error = await fails(session, ReplyCrcError, UNLOCK)
+    assert error.code.code == Code.CRC_ERROR == 1
+    assert error.raw_reply is not None
+    unlocks = [frame for frame in echo(lab).requests if frame[9] == UNLOCK]
+    assert len(unlocks) == 1  # the harness did not resend it
+    assert (await ask(session)).command == STATUS
+
+
+async def test_an_undecryptable_reply_says_the_lock_may_be_reset(
+    session: Session, lab: Lab
+) -> None:
+    lab.virtual("front-door").faults.add(Fault.UNDECRYPTABLE_REPLY, command=UNLOCK)
+    error = await fails(session, ReplyUndecryptable, UNLOCK)
+    assert error.code.code == Code.LOCK_MAY_BE_RESET
+    assert (await ask(session)).command == STATUS
+
+
+async def test_a_half_frame_times_out_and_is_dropped(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.PARTIAL_FRAME, command=UNLOCK)
+    await fails(session, ResponseTimeout, UNLOCK)
+    assert (await ask(session)).command == STATUS
+
+
+async def test_a_paired_lock_without_credentials_is_a_config_error(tmp_path: Path) -> None:
+    lab = make_lab(build_config(tmp_path, [lock_entry()]), echo=True)
+    session = lab.session("front-door")
+    try:
+        with pytest.raises(ConfigError, match="no credentials"):
+            await ask(session)
+    finally:
+        await session.aclose()
+    assert not lab.virtual("front-door").connected
+
+
+async def test_a_closed_session_cannot_be_used(session: Session) -> None:
+    await session.aclose()
+    await session.aclose()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        await session.connect()
+
+
+# --- progress replies ----------------------------------------------------------------------
+
+
+class SlowDevice(EchoDevice):
+    """Answers UNLOCK with "processing" (error byte 0x24) before the real reply."""
+
+    def receive(self, data: bytes) -> list[bytes]:
+        replies = super().receive(data)
+        if self.requests and self.requests[-1][9] == UNLOCK:
+            return [self.error_reply(UNLOCK, 0x24), *replies]
+        return replies
+
+
+def slow_factory(preset: str, /, **kwargs: Any) -> SlowDevice:
+    return SlowDevice(address=kwargs["address"])
+
+
+async def test_processing_replies_are_progress_until_the_final_one(tmp_path: Path) -> None:
+    config = build_config(tmp_path, [lock_entry(credentials="env:ECHO_CREDS")])
+    lab = make_lab(config, environ=echo_environ(), device_factory=slow_factory)
+    session = lab.session("front-door")
+    try:
+        answer = await ask(session, UNLOCK)
+    finally:
+        await session.aclose()
+    assert parse_reply(answer.progress[0]).is_processing
+    assert parse_reply(answer.plaintext).ok
+    verdicts = [r["verdict"] for r in read_trace(session.trace_path) if r["direction"] == "rx"]
+    assert verdicts == ["processing", "ok"]
+
+
+async def test_a_final_predicate_turns_replies_into_progress(session: Session, lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.DUPLICATE_NOTIFICATION, command=UNLOCK)
+    seen: list[bytes] = []
+
+    def second_copy(plaintext: bytes) -> bool:
+        seen.append(plaintext)
+        return len(seen) == 2
+
+    answer = await ask(session, UNLOCK, final=second_copy)
+    assert len(answer.progress) == 1
+    assert answer.progress[0] == answer.plaintext
+
+
+# --- gateways ----------------------------------------------------------------------------------
+
+
+async def test_a_gateway_session_maps_the_status_byte(lab: Lab) -> None:
+    # EchoDevice's gateway replies start with the opcode, where a gateway puts its
+    # status byte (§7): opcode 0 reads as success, opcode 3 as BAD_WIFI_NAME.
+    session = lab.session("gw")
+    try:
+        answer = await ask(session, 0x00)
+        error = await fails(session, DeviceError, 0x03)
+    finally:
+        await session.aclose()
+    assert session.kind is DeviceKind.GATEWAY
+    assert answer.command == 0x00
+    assert answer.plaintext[0] == GatewayStatus.SUCCESS
+    assert error.code.code == Code.GATEWAY_BAD_SSID == 0x7F + GatewayStatus.BAD_WIFI_NAME
+    assert error.error_byte == 3
