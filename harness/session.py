@@ -368,6 +368,7 @@ class _Pending:
     command: int
     future: asyncio.Future[tuple[bytes, bytes]]  # (raw, plaintext) of the final reply
     final: FinalPredicate | None
+    on_progress: Callable[[bytes], object] | None
     started: float
     progress: list[bytes] = field(default_factory=list)
 
@@ -567,12 +568,15 @@ class Session:
         *,
         deadline: float | None = None,
         final: FinalPredicate | None = None,
+        on_progress: Callable[[bytes], object] | None = None,
     ) -> Answer:
         """Send one command and wait for its final reply; raise its mapped error.
 
-        ``deadline`` (seconds) overrides ``timeouts.command`` for this request (e.g. while
-        the lock waits for a card). ``final`` decides which matching reply ends
-        the request (default: any that is not "processing").
+        ``deadline`` (seconds) overrides ``timeouts.command`` for this request (e.g.
+        while the lock waits for a card). ``final`` decides which matching reply
+        ends the request (default: any that is not "processing");
+        ``on_progress`` is called with each intermediate reply's plaintext as it
+        arrives (e.g. "the lock is ready for a card").
         """
         if self._busy.locked():
             busy = self._in_flight
@@ -581,7 +585,7 @@ class Session:
         async with self._busy:
             self._in_flight = command
             try:
-                return await self._request(command, plaintext, deadline, final)
+                return await self._request(command, plaintext, deadline, final, on_progress)
             finally:
                 self._in_flight = None
 
@@ -591,6 +595,7 @@ class Session:
         plaintext: bytes,
         wait: float | None,
         final: FinalPredicate | None,
+        on_progress: Callable[[bytes], object] | None,
     ) -> Answer:
         last_request.set(RequestInfo(self.device, command, self.kind, self.trace_path))
         try:
@@ -604,7 +609,7 @@ class Session:
         assert codec is not None
         frame, key = codec.encode(app, command, plaintext)
         loop = asyncio.get_running_loop()
-        pending = _Pending(command, loop.create_future(), final, time.monotonic())
+        pending = _Pending(command, loop.create_future(), final, on_progress, time.monotonic())
         app.send(command)
         # The waiter exists before the first byte leaves (aioesphomeapi's rule).
         self._pending = pending
@@ -764,6 +769,8 @@ class Session:
             self._trace_rx(
                 raw, incoming.key, "processing" if not outcome.ok else "progress", mapped
             )
+            if pending.on_progress is not None:
+                pending.on_progress(plaintext)
             return
         self._trace_rx(raw, incoming.key, "ok" if outcome.ok else "device-error", mapped)
         pending.future.set_result((raw, plaintext))
