@@ -1,0 +1,436 @@
+"""Device presets: what each simulated TTLock model is, as small data records.
+
+A preset is everything that differs between models of the same protocol: the
+protocol header the device answers with (PROTOCOL.md §2.1), its scene (§6), the
+feature bits it reports (§4.3 step 5), its strings (model, firmware, hardware:
+0x90 READ_DEVICE_INFO and the Device Information service), its storage
+capacities, its starting battery, its advertised name prefix and MAC::
+
+    from harness.sim.presets import PRESETS, create_device
+
+    lock = create_device("v3-keypad")                    # factory-fresh, setting mode
+    gw = create_device("g2", address="AA:BB:CC:00:00:01")
+    PRESETS["v3-padlock"].features                       # frozenset of Feature bits
+
+The names are the ``model:`` values of ``hil-config.yaml`` (``sim:<preset>``
+addresses). Values that no source pins down (firmware strings, capacities,
+MACs) are plausible inventions, not captures; they are marked as such below.
+
+Regression tests for firmware differences use :class:`ReplyOverride`: a
+preset copy whose lock answers one command with another error byte::
+
+    quirky = PRESETS["v3-keypad"].evolve(
+        name="v3-keypad-fw-2", overrides=(ReplyOverride(0x47, 0x02, replaces=0x12),)
+    )
+    lock = create_device(quirky)      # unlock without login now answers 2, not 18
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+from protocol.advert import GatewayType
+from protocol.crypto import parse_mac
+from protocol.frame import LockHeader
+from protocol.messages import Feature, GatewayModel
+
+from .device import Clock
+
+if TYPE_CHECKING:
+    from harness.credentials import LockCredentials
+
+    from .gateway import VirtualGateway
+    from .lock import VirtualLock
+
+RandomSource = random.Random | Callable[[int], bytes]
+"""Where a device draws its random bytes (AES keys, login challenges, ids).
+
+A seeded :class:`random.Random` (``random.Random(7)``) for reproducible runs, or
+any callable ``n -> n bytes`` (e.g. one that returns the key a test expects).
+"""
+
+
+class UnknownPreset(LookupError):
+    """No preset has that name; the message lists the valid ones."""
+
+    def __init__(self, name: str, valid: list[str]) -> None:
+        super().__init__(
+            f"unknown device preset {name!r}; valid presets: {', '.join(valid)} "
+            "(hil-config.yaml: address: sim:<preset>)"
+        )
+        self.name = name
+        self.valid = valid
+
+
+class PresetError(ValueError):
+    """A preset record (or a device built from it) has a value no device could have."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOverride:
+    """A firmware quirk: the lock answers ``command`` with error byte ``error``.
+
+    ``replaces=None``: every request with this opcode is refused with ``error``
+    (the lock does not act on it). ``replaces=b``: only where the standard model
+    would answer error byte ``b``, it answers ``error`` instead (e.g. 0x02 where
+    the model says 0x12 USER_NOT_LOGIN). ``error`` is the device byte (§5.1),
+    the same number the WeChat plugin reports in decimal.
+    """
+
+    command: int
+    error: int
+    replaces: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("command", "error", "replaces"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 0xFF:
+                raise PresetError(f"ReplyOverride.{name} must be a byte (0..255), got {value}")
+
+
+def _check_mac(preset: str, name: str, value: str) -> None:
+    try:
+        parse_mac(value)
+    except ValueError as exc:
+        raise PresetError(f"preset {preset!r}: {name} {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class LockPreset:
+    """One lock model (see the module docstring for where each value comes from).
+
+    ``header`` is what the lock puts on its replies (real V3 locks: 5.3.2.1.1,
+    §2.1); its scene is also the advertised scene (§6). ``features`` are
+    :class:`~protocol.messages.Feature` bit numbers; a command whose feature is
+    missing is answered 0x1B INVALID_COMMAND. ``status_tail`` is what follows
+    the bolt state in a 0x14 reply (the only real capture, §4.2, ends ``02``;
+    its meaning is unknown). ``auto_lock_range`` bounds 0x36 set (seconds).
+    ``low_battery``: at or below this level unlock/lock fail with 0x0A.
+    ``operate_refusal``: the byte for 0x47/0x58 without a login (0x12 or 0x02,
+    see :class:`protocol.connection.LockConnection`). ``overrides``: firmware
+    quirks (:class:`ReplyOverride`).
+    """
+
+    name: str
+    description: str
+    header: LockHeader
+    features: frozenset[int]
+    model: str
+    hardware: str
+    firmware: str
+    manufacture_date: str
+    name_prefix: str
+    mac: str
+    battery: int = 80
+    passcode_capacity: int = 150
+    card_capacity: int = 0
+    fingerprint_capacity: int = 0
+    passage_mode_capacity: int = 10
+    auto_lock_range: tuple[int, int] = (5, 900)
+    low_battery: int = 5
+    status_tail: bytes = b"\x02"
+    fingerprint_touches: int = 4
+    operate_refusal: int = 0x12
+    overrides: tuple[ReplyOverride, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.header.is_legacy:
+            raise PresetError(f"preset {self.name!r}: the simulator speaks V3 frames (type >= 5)")
+        _check_mac(self.name, "mac", self.mac)
+        if not 0 <= self.battery <= 100:
+            raise PresetError(f"preset {self.name!r}: battery must be 0..100, got {self.battery}")
+        low, high = self.auto_lock_range
+        if not 0 < low <= high <= 0xFFFF:
+            raise PresetError(f"preset {self.name!r}: auto_lock_range must be 0 < min <= max")
+        for name in ("passcode_capacity", "card_capacity", "fingerprint_capacity"):
+            if getattr(self, name) < 0:
+                raise PresetError(f"preset {self.name!r}: {name} must be >= 0")
+        if self.fingerprint_touches < 1:
+            raise PresetError(f"preset {self.name!r}: fingerprint_touches must be >= 1")
+        object.__setattr__(self, "features", frozenset(int(bit) for bit in self.features))
+
+    @property
+    def scene(self) -> int:
+        return self.header.scene
+
+    def has(self, feature: int) -> bool:
+        return int(feature) in self.features
+
+    def evolve(self, **changes: Any) -> LockPreset:
+        """A copy with some values changed (a firmware variant, more capacity…)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class WifiNetwork:
+    """A Wi-Fi network a G2 gateway can see (and join with ``password``)."""
+
+    ssid: str
+    rssi: int = -55
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPreset:
+    """One gateway model: G2 (Wi-Fi), G3 (wired), G4 (4G) — PROTOCOL.md §7.
+
+    ``model`` is the plugVersion (2/3/4) and decides which commands exist:
+    Wi-Fi scan/config on G2 only, APN on G4 only; anything else is answered
+    status 6 INVALID_COMMAND. ``networks`` is what a Wi-Fi scan finds.
+    ``network_mac`` is the Wi-Fi/Ethernet MAC the Device Information service
+    shows in ``2a25`` (§1.2). ``wifi_join_seconds``: how long after the
+    ``[2] processing`` reply the ``[0]`` success follows (device clock).
+    """
+
+    name: str
+    description: str
+    model: GatewayModel
+    advert_type: GatewayType
+    model_number: str
+    hardware: str
+    firmware: str
+    name_prefix: str
+    mac: str
+    network_mac: str
+    networks: tuple[WifiNetwork, ...] = ()
+    wifi_join_seconds: float = 0.0
+    overrides: tuple[ReplyOverride, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_mac(self.name, "mac", self.mac)
+        _check_mac(self.name, "network_mac", self.network_mac)
+        if self.wifi_join_seconds < 0:
+            raise PresetError(f"preset {self.name!r}: wifi_join_seconds must be >= 0")
+
+    @property
+    def has_wifi(self) -> bool:
+        return self.model == GatewayModel.G2
+
+    @property
+    def has_cellular(self) -> bool:
+        return self.model == GatewayModel.G4
+
+    def evolve(self, **changes: Any) -> GatewayPreset:
+        """A copy with some values changed."""
+        return replace(self, **changes)
+
+
+Preset = LockPreset | GatewayPreset
+
+_F = Feature
+# §4.3 step 5 feature bits. Which models have which is our choice, modelled on the
+# hil-config.yaml benches (front-door keypad, back-door fingerprint + IC, padlock, Wi-Fi).
+_KEYPAD_FEATURES: Final = frozenset(
+    {
+        _F.PASSCODE,
+        _F.AUTO_LOCK,
+        _F.PASSCODE_WITH_DELETE,
+        _F.MODIFY_PASSCODE,
+        _F.MANUAL_LOCK,
+        _F.PASSWORD_DISPLAY_OR_HIDE,
+        _F.GATEWAY_UNLOCK,
+        _F.FREEZE_LOCK,
+        _F.CONFIG_GATEWAY_UNLOCK,
+        _F.AUDIO_MANAGEMENT,
+        _F.GET_ADMIN_CODE,
+        _F.PASSAGE_MODE,
+    }
+)
+
+V3_LOCK_HEADER: Final = LockHeader(5, 3, 2, 1, 1)
+"""The header every captured V3 reply carries (PROTOCOL.md §2.1)."""
+
+_LOCKS: Final = (
+    LockPreset(
+        name="v3-keypad",
+        description="V3 door lock with keypad (passcodes, admin code, audio, passage mode)",
+        header=V3_LOCK_HEADER,
+        features=_KEYPAD_FEATURES,
+        # The advertised name and MAC are the real S202F of PROTOCOL.md §6 (FUSS).
+        model="S202F",
+        hardware="1.3",
+        firmware="6.0.6.210622",  # invented
+        manufacture_date="20210622",  # invented
+        name_prefix="S202F",
+        mac="EE:C6:A2:04:9A:F6",
+        battery=80,
+        passcode_capacity=150,
+    ),
+    LockPreset(
+        name="v3-fingerprint-ic",
+        description="V3 door lock with keypad, IC card reader and fingerprint sensor",
+        header=V3_LOCK_HEADER,
+        features=(_KEYPAD_FEATURES - {_F.PASSWORD_DISPLAY_OR_HIDE, _F.CONFIG_GATEWAY_UNLOCK})
+        | {_F.IC, _F.FINGER_PRINT, _F.SOUND_VOLUME_AND_LANGUAGE},
+        model="SN9161",  # invented
+        hardware="2.1",
+        firmware="6.2.1.230410",
+        manufacture_date="20230410",
+        name_prefix="SN9161",
+        mac="E4:5F:01:2A:3B:4C",
+        battery=75,
+        passcode_capacity=200,
+        card_capacity=200,
+        fingerprint_capacity=100,
+    ),
+    LockPreset(
+        name="v3-padlock",
+        description="V3 padlock (scene 8): no keypad, no cards; app unlock and auto-lock only",
+        header=LockHeader(5, 3, 8, 1, 1),
+        features=frozenset({_F.AUTO_LOCK, _F.MANUAL_LOCK, _F.FREEZE_LOCK}),
+        model="P6",  # invented
+        hardware="1.0",
+        firmware="5.1.3.200918",
+        manufacture_date="20200918",
+        name_prefix="P6",
+        mac="D2:8A:11:5C:6E:01",
+        battery=60,
+        passcode_capacity=0,
+    ),
+    LockPreset(
+        name="v3-wifi",
+        description=(
+            "V3 Wi-Fi door lock with keypad; the Wi-Fi commands 0xF2-0xFA have no documented "
+            "layout yet and are answered 0x1B INVALID_COMMAND"
+        ),
+        header=V3_LOCK_HEADER,
+        features=frozenset(
+            {_F.PASSCODE, _F.AUTO_LOCK, _F.MODIFY_PASSCODE, _F.MANUAL_LOCK, _F.PASSAGE_MODE}
+        ),
+        model="WF16",  # invented
+        hardware="3.0",
+        firmware="6.5.0.240105",
+        manufacture_date="20240105",
+        name_prefix="WF16",
+        mac="F0:9E:4A:77:21:C8",
+        battery=90,
+        passcode_capacity=250,
+    ),
+)
+
+_HOME_NETWORKS: Final = (
+    # The gateway.config_wifi_0x02 vector configures "MyWiFi" / "secret123" (§7).
+    WifiNetwork("MyWiFi", rssi=-48, password="secret123"),
+    WifiNetwork("Lab-5G", rssi=-63, password="correct horse"),
+    WifiNetwork("Guest", rssi=-80, password=""),
+)
+
+_GATEWAYS: Final = (
+    GatewayPreset(
+        name="g2",
+        description="G2 Wi-Fi gateway",
+        model=GatewayModel.G2,
+        advert_type=GatewayType.G2,
+        model_number="G2",
+        hardware="1.2",
+        firmware="1.4.5",  # invented
+        name_prefix="G2",
+        # The MAC of the gateway vectors (key 5d84146b…, PROTOCOL.md §7).
+        mac="AA:BB:CC:DD:EE:FF",
+        network_mac="AA:BB:CC:DD:EF:00",
+        networks=_HOME_NETWORKS,
+    ),
+    GatewayPreset(
+        name="g3",
+        description="G3 wired (Ethernet) gateway",
+        model=GatewayModel.G3,
+        advert_type=GatewayType.G3,
+        model_number="G3",
+        hardware="1.0",
+        firmware="1.2.0",
+        name_prefix="G3",
+        mac="C8:1F:66:0A:3B:21",
+        network_mac="C8:1F:66:0A:3B:22",
+    ),
+    GatewayPreset(
+        name="g4",
+        description="G4 4G (cellular) gateway",
+        model=GatewayModel.G4,
+        advert_type=GatewayType.G4,
+        model_number="G4",
+        hardware="1.1",
+        firmware="2.0.3",
+        name_prefix="G4",
+        mac="C8:1F:66:0A:3B:42",
+        network_mac="C8:1F:66:0A:3B:43",
+    ),
+)
+
+PRESETS: Final[Mapping[str, Preset]] = MappingProxyType(
+    {preset.name: preset for preset in (*_LOCKS, *_GATEWAYS)}
+)
+"""Every preset by name (read-only)."""
+
+LOCK_PRESETS: Final[tuple[str, ...]] = tuple(p.name for p in _LOCKS)
+GATEWAY_PRESETS: Final[tuple[str, ...]] = tuple(p.name for p in _GATEWAYS)
+DEFAULT_LOCK_PRESET: Final = "v3-keypad"
+DEFAULT_GATEWAY_PRESET: Final = "g2"
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; :class:`UnknownPreset` lists the valid names."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UnknownPreset(name, sorted(PRESETS)) from None
+
+
+def lock_preset(name: str) -> LockPreset:
+    """The lock preset called ``name`` (:class:`UnknownPreset` if no lock has it)."""
+    preset = PRESETS.get(name)
+    if not isinstance(preset, LockPreset):
+        raise UnknownPreset(name, list(LOCK_PRESETS))
+    return preset
+
+
+def gateway_preset(name: str) -> GatewayPreset:
+    """The gateway preset called ``name`` (:class:`UnknownPreset` if no gateway has it)."""
+    preset = PRESETS.get(name)
+    if not isinstance(preset, GatewayPreset):
+        raise UnknownPreset(name, list(GATEWAY_PRESETS))
+    return preset
+
+
+def create_device(
+    preset: str | Preset,
+    *,
+    name: str | None = None,
+    address: str | None = None,
+    clock: Clock | None = None,
+    rng: RandomSource | None = None,
+    credentials: LockCredentials | None = None,
+) -> VirtualLock | VirtualGateway:
+    """A virtual device of ``preset`` (a name from :data:`PRESETS` or a preset record).
+
+    ``name``/``address`` override the advertised name and the MAC (give each
+    device on one :class:`~harness.sim.air.Air` its own address). ``clock``:
+    the device's time source (default: a :class:`~harness.sim.device.ManualClock`
+    at 2026-01-01 12:00). ``rng``: see :data:`RandomSource`.
+    ``credentials`` (locks only): build the lock already paired with them
+    (``VirtualLock.paired``); without, a lock starts in setting mode.
+    """
+    from .gateway import VirtualGateway
+    from .lock import VirtualLock
+
+    record = get_preset(preset) if isinstance(preset, str) else preset
+    if isinstance(record, LockPreset):
+        if credentials is not None:
+            return VirtualLock.from_credentials(
+                credentials,
+                preset=record,
+                name=name,
+                address=address,
+                clock=clock,
+                rng=rng,
+            )
+        return VirtualLock(record, name=name, address=address, clock=clock, rng=rng)
+    if credentials is not None:
+        raise PresetError(
+            f"preset {record.name!r} is a gateway: gateways have no lock credentials "
+            "(their key derives from the MAC, PROTOCOL.md §7); drop credentials="
+        )
+    return VirtualGateway(record, name=name, address=address, clock=clock, rng=rng)
