@@ -1,3 +1,80 @@
-"""Virtual TTLock devices (lock role of :mod:`protocol`) and their bleak backends."""
+"""Virtual TTLock devices (the lock and gateway roles of :mod:`protocol`) and their bleak backends.
+
+Everything a test or a third-party client needs to run against a simulated
+lock without a radio (docs/simulator.md)::
+
+    from harness.sim import Air, VirtualClientBackend, create_device
+
+    lock = create_device("v3-keypad")                 # a factory-fresh V3 keypad lock
+    frames = lock.receive(request_frame)              # sans-IO
+    air = Air([lock])                                 # or through bleak:
+    client = BleakClient(lock.address, backend=VirtualClientBackend, air=air)
+"""
 
 from __future__ import annotations
+
+from .air import Air, DeviceBusy, OnAir, UnknownDevice
+from .backend import VirtualClientBackend, VirtualScannerBackend
+from .device import (
+    GATEWAY_GATT,
+    LOCK_GATT,
+    Advertisement,
+    Clock,
+    DeviceKind,
+    GattProfile,
+    ManualClock,
+    SystemClock,
+    VirtualDevice,
+)
+from .faults import Fault, FaultPlan
+from .gateway import VirtualGateway
+from .lock import DeviceError, VirtualLock
+from .presets import (
+    GATEWAY_PRESETS,
+    LOCK_PRESETS,
+    PRESETS,
+    GatewayPreset,
+    LockPreset,
+    PresetError,
+    RandomSource,
+    ReplyOverride,
+    UnknownPreset,
+    WifiNetwork,
+    create_device,
+    get_preset,
+)
+
+__all__ = [
+    "GATEWAY_GATT",
+    "GATEWAY_PRESETS",
+    "LOCK_GATT",
+    "LOCK_PRESETS",
+    "PRESETS",
+    "Advertisement",
+    "Air",
+    "Clock",
+    "DeviceBusy",
+    "DeviceError",
+    "DeviceKind",
+    "Fault",
+    "FaultPlan",
+    "GatewayPreset",
+    "GattProfile",
+    "LockPreset",
+    "ManualClock",
+    "OnAir",
+    "PresetError",
+    "RandomSource",
+    "ReplyOverride",
+    "SystemClock",
+    "UnknownDevice",
+    "UnknownPreset",
+    "VirtualClientBackend",
+    "VirtualDevice",
+    "VirtualGateway",
+    "VirtualLock",
+    "VirtualScannerBackend",
+    "WifiNetwork",
+    "create_device",
+    "get_preset",
+]

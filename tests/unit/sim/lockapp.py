@@ -43,6 +43,7 @@ from protocol.frame import (
     parse_frame,
 )
 from protocol.messages import (
+    GATEWAY_MESSAGES,
     AesKeyReply,
     CheckAdmin,
     CheckAdminReply,
@@ -60,6 +61,7 @@ from protocol.messages import (
     Unlock,
     decode_gateway_reply,
     decode_reply,
+    parse_gateway_reply,
     parse_reply,
 )
 from protocol.reassembly import Channel, FrameReassembler
@@ -410,7 +412,10 @@ class GatewayApp:
         parsed = parse_frame(frame)
         assert isinstance(parsed, GatewayFrame)
         assert parsed.command == command, f"reply to 0x{parsed.command:02x}, sent 0x{command:02x}"
-        return decode_gateway_reply(command, parsed.decrypt(self.key))
+        plaintext = parsed.decrypt(self.key)
+        if command not in GATEWAY_MESSAGES:  # an opcode no app sends: read the status only
+            return parse_gateway_reply(plaintext)
+        return decode_gateway_reply(command, plaintext)
 
     async def exchange(
         self, command: int, plaintext: bytes, *, replies: int = 1
