@@ -318,8 +318,13 @@ class Link:
 
     @property
     def connected(self) -> bool:
-        """Up, with notifications wired: :meth:`send` may write."""
-        return self._client is not None and self._write_char is not None
+        """Up, with notifications wired: :meth:`send` may write.
+
+        Asks the client too: a link the device dropped is down at once, even
+        before bleak's disconnected callback (scheduled) has run.
+        """
+        client = self._client
+        return client is not None and self._write_char is not None and client.is_connected
 
     def error(self, condition: LinkCondition, message: str = "", **fields: Any) -> TTLockError:
         """The mapped exception for ``condition`` on this device (code, trace path)."""
@@ -343,6 +348,10 @@ class Link:
         if self.connected:
             assert self.seen is not None
             return self.seen
+        # A client the device dropped (callback still pending) is forgotten, so its
+        # late callback cannot be taken for the new connection's.
+        self._client = None
+        self._write_char = None
         attempt = 0
         while True:
             attempt += 1
