@@ -37,7 +37,8 @@ What the backends do like a real lock, and why (BLEAK_BACKENDS.md, PROTOCOL.md �
 * the GATT table is the device's :class:`~harness.sim.device.GattProfile`:
   write characteristic (write-without-response), notify characteristic (notify
   + CCCD), plus Battery Service ``2a19`` on locks (TTLOCK-BLE reads it after
-  enabling notifications), UUIDs normalized (pitfall 1);
+  enabling notifications) and a read-only Device Information service
+  (0x180A) for models with ``device_information()``, UUIDs normalized (pitfall 1);
 * writes larger than MTU-3 bytes are refused (pitfall 5); a write with
   response is refused like the ATT server does for a write-without-response
   characteristic;
@@ -84,13 +85,14 @@ from protocol.frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER
 from protocol.reassembly import Channel, FrameReassembler
 
 from .air import Air, OnAir
-from .device import CCCD_UUID, Advertisement, DeviceKind
+from .device import CCCD_UUID, Advertisement, DeviceKind, HasDeviceInformation
 from .faults import MAX_MTU, MIN_MTU, Fault, frame_command
 
 logger = logging.getLogger(__name__)
 
 BATTERY_SERVICE_UUID = normalize_uuid_str("180f")
 BATTERY_LEVEL_UUID = normalize_uuid_str("2a19")
+DEVICE_INFORMATION_UUID = normalize_uuid_str("180a")
 
 TASK_PREFIX = "ttlock-sim"
 """Name prefix of every task the backends own (tests look for leftovers by it)."""
@@ -103,6 +105,7 @@ _CCCD_HANDLE = 0x000F
 _WRITE_HANDLE = 0x0011
 _BATTERY_SERVICE_HANDLE = 0x0012
 _BATTERY_LEVEL_HANDLE = 0x0014
+_DEVICE_INFORMATION_HANDLE = 0x0016  # then one read characteristic every 2 handles
 
 _POLL = 0.01
 """How often a waiting connection attempt looks at the device again (seconds)."""
@@ -133,6 +136,18 @@ def battery_level(advert: Advertisement) -> int | None:
         if len(data) > 9 and data[4] >= 5 and data[4:6] != b"\x05\x01":
             return data[9]
     return None
+
+
+def device_information(device: object) -> dict[str, bytes]:
+    """The device's Device Information values by normalized UUID (none if it has none).
+
+    Models that offer ``device_information()`` (PROTOCOL.md §1.1: a real lock
+    serves 0x180A with model 2a24, FW 2a26, HW 2a27; §1.2: a gateway adds its
+    network MAC in 2a25) get a read-only 0x180A service.
+    """
+    if not isinstance(device, HasDeviceInformation):
+        return {}
+    return {normalize_uuid_str(k): bytes(v) for k, v in device.device_information().items()}
 
 
 class VirtualScannerBackend(BaseBleakScanner):
@@ -400,6 +415,15 @@ class VirtualClientBackend(BaseBleakClient):
                     None, _BATTERY_LEVEL_HANDLE, BATTERY_LEVEL_UUID, ["read"], mtu_limit, battery
                 )
             )
+        info = device_information(entry.device)
+        if info and self._wanted(DEVICE_INFORMATION_UUID):
+            dis = BleakGATTService(None, _DEVICE_INFORMATION_HANDLE, DEVICE_INFORMATION_UUID)
+            collection.add_service(dis)
+            for index, uuid in enumerate(sorted(info)):
+                handle = _DEVICE_INFORMATION_HANDLE + 2 * (index + 1)
+                collection.add_characteristic(
+                    BleakGATTCharacteristic(None, handle, uuid, ["read"], mtu_limit, dis)
+                )
         return collection
 
     def _wanted(self, service_uuid: str) -> bool:
@@ -480,9 +504,12 @@ class VirtualClientBackend(BaseBleakClient):
             level = battery_level(entry.device.advertisement())
             if level is not None:
                 return bytearray([level])
+        info = device_information(entry.device)
+        if characteristic.uuid in info:
+            return bytearray(info[characteristic.uuid])
         raise BleakError(
             f"characteristic {characteristic.uuid} cannot be read on virtual device "
-            f"{entry.name}: only Battery Level (2a19) is readable"
+            f"{entry.name}: only Battery Level (2a19) and Device Information (180a) are readable"
         )
 
     async def read_gatt_descriptor(

@@ -83,6 +83,17 @@ class SystemClock:
 
 
 @runtime_checkable
+class HasDeviceInformation(Protocol):
+    """Optional extra of a model: values of the Device Information service (0x180A).
+
+    Keys are characteristic UUIDs (short ``"2a24"`` or full); transports that
+    see it serve them read-only (PROTOCOL.md §1.1 lock DIS, §1.2 gateway DIS).
+    """
+
+    def device_information(self) -> dict[str, bytes]: ...
+
+
+@runtime_checkable
 class VirtualDevice(Protocol):
     """What every virtual device model offers its transports."""
 
