@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from protocol.codes import Code, ErrorCode, lookup
 
@@ -67,7 +67,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-TIMEOUT: Final = "timeout"
+TIMEOUT: Final[Literal["timeout"]] = "timeout"
 """``AssertionRecord.expected`` of :func:`expect_timeout` (any TTLock timeout code)."""
 
 
@@ -80,7 +80,7 @@ class AssertionRecord:
     that is not a TTLock error. ``latency``: seconds the asserted block took.
     """
 
-    expected: int | str
+    expected: int | Literal["timeout"]
     observed: int | None
     passed: bool
     latency: float
@@ -177,7 +177,7 @@ class Expectation(Generic[T]):
 
     def __init__(
         self,
-        expected: int | str,
+        expected: int | Literal["timeout"],
         awaitable: Awaitable[T] | None,
         *,
         recorder: AssertionRecorder | None,
