@@ -150,6 +150,7 @@ class Lab:
         self._sessions: list[Session] = []
         self._serial = count(1)
         self._log_handler: logging.Handler | None = None
+        self._log_level = logging.NOTSET
         if log_file is not None:
             self._attach_log(Path(log_file))
 
@@ -379,9 +380,9 @@ class Lab:
         handler.addFilter(RedactingFilter(self.redactor))
         handler.setLevel(logging.DEBUG)
         root = logging.getLogger("harness")
+        self._log_level = root.level
         root.addHandler(handler)
-        if root.level == logging.NOTSET or root.level > logging.DEBUG:
-            root.setLevel(logging.DEBUG)
+        root.setLevel(logging.DEBUG)
         self._log_handler = handler
 
     async def aclose(self) -> None:
@@ -393,7 +394,9 @@ class Lab:
         finally:
             handler, self._log_handler = self._log_handler, None
             if handler is not None:
-                logging.getLogger("harness").removeHandler(handler)
+                root = logging.getLogger("harness")
+                root.removeHandler(handler)
+                root.setLevel(self._log_level)
                 handler.close()
 
     async def __aenter__(self) -> Lab:
