@@ -363,8 +363,13 @@ class Lab:
 
             return await scan(transport, duration=deadline, until=done)
 
-        async with asyncio.TaskGroup() as group_tasks:
-            tasks = [group_tasks.create_task(one(t, w)) for t, w in groups.values()]
+        try:
+            async with asyncio.TaskGroup() as group_tasks:
+                tasks = [group_tasks.create_task(one(t, w)) for t, w in groups.values()]
+        except ExceptionGroup as failed:
+            # One scanner failing (an adapter that cannot scan) explains the result;
+            # callers catch the error itself, not a group.
+            raise failed.exceptions[0] from failed
         found: dict[str, SeenDevice] = {}
         for task in tasks:
             for seen in task.result():

@@ -11,7 +11,8 @@ What a :class:`Link` guarantees (PROTOCOL.md §1, STYLE.md rules 6-7):
 * **Find first.** :meth:`Link.connect` scans for the device (by address, with
   the ``timeouts.scan`` deadline) and keeps its parsed advertisement
   (:func:`protocol.advert.parse_bleak`: setting mode, battery, MAC): the session
-  needs the setting-mode bit to pick the key. Not seen → :class:`DeviceNotFound`.
+  needs the setting-mode bit to pick the key. Not seen → :class:`DeviceNotFound`;
+  an adapter that cannot scan at all → a :class:`TTLockError` with code 10030.
 * **Connect with a deadline** (``timeouts.connect``) → :class:`ConnectTimeout`.
   The GATT table must hold the TTLock service (→ :class:`ServiceMissing`) and
   its write/notify characteristics (→ :class:`CharacteristicMissing`).
@@ -55,7 +56,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 from bleak.uuids import normalize_uuid_str
 
 from protocol.advert import Advert, AdvertError, AdvertKind, parse_bleak
-from protocol.codes import VersionLike
+from protocol.codes import Code, VersionLike, lookup
 from protocol.errormap import LinkCondition
 from protocol.frame import LOCK_TRAILER
 from protocol.reassembly import Channel, FrameReassembler
@@ -377,7 +378,19 @@ class Link:
     async def _attempt(self, attempt: int) -> SeenDevice:
         address = self.transport.address
         self._event("scan", address=address, attempt=attempt, timeout=self.timeouts.scan)
-        seen = await find_device(self.transport, address=address, within=self.timeouts.scan)
+        try:
+            seen = await find_device(self.transport, address=address, within=self.timeouts.scan)
+        except _LINK_ERRORS as exc:
+            # The adapter itself cannot scan (powered off, no BlueZ/D-Bus): no link
+            # condition covers it; 10030 "failed to enable the Bluetooth adapter" does.
+            raise TTLockError(
+                f"the Bluetooth adapter cannot scan: {exc}",
+                code=lookup(Code.ADAPTER_OPEN_FAILED),
+                device=self.device,
+                trace_path=self.trace_path,
+                advice="check the adapter is powered (bluetoothctl show), that BlueZ and "
+                "D-Bus run, and the adapter named in hil-config.yaml",
+            ) from exc
         if seen is None or seen.ble_device is None:
             raise self.error(
                 LinkCondition.DEVICE_NOT_FOUND,

@@ -15,6 +15,7 @@ import pytest
 from bleak.args import SizedBuffer
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import NotifyCallback
+from bleak.backends.scanner import BaseBleakScanner
 
 from harness.config import LabConfig
 from harness.errors import (
@@ -393,3 +394,27 @@ async def test_errors_carry_the_code_of_the_configured_plugin_version(tmp_path: 
     error, _, _ = await connect_error(lab)
     # 10513 does not exist before 3.1.0, 10018 not before 2.7.0: the table falls back.
     assert error.code.code == Code.NOTIFY_ENABLE_FAILED
+
+
+class NoAdapterScanner(BaseBleakScanner):
+    """Fails to start like bleak's BlueZ backend on a machine without D-Bus."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(None, None)
+
+    async def start(self) -> None:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_an_adapter_that_cannot_scan_is_code_10030_and_not_retried(lab: Lab) -> None:
+    base = lab.transport("front-door")
+    transport = Transport(base.moniker, base.address, NoAdapterScanner, base.client_backend)
+    link = make_link(lab, "front-door", Recorder(), transport)
+    with pytest.raises(TTLockError) as caught:
+        await link.connect()
+    assert caught.value.code.code == Code.ADAPTER_OPEN_FAILED
+    assert "bluetoothctl" in caught.value.advice
+    assert link.attempts == 1
