@@ -147,6 +147,7 @@ class VirtualGateway:
         self._preset = record
         self._address = ":".join(f"{b:02X}" for b in parse_mac(address or record.mac))
         self._name = name or lock_local_name(record.name_prefix, self._address)
+        self._tag = f"{self._name} ({self._address})"  # log prefix
         self._key = gateway_key(self._address)
         self._clock: Clock = clock if clock is not None else ManualClock()
         self.networks: list[WifiNetwork] = list(record.networks if networks is None else networks)
@@ -255,7 +256,7 @@ class VirtualGateway:
             bad = exc.frame
             if not isinstance(bad, GatewayFrame):  # pragma: no cover - channel yields 72 5B only
                 return []
-            logger.debug("%s: request 0x%02x has a bad CRC", self._name, bad.command)
+            logger.debug("%s: request 0x%02x has a bad CRC", self._tag, bad.command)
             return [self._frame(bad.command, GatewayReply(_S.FAILED).encode())]
         except FrameError:  # pragma: no cover - the reassembler only yields whole frames
             return []
@@ -264,7 +265,7 @@ class VirtualGateway:
         try:
             plaintext = frame.decrypt(self._key)
         except DecryptError:
-            logger.debug("%s: request 0x%02x does not decrypt; no reply", self._name, frame.command)
+            logger.debug("%s: request 0x%02x does not decrypt; no reply", self._tag, frame.command)
             return []
         return [self._frame(frame.command, body) for body in self._answer(frame.command, plaintext)]
 
@@ -292,17 +293,18 @@ class VirtualGateway:
         try:
             request = decode_gateway_request(command, plaintext)
         except MessageError as exc:
-            logger.debug("%s: bad payload: %s", self._name, exc)
+            logger.debug("%s: bad payload: %s", self._tag, exc)
             return [self._quirk(command, _S.FAILED)]
         handler = self._HANDLERS[type(request)]
         try:
             return handler(self, request)
         except _Status as refusal:
-            logger.debug("%s: 0x%02x answered %s", self._name, command, refusal)
+            logger.debug("%s: 0x%02x answered %s", self._tag, command, refusal)
             return [self._quirk(command, refusal.status)]
 
     def _quirk(self, command: int, status: int) -> bytes:
-        override = self._override(command, status)
+        """Preset overrides: always answer one status, or swap one status for another."""
+        override = self._override(command, None) or self._override(command, status)
         return GatewayReply(status if override is None else override.error).encode()
 
     def _check_uplink(self) -> None:

@@ -352,6 +352,7 @@ class VirtualLock:
         mac = address or record.mac
         self._address = ":".join(f"{b:02X}" for b in parse_mac(mac))
         self._name = name or lock_local_name(record.name_prefix, self._address)
+        self._tag = f"{self._name} ({self._address})"  # log prefix
         self._header = record.header
         self._clock: Clock = clock if clock is not None else ManualClock()
         self._random = _random_source(rng)
@@ -555,7 +556,7 @@ class VirtualLock:
         self._connection.connect()
         self._session = _Session()
         self._reassembler.reset()
-        logger.debug("%s %s: connected", self._name, self._address)
+        logger.debug("%s: connected", self._tag)
 
     def on_disconnect(self) -> None:
         """The link dropped: the login and any add mode end; stored state stays."""
@@ -567,7 +568,7 @@ class VirtualLock:
         self._session = _Session()
         self._reassembler.reset()
         self._pushes.clear()
-        logger.debug("%s %s: disconnected (%s)", self._name, self._address, state.value)
+        logger.debug("%s: disconnected (%s)", self._tag, state.value)
 
     # --- inspection ----------------------------------------------------------------
 
@@ -804,14 +805,14 @@ class VirtualLock:
             bad = exc.frame
             if not isinstance(bad, LockFrame):
                 return []
-            logger.debug("%s: request 0x%02x has a bad CRC", self._name, bad.command)
+            logger.debug("%s: request 0x%02x has a bad CRC", self._tag, bad.command)
             reply = Reply.failure(bad.command, DeviceError.CRC_CHECK_ERROR)
             return [self._frame(reply, self._key_for(bad.command))]
         except FrameError as exc:  # pragma: no cover - the reassembler only yields whole frames
-            logger.debug("%s: unparseable frame %s: %s", self._name, raw.hex(), exc)
+            logger.debug("%s: unparseable frame %s: %s", self._tag, raw.hex(), exc)
             return []
         if not isinstance(frame, LockFrame):
-            logger.debug("%s: legacy frame ignored (a V3 lock does not speak it)", self._name)
+            logger.debug("%s: legacy frame ignored (a V3 lock does not speak it)", self._tag)
             return []
         command = frame.command
         key = self._key_for(command)
@@ -819,7 +820,7 @@ class VirtualLock:
             plaintext = frame.decrypt(key)
         except DecryptError:
             # No reply, like a real lock: it cannot trust even the opcode (module docstring).
-            logger.debug("%s: request 0x%02x does not decrypt; no reply", self._name, command)
+            logger.debug("%s: request 0x%02x does not decrypt; no reply", self._tag, command)
             return []
         reply = self._answer(command, plaintext)
         return [self._frame(reply, key)]
@@ -833,7 +834,7 @@ class VirtualLock:
         verdict = self._connection.on_command(command)
         if not verdict.allowed:
             assert verdict.error is not None
-            logger.debug("%s: refused: %s", self._name, verdict.reason)
+            logger.debug("%s: refused: %s", self._tag, verdict.reason)
             return self._quirk(command, Reply.failure(command, verdict.error))
         override = self._override(command, None)
         if override is not None:
@@ -847,7 +848,7 @@ class VirtualLock:
         try:
             request = decode_request(command, plaintext)
         except MessageError as exc:
-            logger.debug("%s: invalid parameter: %s", self._name, exc)
+            logger.debug("%s: invalid parameter: %s", self._tag, exc)
             return Reply.failure(command, DeviceError.INVALID_PARAM)
         handler = self._HANDLERS.get(type(request))
         if handler is None:  # pragma: no cover - every LOCK_MESSAGES request has a handler (tested)
@@ -855,7 +856,7 @@ class VirtualLock:
         try:
             data = handler(self, request)
         except _Refused as refusal:
-            logger.debug("%s: 0x%02x refused: %s", self._name, command, refusal)
+            logger.debug("%s: 0x%02x refused: %s", self._tag, command, refusal)
             return Reply.failure(command, refusal.error)
         return Reply.success(command, data)
 
@@ -866,7 +867,10 @@ class VirtualLock:
         return None
 
     def _quirk(self, command: int, reply: Reply) -> Reply:
-        """Preset overrides that swap one error byte for another (firmware variants)."""
+        """Preset overrides (firmware variants): always refuse, or swap one error byte."""
+        always = self._override(command, None)
+        if always is not None:
+            return Reply.failure(command, always.error)
         if reply.error_byte is None:
             return reply
         override = self._override(command, reply.error_byte)
@@ -1032,7 +1036,7 @@ class VirtualLock:
     def _on_reset(self, request: ResetLock) -> bytes:
         # The reply still goes out under the old key (chosen before); the shared table
         # then moves to setting mode (RESET event) and the default key is back (§3.1).
-        logger.info("%s %s: factory reset", self._name, self._address)
+        logger.info("%s: factory reset", self._tag)
         self._wipe()
         self._session = _Session()
         return b""

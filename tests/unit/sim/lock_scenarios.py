@@ -906,6 +906,7 @@ async def preset_quirks_answer_other_error_bytes(driver: Driver) -> None:
         overrides=(
             ReplyOverride(LockCommand.UNLOCK, E.NO_PERMISSION, replaces=E.USER_NOT_LOGIN),
             ReplyOverride(LockCommand.SEARCH_DEVICE_FEATURE, E.INVALID_COMMAND),
+            ReplyOverride(LockCommand.AUDIO_MANAGE, E.OPERATE_FAILED),
         ),
     )
     lock = paired_lock(quirky)
@@ -913,6 +914,10 @@ async def preset_quirks_answer_other_error_bytes(driver: Driver) -> None:
     assert (await app.unlock(PS, UNLOCK_KEY)).error_byte == E.NO_PERMISSION
     assert await app.error(SearchDeviceFeature()) == E.INVALID_COMMAND
     assert (await app.lock(PS, UNLOCK_KEY)).error_byte == E.USER_NOT_LOGIN  # untouched
+    assert await app.error(AudioQuery()) == E.OPERATE_FAILED  # before the login, too
+    await app.login_admin(ADMIN_PS, UNLOCK_KEY)
+    assert await app.error(AudioSet(False)) == E.OPERATE_FAILED
+    assert lock.audio  # refused, not executed
     await app.close()
     strict = paired_lock(base.evolve(operate_refusal=E.NO_PERMISSION))
     app = await LockApp.open(driver, strict)
