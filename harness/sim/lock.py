@@ -318,9 +318,10 @@ def _random_source(rng: RandomSource | None) -> Callable[[int], bytes]:
     raise PresetError(f"rng must be a random.Random or a callable n -> bytes, got {rng!r}")
 
 
-def _check_byte_range(name: str, value: int, low: int, high: int) -> None:
+def _check_byte_range(name: str, value: int, low: int, high: int, *, secret: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an int in {low}..{high}, got {value!r}")
+        shown = "(value not shown: it is a secret)" if secret else f"got {value!r}"
+        raise ValueError(f"{name} must be an int in {low}..{high}, {shown}")
 
 
 class VirtualLock:
@@ -396,8 +397,8 @@ class VirtualLock:
         lock = cls(preset, name=name, address=address, clock=clock, rng=rng)
         if len(aes_key) != KEY_SIZE:
             raise ValueError(f"aes_key must be {KEY_SIZE} bytes, got {len(aes_key)}")
-        _check_byte_range("admin_ps", admin_ps, 0, _U32)
-        _check_byte_range("unlock_key", unlock_key, 0, _U32)
+        _check_byte_range("admin_ps", admin_ps, 0, _U32, secret=True)
+        _check_byte_range("unlock_key", unlock_key, 0, _U32, secret=True)
         _check_byte_range("lock_flag_pos", lock_flag_pos, 0, 0xFF_FFFF)
         _check_byte_range("uid", uid, 0, _U32)
         if header is not None:
