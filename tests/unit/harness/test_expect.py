@@ -179,13 +179,13 @@ async def test_expect_timeout_passes_on_a_response_timeout(
     lab: Lab, session: Session, recorder: AssertionRecorder
 ) -> None:
     lab.virtual("front-door").faults.add(Fault.SILENCE, command=UNLOCK)
-    error = await expect_timeout(send(session), within=1.0, recorder=recorder)
+    error = await expect_timeout(send(session), within=3.0, recorder=recorder)
     assert isinstance(error, ResponseTimeout)
     [record] = recorder.records
     assert record.expected == TIMEOUT
     assert record.observed == Code.RESPONSE_TIMEOUT
     assert record.passed
-    assert lab.timeouts.command <= record.latency < 1.0
+    assert lab.timeouts.command <= record.latency < 3.0
 
 
 async def test_expect_timeout_fails_when_the_command_answers(

@@ -226,8 +226,11 @@ async def test_a_drop_fails_the_waiting_command_at_once(session: Session, lab: L
     await ask(session)
     lab.virtual("front-door").faults.add(Fault.DROP_LINK_BEFORE_REPLY, command=UNLOCK)
     started = time.monotonic()
-    error = await fails(session, Disconnected, UNLOCK)
-    assert time.monotonic() - started < lab.timeouts.command / 2
+    with pytest.raises(Disconnected) as caught:
+        await ask(session, UNLOCK, deadline=DEADLINE)
+    error = caught.value
+    # Far sooner than the (long) command deadline: the drop itself ended the wait.
+    assert time.monotonic() - started < DEADLINE / 4
     assert error.code.code == Code.DISCONNECTED
     assert error.command == UNLOCK
     assert session.app is None
@@ -243,7 +246,7 @@ async def test_silence_is_a_response_timeout_and_the_next_command_works(
     started = time.monotonic()
     error = await fails(session, ResponseTimeout, UNLOCK)
     elapsed = time.monotonic() - started
-    assert lab.timeouts.command <= elapsed < lab.timeouts.command + 0.25
+    assert lab.timeouts.command <= elapsed < lab.timeouts.command + 2.0
     assert error.code.code == Code.RESPONSE_TIMEOUT
     assert isinstance(error, TimeoutError)
     assert (await ask(session)).command == STATUS
