@@ -80,6 +80,10 @@ logger = logging.getLogger(__name__)
 TTLOCK_SERVICES: Final = frozenset({LOCK_GATT.service, GATEWAY_GATT.service})
 """Service UUIDs the vendor scan filters on: locks 0x1910, gateways 0x1911 (§1.1)."""
 
+SCANNER_GRACE: Final = 5.0
+"""Seconds a scanner may take to start and stop on top of the scan itself: the outer
+deadline that keeps a stuck adapter from hanging a scan."""
+
 _LINK_ERRORS: Final = (BleakError, OSError, EOFError)
 """What a bleak call raises when the link or the OS stack fails (BlueZ raises EOFError
 when D-Bus goes away). Anything else is a bug and propagates."""
@@ -228,7 +232,11 @@ async def find_device(
     finds a lock waiting to be initialised.
     """
     try:
-        async with transport.scanner() as scanner, asyncio.timeout(within):
+        async with (
+            asyncio.timeout(within + SCANNER_GRACE),
+            transport.scanner() as scanner,
+            asyncio.timeout(within),
+        ):
             async for device, data in scanner.advertisement_data():
                 seen = SeenDevice.from_bleak(device, data)
                 if _matches(seen, address, name, setting_mode):
@@ -253,7 +261,11 @@ async def scan(
     """
     seen: dict[str, SeenDevice] = {}
     try:
-        async with transport.scanner() as scanner, asyncio.timeout(duration):
+        async with (
+            asyncio.timeout(duration + SCANNER_GRACE),
+            transport.scanner() as scanner,
+            asyncio.timeout(duration),
+        ):
             async for device, data in scanner.advertisement_data():
                 found = SeenDevice.from_bleak(device, data)
                 if ttlock_only and not found.is_ttlock:

@@ -34,6 +34,9 @@ FAST = {"scan": 0.5, "connect": 0.5, "command": 0.3}
 DEADLINE = 10.0
 """Outer bound on any awaited test step: nothing in these tests may hang."""
 
+TEST_DEADLINE = 90.0
+"""Bound on a whole test, enforced by the autouse watchdog below."""
+
 ECHO_CREDENTIALS = LockCredentials(aes_key=DEFAULT_LOCK_KEY, admin_ps=11111111, unlock_key=2222222)
 """EchoDevice encrypts with the default key: a session to it uses that as the lock key."""
 
@@ -119,19 +122,38 @@ def echo_environ() -> dict[str, str]:
     return {"ECHO_CREDS": ECHO_CREDENTIALS.to_json()}
 
 
-@pytest.fixture(autouse=True)
-async def no_task_outlives_the_test() -> AsyncIterator[None]:
-    """Fail the test if any asyncio task it started is still running at its end."""
-    before = set(asyncio.all_tasks())
-    yield
-    for _ in range(3):
-        await asyncio.sleep(0)  # let just-cancelled tasks finish
+def lingering_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Tasks of this loop that are still running and were not there ``before``."""
     current = asyncio.current_task()
-    left = [
+    return [
         task
         for task in asyncio.all_tasks()
         if task not in before and task is not current and not task.done()
     ]
+
+
+@pytest.fixture(autouse=True)
+async def no_task_outlives_the_test() -> AsyncIterator[None]:
+    """Every test gets a deadline, and fails if any task it started outlives it.
+
+    The watchdog cancels the test's tasks after :data:`TEST_DEADLINE` seconds, so
+    even an await a test forgot to bound cannot hang the run.
+    """
+    before = set(asyncio.all_tasks())
+    loop = asyncio.get_running_loop()
+
+    def watchdog() -> None:
+        for task in lingering_tasks(before):
+            task.cancel(f"the test ran longer than {TEST_DEADLINE:g} s")
+
+    handle = loop.call_later(TEST_DEADLINE, watchdog)
+    try:
+        yield
+    finally:
+        handle.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)  # let just-cancelled tasks finish
+    left = lingering_tasks(before)
     for task in left:
         task.cancel()
     assert not left, f"asyncio tasks outlived the test: {left}"

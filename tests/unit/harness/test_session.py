@@ -40,6 +40,7 @@ from .conftest import (
     build_config,
     echo_environ,
     gateway_entry,
+    lingering_tasks,
     lock_entry,
     make_lab,
 )
@@ -372,3 +373,27 @@ async def test_a_gateway_session_maps_the_status_byte(lab: Lab) -> None:
     assert answer.plaintext[0] == GatewayStatus.SUCCESS
     assert error.code.code == Code.GATEWAY_BAD_SSID == 0x7F + GatewayStatus.BAD_WIFI_NAME
     assert error.error_byte == 3
+
+
+# --- task hygiene ---------------------------------------------------------------------------------
+
+
+async def test_the_lingering_task_check_sees_a_task_left_running() -> None:
+    before = set(asyncio.all_tasks())
+    leaked = asyncio.ensure_future(asyncio.Event().wait())
+    try:
+        assert lingering_tasks(before) == [leaked]
+    finally:
+        leaked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leaked
+    assert lingering_tasks(before) == []
+
+
+async def test_a_closed_session_leaves_no_task_behind(session: Session, lab: Lab) -> None:
+    before = set(asyncio.all_tasks())
+    await ask(session)  # the virtual backend's push poller runs while connected
+    assert lingering_tasks(before)
+    await session.aclose()
+    await asyncio.sleep(0)
+    assert lingering_tasks(before) == []
