@@ -299,6 +299,7 @@ class Lab:
             lock_key=creds.aes_key if creds is not None else None,
             header=creds.header if creds is not None else V3_HEADER,
         )
+        self._sessions = [s for s in self._sessions if not s.closed]  # forget closed ones
         self._sessions.append(session)
         return session
 

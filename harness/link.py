@@ -438,7 +438,13 @@ class Link:
             raise self.error(LinkCondition.DISCONNECTED, f"connect failed: {exc}") from exc
         self._client = client
         try:
-            write_char, notify_char = self._characteristics(client)
+            try:
+                write_char, notify_char = self._characteristics(client)
+            except _LINK_ERRORS as exc:
+                # bleak refuses to show services of a link that just dropped.
+                raise self.error(
+                    LinkCondition.DISCONNECTED, f"link dropped during discovery: {exc}"
+                ) from exc
             try:
                 async with asyncio.timeout(deadline):
                     await client.start_notify(notify_char, self._notified)

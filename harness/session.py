@@ -435,6 +435,11 @@ class Session:
         return self._link
 
     @property
+    def closed(self) -> bool:
+        """True after :meth:`aclose`: the session cannot be used again."""
+        return self._closed
+
+    @property
     def trace_path(self) -> Path:
         return self.trace.path
 

@@ -418,3 +418,23 @@ async def test_an_adapter_that_cannot_scan_is_code_10030_and_not_retried(lab: La
     assert caught.value.code.code == Code.ADAPTER_OPEN_FAILED
     assert "bluetoothctl" in caught.value.advice
     assert link.attempts == 1
+
+
+class DropsDuringDiscovery(VirtualClientBackend):
+    """Connects, then loses the link before the services could be read."""
+
+    async def connect(self, pair: bool, **kwargs: Any) -> None:
+        await super().connect(pair, **kwargs)
+        self.services = None  # what bleak's backends leave when the link dropped
+
+
+async def test_a_link_lost_during_discovery_is_a_transient_disconnect(lab: Lab) -> None:
+    base = lab.transport("front-door")
+    backend = type("Drops", (DropsDuringDiscovery,), {"default_air": lab.air})
+    transport = Transport(base.moniker, base.address, base.scanner_backend, backend)
+    link = make_link(lab, "front-door", Recorder(), transport)
+    with pytest.raises(Disconnected, match="during discovery"):
+        async with asyncio.timeout(DEADLINE):
+            await link.connect()
+    assert link.attempts == lab.retry.attempts
+    assert not lab.virtual("front-door").connected
