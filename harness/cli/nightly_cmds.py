@@ -1,4 +1,12 @@
-"""``ttlock-hil report``: look at the history of nights.
+"""``ttlock-hil nightly`` runs a night; ``ttlock-hil report`` looks at the history of nights.
+
+``nightly [--config FILE] [--out DIR] [--history PATH] [--suite DIR] [-- PYTEST-ARGS…]``
+runs the regression suite (``tests/hil``) against the lab of the config with
+pytest's progress on the terminal, records the night in the history store and
+writes ``junit.xml``, ``report.html``, ``results.json`` and the frame traces into
+``DIR/<night id>/`` (default ``DIR``: the config's ``reports:``), then prints the
+summary and where the report is (:func:`harness.nightly.run_nightly`). Exit
+status 0 when no test failed, 1 when some did, 2 for usage and config errors.
 
 ``report diff [--night NIGHT] [--since NIGHT] [--config FILE] [--history PATH] [--json]``
 prints what changed in the latest complete night (or ``--night``) since the
@@ -37,15 +45,72 @@ from harness.report.render_text import print_diff
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``report`` group (and, once built, ``nightly``) to the ``ttlock-hil`` parser."""
+    """Add the ``nightly`` command and the ``report`` group to the ``ttlock-hil`` parser."""
+    _register_nightly(subparsers)
     _register_report(subparsers)
-    # ----------------------------------------------------------------------------------
-    # `ttlock-hil nightly` is registered HERE by the helper that builds it: add a
-    # `_register_nightly(subparsers)` function to this module and call it from this
-    # line. It runs the suite, then hands a harness.report.model.Night to
-    # harness.report.history.HistoryStore (begin_night/record_results/finish_night)
-    # and harness.report.html.write_night_report.
-    # ----------------------------------------------------------------------------------
+
+
+def _register_nightly(subparsers: Any) -> None:
+    nightly = subparsers.add_parser(
+        "nightly",
+        help="run the regression suite and write the night's report",
+        description="Run the HIL regression suite (tests/hil) against the lab, record the "
+        "night in the history store and write junit.xml, report.html, results.json and the "
+        "frame traces into DIR/<night>/. Arguments after -- go to pytest.",
+    )
+    nightly.add_argument(
+        "--config", metavar="FILE", help="lab config (default: hil-config.yaml, a virtual lab)"
+    )
+    nightly.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where nights go (default: the config's reports: directory)",
+    )
+    nightly.add_argument(
+        "--history",
+        metavar="PATH",
+        help="the history store (default: the config's history: or <reports>/history.sqlite)",
+    )
+    nightly.add_argument(
+        "--suite", metavar="DIR", help="the test directory to run (default: tests/hil)"
+    )
+    nightly.add_argument(
+        "pytest_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- PYTEST-ARGS",
+        help="extra pytest arguments, after --",
+    )
+    nightly.set_defaults(handler=nightly_run)
+
+
+def nightly_run(args: argparse.Namespace) -> int:
+    """Handler of ``nightly``."""
+    from harness.nightly import NightlyError, run_nightly
+
+    extra = list(args.pytest_args)
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    elif extra:
+        raise CliError(f"unexpected arguments {' '.join(extra)!r} — fix: put pytest's after --")
+    try:
+        outcome = run_nightly(
+            config_path=args.config,
+            out=args.out,
+            history=args.history,
+            suite=args.suite,
+            pytest_args=extra,
+        )
+    except (ConfigError, NightlyError, ReportError) as exc:
+        raise CliError(str(exc)) from None
+    print()
+    print(outcome.summary)
+    print(outcome.diff.headline())
+    for change in outcome.diff.regressions:
+        before = change.before.value if change.before is not None else "-"
+        after = change.after.value if change.after is not None else "-"
+        print(f"  regression: {change.test_id} on {change.device} ({before} → {after})")
+    print(f"report: {outcome.html}")
+    return outcome.exit_status
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:

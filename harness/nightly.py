@@ -1,0 +1,349 @@
+"""One night: run the HIL suite, keep its results, write the report.
+
+:func:`run_nightly` is what ``ttlock-hil nightly`` (and ``make nightly``) does::
+
+    outcome = run_nightly(config_path=None, out=None)   # hil-config.yaml, <reports>/
+    print(outcome.html)                                  # reports/<night>/report.html
+
+1. The lab config is loaded and checked first (a bad config is a usage error,
+   before anything is recorded).
+2. The night is **begun** in the history store (committed at once): a night
+   killed from here on stays in the store as *incomplete*, never half-written.
+3. The suite (``tests/hil``) runs in a pytest subprocess with its progress on
+   the terminal: ``--junitxml`` writes ``junit.xml``; the plugin writes the
+   frame traces into ``traces/`` and one JSON line per test and device into
+   ``results.jsonl`` (each line flushed, so a killed run keeps what finished).
+4. The results are recorded (one transaction) and the night finished (another).
+5. ``report.html``, ``results.json`` and ``diff.json`` are written next to
+   ``junit.xml``, the diff taken against the previous complete night of the store.
+
+Everything of the night is in ``<out>/<night id>/`` — the id is the UTC start
+time (``2026-11-30T02-00-00Z``). :attr:`NightlyOutcome.exit_status`: 0 when no
+test failed, 1 when some failed (or the run was cut short); usage and config
+problems raise :class:`~harness.errors.ConfigError` / :class:`NightlyError`
+(exit status 2 at the CLI).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+from harness.config import LabConfig, default_config_path, load_config
+from harness.errors import HarnessError
+from harness.report.diff import NightDiff, diff_against_history
+from harness.report.history import HistoryStore, history_path
+from harness.report.html import write_night_report
+from harness.report.model import (
+    DeviceInfo,
+    Night,
+    NightMeta,
+    Outcome,
+    TestResult,
+    read_results,
+)
+
+__all__ = [
+    "DIFF_NAME",
+    "JUNIT_NAME",
+    "RESULTS_LINES_NAME",
+    "TRACES_DIR",
+    "NightlyError",
+    "NightlyOutcome",
+    "default_suite",
+    "fold_attempts",
+    "git_sha",
+    "harness_version",
+    "project_root",
+    "pytest_command",
+    "run_nightly",
+]
+
+DIFF_NAME: Final = "diff.json"
+JUNIT_NAME: Final = "junit.xml"
+RESULTS_LINES_NAME: Final = "results.jsonl"
+TRACES_DIR: Final = "traces"
+
+# pytest's exit codes (pytest.ExitCode), named here to keep pytest out of harness/.
+_PYTEST_OK: Final = 0
+_PYTEST_TESTS_FAILED: Final = 1
+_PYTEST_INTERRUPTED: Final = 2
+_PYTEST_INTERNAL_ERROR: Final = 3
+_PYTEST_USAGE_ERROR: Final = 4
+_PYTEST_NO_TESTS: Final = 5
+
+_GIT_TIMEOUT_S: Final = 5.0
+
+
+class NightlyError(HarnessError):
+    """The night cannot run as asked (no suite, pytest refused the options…): exit status 2."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return self.message + (f" — fix: {self.fix}" if self.fix else "")
+
+
+def project_root() -> Path:
+    """The checkout this harness runs from (the directory holding ``harness/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def default_suite() -> Path:
+    """The regression suite of the checkout: ``tests/hil``."""
+    return project_root() / "tests" / "hil"
+
+
+def harness_version() -> str:
+    """The installed ttlock-hil version (``unknown`` when running from a bare tree)."""
+    try:
+        return metadata.version("ttlock-hil")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def git_sha(root: Path | None = None) -> str | None:
+    """The commit the harness runs from (``+dirty`` when the tree has changes), if in git."""
+    where = root if root is not None else project_root()
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT_S,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT_S,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not sha:
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+@dataclass(frozen=True, slots=True)
+class NightlyOutcome:
+    """What a night produced and how it ended.
+
+    ``night`` is the night as reported (devices with the firmware and battery
+    the tests saw); ``diff`` what changed since the previous complete night
+    (also in ``diff.json``); ``exit_status`` is the command's: 0 no failures, 1 failures
+    or a run cut short; ``pytest_status`` pytest's own exit code.
+    """
+
+    night: Night
+    diff: NightDiff
+    directory: Path
+    html: Path
+    results: Path
+    junit: Path
+    traces: Path
+    exit_status: int
+    pytest_status: int
+
+    @property
+    def summary(self) -> str:
+        """``night 2026-…: 120 passed, 2 failed, 8 skipped in 12.3 s (6 devices)``."""
+        counts = self.night.counts
+        parts = [f"{counts[Outcome.PASSED]} passed"]
+        failed = counts[Outcome.FAILED]
+        errors = counts[Outcome.ERROR]
+        if failed:
+            parts.append(f"{failed} failed")
+        if errors:
+            parts.append(f"{errors} errors")
+        parts.append(f"{counts[Outcome.SKIPPED]} skipped")
+        if counts[Outcome.XFAILED]:
+            parts.append(f"{counts[Outcome.XFAILED]} xfailed")
+        state = "" if self.night.complete else " — INCOMPLETE (the run was cut short)"
+        return (
+            f"night {self.night.night_id}: {', '.join(parts)} in {self.night.duration_s:.1f} s "
+            f"({len(self.night.devices)} devices){state}"
+        )
+
+
+def fold_attempts(results: Iterable[TestResult]) -> list[TestResult]:
+    """One result per ``(test_id, device)``: a test run again (a rerun) keeps its last
+    outcome, with ``attempts`` counting the runs."""
+    latest: dict[tuple[str, str], TestResult] = {}
+    runs: dict[tuple[str, str], int] = {}
+    for result in results:
+        runs[result.key] = runs.get(result.key, 0) + result.attempts
+        latest[result.key] = result
+    return [
+        dataclasses.replace(result, attempts=runs[key]) if runs[key] != result.attempts else result
+        for key, result in latest.items()
+    ]
+
+
+def _devices_seen(config: LabConfig, results: Sequence[TestResult]) -> tuple[DeviceInfo, ...]:
+    """Configured devices, with the firmware and first battery level the tests reported."""
+    firmware: dict[str, str] = {}
+    battery: dict[str, int] = {}
+    for result in results:
+        if result.firmware is not None:
+            firmware.setdefault(result.device, result.firmware)
+        if result.battery is not None:
+            battery.setdefault(result.device, result.battery)
+    return tuple(
+        DeviceInfo.from_config(d, firmware=firmware.get(d.name), battery=battery.get(d.name))
+        for d in config.devices
+    )
+
+
+def _write_json(target: Path, document: object) -> None:
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temp, target)
+
+
+def pytest_command(
+    suite: Path,
+    *,
+    config_file: Path,
+    night_dir: Path,
+    bench: str,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The pytest invocation of a night (run from the project root)."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(suite),
+        f"--hil-config={config_file}",
+        f"--hil-trace-dir={night_dir / TRACES_DIR}",
+        f"--hil-results={night_dir / RESULTS_LINES_NAME}",
+        f"--junitxml={night_dir / JUNIT_NAME}",
+        "-o",
+        f"junit_suite_name=ttlock-hil {bench}",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
+
+
+def _run_pytest(command: list[str], *, cwd: Path, output: Callable[[str], None] | None) -> int:
+    """Run pytest; its output goes to the terminal (or line by line to ``output``)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process: subprocess.Popen[str] = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=None if output is None else subprocess.PIPE,
+        stderr=None if output is None else subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    try:
+        if process.stdout is not None and output is not None:
+            for line in process.stdout:
+                output(line.rstrip("\n"))
+        return process.wait()
+    except BaseException:
+        # Killed or interrupted: stop pytest too; the night stays incomplete in the store.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+
+
+def run_nightly(
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    history: str | os.PathLike[str] | None = None,
+    suite: str | os.PathLike[str] | None = None,
+    pytest_args: Sequence[str] = (),
+    output: Callable[[str], None] | None = None,
+) -> NightlyOutcome:
+    """Run one night (see the module docstring) and return where everything went.
+
+    ``config_path``: the lab config (default ``hil-config.yaml``); ``out``: the
+    directory nights go into (default the config's ``reports:``); ``history``:
+    the store (default ``history:`` or ``<reports>/history.sqlite``); ``suite``:
+    the test directory (default ``tests/hil``); ``pytest_args`` are passed on;
+    ``output`` receives pytest's lines (default: straight to the terminal).
+    """
+    config_file = Path(config_path).resolve() if config_path is not None else default_config_path()
+    config = load_config(config_file)
+    suite_dir = Path(suite).resolve() if suite is not None else default_suite()
+    if not suite_dir.exists():
+        raise NightlyError(
+            f"the regression suite {suite_dir} does not exist",
+            fix="run from a ttlock-hil checkout, or pass --suite DIR",
+        )
+    out_root = Path(out).resolve() if out is not None else config.reports
+    store_path = Path(history).resolve() if history is not None else history_path(config)
+    meta = NightMeta.starting(
+        bench=config.lab,
+        plugin_version=config.plugin_version,
+        devices=[DeviceInfo.from_config(d) for d in config.devices],
+        harness_version=harness_version(),
+        git_sha=git_sha(),
+    )
+    with HistoryStore.open(store_path) as store:
+        night_id = store.begin_night(meta)
+        night_dir = out_root / night_id
+        (night_dir / TRACES_DIR).mkdir(parents=True, exist_ok=True)
+        command = pytest_command(
+            suite_dir,
+            config_file=config_file,
+            night_dir=night_dir,
+            bench=config.lab,
+            extra=pytest_args,
+        )
+        status = _run_pytest(command, cwd=project_root(), output=output)
+        if status in (_PYTEST_USAGE_ERROR, _PYTEST_NO_TESTS):
+            what = "refused the options" if status == _PYTEST_USAGE_ERROR else "collected no tests"
+            raise NightlyError(
+                f"pytest {what} (exit status {status}); night {night_id} stays incomplete",
+                fix="read pytest's message above",
+            )
+        lines = night_dir / RESULTS_LINES_NAME
+        results = fold_attempts(read_results(lines)) if lines.exists() else []
+        store.record_results(night_id, results)
+        if status in (_PYTEST_OK, _PYTEST_TESTS_FAILED):
+            night = store.finish_night(night_id)
+        else:
+            night = store.load_night(night_id)  # interrupted or crashed: stays incomplete
+        night = dataclasses.replace(night, devices=_devices_seen(config, night.results))
+        paths = write_night_report(night, store, night_dir)
+        diff = diff_against_history(night, store)
+    _write_json(night_dir / DIFF_NAME, diff.to_dict())
+    failed = bool(night.failures) or status != _PYTEST_OK or not night.complete
+    return NightlyOutcome(
+        night=night,
+        diff=diff,
+        directory=night_dir,
+        html=paths.html,
+        results=paths.results,
+        junit=night_dir / JUNIT_NAME,
+        traces=night_dir / TRACES_DIR,
+        exit_status=1 if failed else 0,
+        pytest_status=status,
+    )
