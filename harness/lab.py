@@ -35,7 +35,7 @@ import hashlib
 import logging
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count
@@ -415,7 +415,3 @@ class Lab:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-CredentialSink = Callable[[LockCredentials], Path]
-"""Persists a lock's credentials atomically and returns where (``Lab.save_credentials``)."""
