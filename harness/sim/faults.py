@@ -172,8 +172,9 @@ class Fault(Enum):
     )
     NOTIFY_FAILED = (
         "notify-failed",
-        10032,
-        "``start_notify`` raises BleakError. Harness reports enabling notify failed: 10032.",
+        10508,
+        "``start_notify`` raises BleakError. Harness reports enabling notify failed: 10508 "
+        "from plugin 3.1.0 (10032 before; protocol.errormap decides).",
     )
     SERVICE_MISSING = (
         "service-missing",
