@@ -535,6 +535,13 @@ class DevToolsPipe:
 
         while not loaded():
             self.events.append(self._read(deadline))
+        # Requests may still start after the load event (a web font is fetched at first
+        # layout): keep listening until the page has been quiet for a while.
+        while True:
+            try:
+                self.events.append(self._read(min(deadline, time.monotonic() + 1.0)))
+            except TimeoutError:
+                break
         return [
             e["params"]["request"]["url"]
             for e in self.events
@@ -636,9 +643,13 @@ def test_the_request_detector_sees_a_page_that_fetches(
     assert "http://canary.invalid/a.css" in requests
     assert "http://canary.invalid/b.png" in requests
     assert "https://fonts.canary.invalid/w.woff2" in requests
-    # ...and they went to the local canary, not to the network.
-    seen = canary.seen()
-    assert "GET http://canary.invalid/b.png HTTP/1.1" in seen, seen
+    # ...and they went to the local canary, not to the network. The canary records
+    # on its own thread, possibly after the page's load event: wait for it.
+    wanted = "GET http://canary.invalid/b.png HTTP/1.1"
+    deadline = time.monotonic() + 10
+    while wanted not in canary.seen() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wanted in canary.seen(), canary.seen()
 
 
 def test_the_canary_port_is_a_real_listener(canary: _Canary) -> None:
