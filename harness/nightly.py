@@ -239,6 +239,7 @@ def pytest_command(
         f"junit_suite_name=ttlock-hil {bench}",
         "-p",
         "no:cacheprovider",
+        "-rfE",  # the summary lists failures and errors; skip reasons are in the report
         *extra,
     ]
 
