@@ -225,11 +225,19 @@ def pytest_command(
     bench: str,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The pytest invocation of a night (run from the project root)."""
+    """The pytest invocation of a night (run from the project root).
+
+    The project's ``pyproject.toml`` is named explicitly so its pytest settings
+    (asyncio mode, the expectation table) apply to a ``--suite`` outside the tree too.
+    """
+    root = project_root()
+    ini = root / "pyproject.toml"
+    settings = ["-c", str(ini), f"--rootdir={root}"] if ini.is_file() else []
     return [
         sys.executable,
         "-m",
         "pytest",
+        *settings,
         str(suite),
         f"--hil-config={config_file}",
         f"--hil-trace-dir={night_dir / TRACES_DIR}",
