@@ -30,7 +30,7 @@ from harness.lab import Lab
 from harness.lock import EKeyWindow, Lock
 from harness.session import Session
 
-SIM_DEADLINES = Timeouts(scan=2.0, connect=0.15, command=0.15)
+SIM_DEADLINES = Timeouts(scan=0.3, connect=0.15, command=0.15)
 """Deadlines for fault-injection tests on simulated devices (see the module docstring)."""
 
 NO_RETRY = RetryPolicy(attempts=1, backoff=(0.0,))

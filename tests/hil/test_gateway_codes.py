@@ -7,11 +7,13 @@ known state produces need the bench (``hil_sim_only``).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fixtures.bench import VirtualBench
 from fixtures.expectations import Expected
-from harness.gateway import Gateway
+from harness.gateway import Gateway, IpSettings
 from harness.sim.faults import Fault
 from protocol.commands import GatewayCommand
 
@@ -104,3 +106,22 @@ async def test_processing_is_not_a_result(
     virtual_device.inject(Fault.ERROR_REPLY, command=GatewayCommand.CONFIGURE_SERVER, error=2)
     async with hil_expected.check(within=2.0):
         await fast_gateway.configure_server()
+
+
+@pytest.mark.hil_case("ECHO", "busy")
+async def test_a_second_gateway_command_in_flight_is_refused(
+    gateway: Gateway, hil_expected: Expected
+) -> None:
+    first = asyncio.ensure_future(gateway.echo())
+    await asyncio.sleep(0)
+    async with hil_expected.check():
+        await gateway.echo()
+    assert (await first).ok
+
+
+@pytest.mark.hil_case("CONFIG_IP", "unencodable")
+async def test_an_address_the_message_cannot_carry_is_refused_before_sending(
+    gateway: Gateway, hil_expected: Expected
+) -> None:
+    async with hil_expected.check():
+        await gateway.configure_ip(IpSettings(ip="999.1.1.1"))

@@ -60,6 +60,33 @@ async def test_a_lock_without_the_ttlock_service_is_reported(
         await fast_lock.connect()
 
 
+@pytest.mark.hil_case("CONNECT", "characteristic-missing")
+async def test_a_lock_without_its_write_characteristic_is_reported(
+    fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
+) -> None:
+    virtual_device.inject(Fault.CHARACTERISTIC_MISSING, characteristic="write")
+    async with hil_expected.check():
+        await fast_lock.connect()
+
+
+@pytest.mark.hil_case("CONNECT", "notify-failed")
+async def test_a_lock_refusing_notifications_is_reported(
+    fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
+) -> None:
+    virtual_device.inject(Fault.NOTIFY_FAILED)
+    async with hil_expected.check():
+        await fast_lock.connect()
+
+
+@pytest.mark.hil_case("CONNECT", "device-not-found")
+async def test_a_lock_that_does_not_advertise_is_not_found(
+    fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
+) -> None:
+    virtual_device.inject(Fault.NOT_ADVERTISING)
+    async with hil_expected.check():
+        await fast_lock.connect()
+
+
 @pytest.mark.hil_case("SEARCH_STATUS", "disconnect-mid-command")
 async def test_a_link_lost_before_the_reply_is_a_disconnect(
     fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
@@ -176,6 +203,26 @@ async def test_a_gateway_without_its_service_is_reported(
     fast_gateway: Gateway, virtual_device: VirtualBench, hil_expected: Expected
 ) -> None:
     virtual_device.inject(Fault.SERVICE_MISSING)
+    async with hil_expected.check():
+        await fast_gateway.connect()
+
+
+@pytest.mark.hil_gateway
+@pytest.mark.hil_case("CONNECT", "notify-failed")
+async def test_a_gateway_refusing_notifications_is_reported(
+    fast_gateway: Gateway, virtual_device: VirtualBench, hil_expected: Expected
+) -> None:
+    virtual_device.inject(Fault.NOTIFY_FAILED)
+    async with hil_expected.check():
+        await fast_gateway.connect()
+
+
+@pytest.mark.hil_gateway
+@pytest.mark.hil_case("CONNECT", "device-not-found")
+async def test_a_gateway_that_does_not_advertise_is_not_found(
+    fast_gateway: Gateway, virtual_device: VirtualBench, hil_expected: Expected
+) -> None:
+    virtual_device.inject(Fault.NOT_ADVERTISING)
     async with hil_expected.check():
         await fast_gateway.connect()
 

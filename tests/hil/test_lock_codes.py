@@ -13,6 +13,7 @@ Codes covered elsewhere: 1 (a reply with a bad CRC) in test_link_conditions.py.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -380,6 +381,29 @@ async def test_an_auto_lock_delay_below_the_minimum_is_refused(
     request = AutoLockSet(seconds=1)
     async with hil_expected.check():
         await lock.session.request(request.COMMAND, request.encode())
+
+
+# --- what the harness refuses or detects itself (runs on any lock) ------------------------------
+
+
+@pytest.mark.hil_case("SEARCH_STATUS", "busy")
+async def test_a_second_command_while_one_is_in_flight_is_refused(
+    lock: Lock, hil_expected: Expected
+) -> None:
+    first = asyncio.ensure_future(lock.status())
+    await asyncio.sleep(0)  # the first request is now in flight (one at a time, by design)
+    async with hil_expected.check():
+        await lock.status()
+    assert 0 <= (await first).battery <= 100
+
+
+@pytest.mark.hil_feature("auto_lock")
+@pytest.mark.hil_case("AUTO_LOCK_MANAGE", "unencodable")
+async def test_a_value_the_message_cannot_carry_is_refused_before_sending(
+    lock: Lock, hil_expected: Expected
+) -> None:
+    async with hil_expected.check():
+        await lock.set_auto_lock(70_000)  # the delay is a u16 on the wire (§4.2 0x36)
 
 
 # --- Wi-Fi locks (0xF3 has no documented layout: raw requests) ------------------------------
