@@ -59,7 +59,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from protocol.codes import VersionLike, lookup
 from protocol.commands import GatewayCommand, LockCommand
@@ -219,6 +219,35 @@ class _Codec(Protocol):
     def push(self, plaintext: bytes) -> StatePush | LogPush | None: ...
 
 
+_F = TypeVar("_F", LockFrame, GatewayFrame)
+
+
+def _open_frame(
+    raw: bytes, key: bytes, expected: type[_F], link: str
+) -> tuple[_F, bytes] | _Incoming:
+    """Parse and decrypt one received frame, or say which link condition it is.
+
+    The order of the checks is the order of the codes' precedence: a frame that
+    fails its CRC is a CRC error (1) even if it would not decrypt either.
+    """
+    try:
+        frame = parse_frame(raw)
+    except CrcMismatch as exc:
+        return _Incoming(key=key, problem=LinkCondition.REPLY_CRC_ERROR, detail=str(exc))
+    except ProtocolError as exc:
+        return _Incoming(key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail=str(exc))
+    if not isinstance(frame, expected):
+        return _Incoming(
+            key=key,
+            problem=LinkCondition.REPLY_UNPARSEABLE,
+            detail=f"a {frame.kind.value} frame on {link}",
+        )
+    try:
+        return frame, frame.decrypt(key)
+    except DecryptError as exc:
+        return _Incoming(key=key, problem=LinkCondition.REPLY_UNDECRYPTABLE, detail=str(exc))
+
+
 class _LockCodec:
     """V3 lock frames (§2.1), AES with the key the connection state picks (§3.1)."""
 
@@ -234,22 +263,10 @@ class _LockCodec:
 
     def decode(self, app: AppConnection, raw: bytes) -> _Incoming:
         key = app.reply_key
-        try:
-            frame = parse_frame(raw)
-        except CrcMismatch as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_CRC_ERROR, detail=str(exc))
-        except ProtocolError as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail=str(exc))
-        if not isinstance(frame, LockFrame):
-            return _Incoming(
-                key=key,
-                problem=LinkCondition.REPLY_UNPARSEABLE,
-                detail=f"a {frame.kind.value} frame on a V3 lock link",
-            )
-        try:
-            plaintext = frame.decrypt(key)
-        except DecryptError as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_UNDECRYPTABLE, detail=str(exc))
+        opened = _open_frame(raw, key, LockFrame, "a V3 lock link")
+        if isinstance(opened, _Incoming):
+            return opened
+        _, plaintext = opened
         try:
             reply = parse_reply(plaintext)
         except MessageError as exc:
@@ -299,22 +316,10 @@ class _GatewayCodec:
 
     def decode(self, app: AppConnection, raw: bytes) -> _Incoming:
         key = self.key
-        try:
-            frame = parse_frame(raw)
-        except CrcMismatch as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_CRC_ERROR, detail=str(exc))
-        except ProtocolError as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail=str(exc))
-        if not isinstance(frame, GatewayFrame):
-            return _Incoming(
-                key=key,
-                problem=LinkCondition.REPLY_UNPARSEABLE,
-                detail=f"a {frame.kind.value} frame on a gateway link",
-            )
-        try:
-            plaintext = frame.decrypt(key)
-        except DecryptError as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_UNDECRYPTABLE, detail=str(exc))
+        opened = _open_frame(raw, key, GatewayFrame, "a gateway link")
+        if isinstance(opened, _Incoming):
+            return opened
+        frame, plaintext = opened
         if not plaintext:
             return _Incoming(
                 key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail="empty reply plaintext"
