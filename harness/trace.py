@@ -246,9 +246,13 @@ class Redactor:
             # apart from ordinary digits, lengths and codes; such degenerate
             # secrets are still caught in their longer forms (zero-padded,
             # 4-byte hex) and by secret-sounding field names.
+            before = len(self._forms)
             self._forms.update(f for f in forms if len(f) >= _MIN_FORM)
             self._ints.update(i for i in ints if i >= _MIN_SECRET_INT)
-            self._pattern = None
+            if len(self._forms) != before:
+                # Recompile only when a form is new: re-learning the same key on
+                # every login must not rebuild the pattern each time.
+                self._pattern = None
 
     def forms(self) -> frozenset[str]:
         """Every textual form being redacted (for tests that scan artifacts)."""
