@@ -72,6 +72,9 @@ DIFF_NAME: Final = "diff.json"
 JUNIT_NAME: Final = "junit.xml"
 RESULTS_LINES_NAME: Final = "results.jsonl"
 TRACES_DIR: Final = "traces"
+CACHE_DIR: Final = ".pytest-cache"
+DEFAULT_RERUNS: Final = 1
+"""Failed tests are run once more: a test that then passes is reported flaky, not broken."""
 
 # pytest's exit codes (pytest.ExitCode), named here to keep pytest out of harness/.
 _PYTEST_OK: Final = 0
@@ -224,11 +227,15 @@ def pytest_command(
     night_dir: Path,
     bench: str,
     extra: Sequence[str] = (),
+    junit_name: str = JUNIT_NAME,
 ) -> list[str]:
     """The pytest invocation of a night (run from the project root).
 
     The project's ``pyproject.toml`` is named explicitly so its pytest settings
     (asyncio mode, the expectation table) apply to a ``--suite`` outside the tree too.
+    pytest's cache lives in the night's directory: it remembers which tests
+    failed, so that a rerun (``--lf``) takes exactly those, and nothing leaks
+    from one night into the next.
     """
     root = project_root()
     ini = root / "pyproject.toml"
@@ -242,14 +249,21 @@ def pytest_command(
         f"--hil-config={config_file}",
         f"--hil-trace-dir={night_dir / TRACES_DIR}",
         f"--hil-results={night_dir / RESULTS_LINES_NAME}",
-        f"--junitxml={night_dir / JUNIT_NAME}",
+        f"--junitxml={night_dir / junit_name}",
         "-o",
         f"junit_suite_name=ttlock-hil {bench}",
-        "-p",
-        "no:cacheprovider",
+        "-o",
+        f"cache_dir={night_dir / CACHE_DIR}",
         "-rfE",  # the summary lists failures and errors; skip reasons are in the report
         *extra,
     ]
+
+
+def _say(output: Callable[[str], None] | None, line: str) -> None:
+    if output is None:
+        print(line, flush=True)
+    else:
+        output(line)
 
 
 def _run_pytest(command: list[str], *, cwd: Path, output: Callable[[str], None] | None) -> int:
@@ -289,6 +303,7 @@ def run_nightly(
     suite: str | os.PathLike[str] | None = None,
     pytest_args: Sequence[str] = (),
     output: Callable[[str], None] | None = None,
+    reruns: int = DEFAULT_RERUNS,
 ) -> NightlyOutcome:
     """Run one night (see the module docstring) and return where everything went.
 
@@ -296,8 +311,14 @@ def run_nightly(
     directory nights go into (default the config's ``reports:``); ``history``:
     the store (default ``history:`` or ``<reports>/history.sqlite``); ``suite``:
     the test directory (default ``tests/hil``); ``pytest_args`` are passed on;
-    ``output`` receives pytest's lines (default: straight to the terminal).
+    ``output`` receives pytest's lines (default: straight to the terminal);
+    ``reruns``: how many times the failed tests are run again (``--lf``), each
+    rerun writing ``junit-rerun-N.xml``. A test that passes on a rerun counts as
+    passed with ``attempts > 1`` — the report lists it as flaky; ``junit.xml``
+    keeps the first run as it happened.
     """
+    if reruns < 0:
+        raise NightlyError(f"reruns must be 0 or more, got {reruns}", fix="use --reruns 0..3")
     config_file = Path(config_path).resolve() if config_path is not None else default_config_path()
     config = load_config(config_file)
     suite_dir = Path(suite).resolve() if suite is not None else default_suite()
@@ -327,6 +348,19 @@ def run_nightly(
             extra=pytest_args,
         )
         status = _run_pytest(command, cwd=project_root(), output=output)
+        attempt = 0
+        while status == _PYTEST_TESTS_FAILED and attempt < reruns:
+            attempt += 1
+            _say(output, f"\nrerunning the failed tests (rerun {attempt} of {reruns})")
+            rerun = pytest_command(
+                suite_dir,
+                config_file=config_file,
+                night_dir=night_dir,
+                bench=config.lab,
+                extra=[*pytest_args, "--last-failed", "--last-failed-no-failures=none"],
+                junit_name=f"junit-rerun-{attempt}.xml",
+            )
+            status = _run_pytest(rerun, cwd=project_root(), output=output)
         if status in (_PYTEST_USAGE_ERROR, _PYTEST_NO_TESTS):
             what = "refused the options" if status == _PYTEST_USAGE_ERROR else "collected no tests"
             raise NightlyError(

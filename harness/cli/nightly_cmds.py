@@ -1,6 +1,7 @@
 """``ttlock-hil nightly`` runs a night; ``ttlock-hil report`` looks at the history of nights.
 
-``nightly [--config FILE] [--out DIR] [--history PATH] [--suite DIR] [-- PYTEST-ARGS…]``
+``nightly [--config FILE] [--out DIR] [--history PATH] [--suite DIR] [--reruns N]
+[-- PYTEST-ARGS…]``
 runs the regression suite (``tests/hil``) against the lab of the config with
 pytest's progress on the terminal, records the night in the history store and
 writes ``junit.xml``, ``report.html``, ``results.json`` and the frame traces into
@@ -75,6 +76,14 @@ def _register_nightly(subparsers: Any) -> None:
         "--suite", metavar="DIR", help="the test directory to run (default: tests/hil)"
     )
     nightly.add_argument(
+        "--reruns",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the failed tests again up to N times; one that then passes is reported "
+        "flaky (default: 1; 0 turns reruns off)",
+    )
+    nightly.add_argument(
         "pytest_args",
         nargs=argparse.REMAINDER,
         metavar="-- PYTEST-ARGS",
@@ -85,7 +94,7 @@ def _register_nightly(subparsers: Any) -> None:
 
 def nightly_run(args: argparse.Namespace) -> int:
     """Handler of ``nightly``."""
-    from harness.nightly import NightlyError, run_nightly
+    from harness.nightly import DEFAULT_RERUNS, NightlyError, run_nightly
 
     extra = list(args.pytest_args)
     if extra and extra[0] == "--":
@@ -99,6 +108,7 @@ def nightly_run(args: argparse.Namespace) -> int:
             history=args.history,
             suite=args.suite,
             pytest_args=extra,
+            reruns=DEFAULT_RERUNS if args.reruns is None else args.reruns,
         )
     except (ConfigError, NightlyError, ReportError) as exc:
         raise CliError(str(exc)) from None

@@ -285,3 +285,90 @@ def test_the_history_store_is_sqlite(tmp_path: Path) -> None:
     )
     with sqlite3.connect(tmp_path / "history.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone() == (1,)
+
+
+FLAKY_SUITE = """
+from pathlib import Path
+
+FIRST_RUN_MARK = Path({mark!r})
+
+
+async def test_status_first_time_unlucky(lock):
+    await lock.status()
+    if not FIRST_RUN_MARK.exists():
+        FIRST_RUN_MARK.write_text("failed once")
+        raise AssertionError("the first run of this test fails")
+
+
+async def test_status_always_fine(lock):
+    await lock.status()
+"""
+
+BROKEN_SUITE = """
+async def test_status_never_good_enough(lock):
+    await lock.status()
+    raise AssertionError("this test always fails")
+"""
+
+
+def test_a_test_that_passes_only_on_rerun_is_flaky_not_failed(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    body = FLAKY_SUITE.format(mark=str(tmp_path / "first-run-done"))
+    (suite / "test_flaky.py").write_text(body, encoding="utf-8")
+    lines: list[str] = []
+    outcome = run_nightly(
+        config_path=_config(tmp_path / "lab.yaml", "sim:v3-keypad"),
+        out=tmp_path / "nights",
+        history=tmp_path / "history.sqlite",
+        suite=suite,
+        output=lines.append,
+    )
+    assert any("rerunning the failed tests (rerun 1 of 1)" in line for line in lines)
+    results = {r.name: r for r in outcome.night.results}
+    flaky = results["test_status_first_time_unlucky"]
+    assert (flaky.outcome, flaky.attempts) == (Outcome.PASSED, 2)
+    steady = results["test_status_always_fine"]
+    assert (steady.outcome, steady.attempts) == (Outcome.PASSED, 1)  # not run again
+    assert [c.test_id for c in outcome.diff.flaky] == [flaky.test_id]
+    assert outcome.exit_status == 0
+    assert (outcome.directory / "junit-rerun-1.xml").is_file()
+    first_junit = (outcome.directory / "junit.xml").read_text(encoding="utf-8")
+    assert 'failures="1"' in first_junit  # the first run is kept as it happened
+
+
+def test_a_test_that_fails_every_time_fails_the_night_after_its_reruns(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_broken.py").write_text(BROKEN_SUITE, encoding="utf-8")
+    outcome = run_nightly(
+        config_path=_config(tmp_path / "lab.yaml", "sim:v3-keypad"),
+        out=tmp_path / "nights",
+        history=tmp_path / "history.sqlite",
+        suite=suite,
+        output=lambda line: None,
+        reruns=2,
+    )
+    (result,) = outcome.night.results
+    assert (result.outcome, result.attempts) == (Outcome.FAILED, 3)
+    assert outcome.exit_status == 1
+    assert not outcome.diff.flaky
+
+
+def test_reruns_can_be_turned_off(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_broken.py").write_text(BROKEN_SUITE, encoding="utf-8")
+    outcome = run_nightly(
+        config_path=_config(tmp_path / "lab.yaml", "sim:v3-keypad"),
+        out=tmp_path / "nights",
+        history=tmp_path / "history.sqlite",
+        suite=suite,
+        output=lambda line: None,
+        reruns=0,
+    )
+    (result,) = outcome.night.results
+    assert (result.outcome, result.attempts) == (Outcome.FAILED, 1)
+    assert not list(outcome.directory.glob("junit-rerun-*.xml"))
+    with pytest.raises(NightlyError, match="reruns"):
+        run_nightly(config_path=_config(tmp_path / "lab2.yaml", "sim:v3-keypad"), reruns=-1)
