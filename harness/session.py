@@ -655,6 +655,13 @@ class Session:
             self._pending = None
             if not pending.future.done():
                 pending.future.cancel()
+            if self._app is app and app.pending == command:
+                # Left without the reply (the caller cancelled us, or the reply was
+                # unreadable): the app must stop waiting, or the next send is an
+                # illegal transition and the late reply would pass for one nobody
+                # asked for. The device may have acted: start over, as after a timeout.
+                app.timeout()
+                self._stale = True
         latency = time.monotonic() - pending.started
         outcome = codec.outcome(command, reply_plaintext)
         if not outcome.ok:

@@ -397,3 +397,28 @@ async def test_a_closed_session_leaves_no_task_behind(session: Session, lab: Lab
     await session.aclose()
     await asyncio.sleep(0)
     assert lingering_tasks(before) == []
+
+
+# --- cancellation ----------------------------------------------------------------------------
+
+
+async def test_a_cancelled_request_leaves_the_session_usable_and_its_late_reply_a_stray(
+    session: Session, lab: Lab
+) -> None:
+    await ask(session)
+    lab.virtual("front-door").faults.add(Fault.DELAY, command=UNLOCK, seconds=0.2)
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        # The caller gives up first (its own deadline, a watchdog): the request is cancelled.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await session.request(UNLOCK, b"\x01\x02", deadline=DEADLINE)
+        assert (await ask(session, STATUS)).command == STATUS
+        await asyncio.sleep(0.3)  # past the moment the late UNLOCK reply was due
+        assert (await ask(session, STATUS)).command == STATUS
+    finally:
+        loop.set_exception_handler(None)
+    assert errors == []
+    assert session.queued_events == 0
