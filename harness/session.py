@@ -682,6 +682,19 @@ class Session:
         if pending is not None and not pending.future.done():
             pending.future.set_exception(error)
 
+    def _caller_failed(
+        self, raw: bytes, key: bytes | None, pending: _Pending, error: Exception
+    ) -> None:
+        """A ``final``/``on_progress`` callback raised: the request ends with its error.
+
+        Raised inside the notification callback it would only reach the loop's
+        exception handler, and the request would wait for its whole deadline and
+        end as a response timeout the device did not cause.
+        """
+        self._trace_rx(raw, key, "caller-error", None, error=type(error).__name__)
+        if not pending.future.done():
+            pending.future.set_exception(error)
+
     def _on_lost(self, reason: str) -> None:
         app, self._app = self._app, None
         if app is not None:
@@ -747,7 +760,11 @@ class Session:
             assert pending is not None
             predicate = pending.final
             if outcome.ok and predicate is not None:
-                is_final = predicate(plaintext)
+                try:
+                    is_final = predicate(plaintext)
+                except Exception as exc:  # noqa: BLE001 - re-raised in the requesting task
+                    self._caller_failed(raw, incoming.key, pending, exc)
+                    return
             else:
                 is_final = not outcome.processing
         try:
@@ -787,7 +804,10 @@ class Session:
                 raw, incoming.key, "processing" if not outcome.ok else "progress", mapped
             )
             if pending.on_progress is not None:
-                pending.on_progress(plaintext)
+                try:
+                    pending.on_progress(plaintext)
+                except Exception as exc:  # noqa: BLE001 - re-raised in the requesting task
+                    self._caller_failed(raw, incoming.key, pending, exc)
             return
         self._trace_rx(raw, incoming.key, "ok" if outcome.ok else "device-error", mapped)
         pending.future.set_result((raw, plaintext))

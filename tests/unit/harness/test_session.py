@@ -422,3 +422,23 @@ async def test_a_cancelled_request_leaves_the_session_usable_and_its_late_reply_
         loop.set_exception_handler(None)
     assert errors == []
     assert session.queued_events == 0
+
+
+async def test_a_progress_callback_that_raises_ends_the_request_with_its_error(
+    tmp_path: Path,
+) -> None:
+    config = build_config(tmp_path, [lock_entry(credentials="env:ECHO_CREDS")])
+    lab = make_lab(config, environ=echo_environ(), device_factory=slow_factory)
+    session = lab.session("front-door")
+
+    def bench_fails(_plaintext: bytes) -> None:
+        raise RuntimeError("the card presenter is jammed")
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="jammed"):
+            await ask(session, UNLOCK, deadline=DEADLINE, on_progress=bench_fails)
+        assert time.monotonic() - started < DEADLINE / 4
+        assert (await ask(session, STATUS)).command == STATUS
+    finally:
+        await session.aclose()
