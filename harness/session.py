@@ -544,6 +544,13 @@ class Session:
         app, self._app = self._app, None
         if app is not None:
             app.disconnected()
+        pending = self._pending
+        if pending is not None:
+            # Our own close: bleak reports no drop, so without this the request in
+            # flight would wait out its deadline and end as a response timeout.
+            self._fail_pending(
+                self.error(LinkCondition.DISCONNECTED, reason, command=pending.command)
+            )
         if self._link.connected:
             logger.debug("%s: closing the link: %s", self.device, reason)
         await self._link.disconnect()

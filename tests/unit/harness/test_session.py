@@ -424,6 +424,27 @@ async def test_a_cancelled_request_leaves_the_session_usable_and_its_late_reply_
     assert session.queued_events == 0
 
 
+async def test_closing_the_session_fails_the_request_in_flight_at_once(
+    session: Session, lab: Lab
+) -> None:
+    await ask(session)
+    lab.virtual("front-door").faults.add(Fault.SILENCE, command=UNLOCK)
+    waiting = asyncio.ensure_future(ask(session, UNLOCK, deadline=DEADLINE))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the request is written and waits for its reply
+    assert session.app is not None
+    assert session.app.pending == UNLOCK
+    started = time.monotonic()
+    await session.aclose()
+    with pytest.raises(Disconnected) as caught:
+        async with asyncio.timeout(DEADLINE):
+            await waiting
+    # Not a ResponseTimeout after the (long) deadline: our own close ended the wait.
+    assert time.monotonic() - started < DEADLINE / 4
+    assert caught.value.command == UNLOCK
+    assert "session closed" in caught.value.message
+
+
 async def test_a_progress_callback_that_raises_ends_the_request_with_its_error(
     tmp_path: Path,
 ) -> None:
