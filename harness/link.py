@@ -454,6 +454,12 @@ class Link:
                     f"enabling notifications took longer than {deadline:g} s",
                 ) from exc
             except _LINK_ERRORS as exc:
+                if not client.is_connected:
+                    # bleak's "Not connected": the link is gone, subscribing did not fail.
+                    raise self.error(
+                        LinkCondition.DISCONNECTED,
+                        f"link dropped while enabling notifications: {exc}",
+                    ) from exc
                 raise self.error(LinkCondition.NOTIFY_ENABLE_FAILED, str(exc)) from exc
         except BaseException:
             self._client = None

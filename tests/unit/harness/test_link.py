@@ -438,3 +438,29 @@ async def test_a_link_lost_during_discovery_is_a_transient_disconnect(lab: Lab) 
             await link.connect()
     assert link.attempts == lab.retry.attempts
     assert not lab.virtual("front-door").connected
+
+
+class DropsWhileSubscribing(VirtualClientBackend):
+    """The device goes out of range while notifications are being enabled."""
+
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
+        self._connected_entry().drop_link("out of range while subscribing")
+        await super().start_notify(characteristic, callback, **kwargs)  # "Not connected"
+
+
+async def test_a_link_lost_while_enabling_notifications_is_a_disconnect(lab: Lab) -> None:
+    base = lab.transport("front-door")
+    backend = type("Drops", (DropsWhileSubscribing,), {"default_air": lab.air})
+    transport = Transport(base.moniker, base.address, base.scanner_backend, backend)
+    recorder = Recorder()
+    link = make_link(lab, "front-door", recorder, transport)
+    # Not NotifyFailed (10508, "another central may hold the device"): the link is gone.
+    with pytest.raises(Disconnected, match="while enabling notifications") as caught:
+        async with asyncio.timeout(DEADLINE):
+            await link.connect()
+    assert caught.value.code.code == Code.DISCONNECTED
+    assert link.attempts == lab.retry.attempts
+    assert not link.connected
+    assert not lab.virtual("front-door").connected
