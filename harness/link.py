@@ -546,41 +546,58 @@ class Link:
         """Write one frame (plus ``0D 0A`` for locks) in MTU-3 chunks, without response.
 
         Raises :class:`Disconnected` when the link is down (or drops during the
-        write) and :class:`WriteFailed` when a write fails on a live link.
+        write) and :class:`WriteFailed` when a write fails on a live link or the
+        whole frame is not written within ``timeouts.command``.
         """
         client, char = self._client, self._write_char
         if client is None or char is None:
             raise self.error(LinkCondition.DISCONNECTED, "not connected", command=command)
         data = frame + self._trailer
         size = self.chunk_size
-        for offset in range(0, len(data), size):
-            chunk = data[offset : offset + size]
-            try:
-                async with asyncio.timeout(self.timeouts.command):
-                    await client.write_gatt_char(char, chunk, response=False)
-            except TimeoutError as exc:
+        deadline = self.timeouts.command
+        offset = 0
+        try:
+            # One deadline for the whole frame: a deadline per chunk would let a
+            # stalled link stretch it by the number of chunks.
+            async with asyncio.timeout(deadline):
+                for offset in range(0, len(data), size):
+                    await self._write_chunk(
+                        client, char, data[offset : offset + size], offset, command
+                    )
+        except TimeoutError as exc:
+            raise self.error(
+                LinkCondition.WRITE_FAILED,
+                f"write of the {len(data)}-byte frame did not complete within {deadline:g} s "
+                f"(stalled at offset {offset})",
+                command=command,
+            ) from exc
+
+    async def _write_chunk(
+        self,
+        client: BleakClient,
+        char: BleakGATTCharacteristic,
+        chunk: bytes,
+        offset: int,
+        command: int | None,
+    ) -> None:
+        try:
+            await client.write_gatt_char(char, chunk, response=False)
+        except _LINK_ERRORS as exc:
+            if self._client is not client or not client.is_connected:
                 raise self.error(
-                    LinkCondition.WRITE_FAILED,
-                    f"write of chunk at offset {offset} did not complete within "
-                    f"{self.timeouts.command:g} s",
+                    LinkCondition.DISCONNECTED,
+                    f"link dropped while writing: {exc}",
                     command=command,
                 ) from exc
-            except _LINK_ERRORS as exc:
-                if self._client is not client or not client.is_connected:
-                    raise self.error(
-                        LinkCondition.DISCONNECTED,
-                        f"link dropped while writing: {exc}",
-                        command=command,
-                    ) from exc
-                raise self.error(
-                    LinkCondition.WRITE_FAILED,
-                    f"write of {len(chunk)} bytes at offset {offset} failed: {exc}",
-                    command=command,
-                ) from exc
-            if self._client is not client:
-                raise self.error(
-                    LinkCondition.DISCONNECTED, "link dropped while writing", command=command
-                )
+            raise self.error(
+                LinkCondition.WRITE_FAILED,
+                f"write of {len(chunk)} bytes at offset {offset} failed: {exc}",
+                command=command,
+            ) from exc
+        if self._client is not client:
+            raise self.error(
+                LinkCondition.DISCONNECTED, "link dropped while writing", command=command
+            )
 
     def reset_reassembler(self) -> bytes:
         """Drop a partly received frame (after a timeout, between tests); returns it."""

@@ -464,3 +464,37 @@ async def test_a_link_lost_while_enabling_notifications_is_a_disconnect(lab: Lab
     assert link.attempts == lab.retry.attempts
     assert not link.connected
     assert not lab.virtual("front-door").connected
+
+
+class SlowWrites(VirtualClientBackend):
+    """Each chunk takes a while to leave (a congested controller's buffers)."""
+
+    chunk_seconds: ClassVar[float] = 0.0
+
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
+    ) -> None:
+        await asyncio.sleep(self.chunk_seconds)
+        await super().write_gatt_char(characteristic, data, response)
+
+
+async def test_the_write_deadline_bounds_the_whole_frame_not_each_chunk(lab: Lab) -> None:
+    command_deadline = lab.timeouts.command
+    base = lab.transport("front-door")
+    # Each chunk alone is well inside the deadline; the frame's four chunks are not.
+    slow = {"default_air": lab.air, "chunk_seconds": command_deadline / 2}
+    backend = type("Slow", (SlowWrites,), slow)
+    transport = Transport(base.moniker, base.address, base.scanner_backend, backend)
+    link = make_link(lab, "front-door", Recorder(), transport)
+    frame = encode_lock_command(0x14, bytes(40), DEFAULT_LOCK_KEY)  # 61 bytes + CRLF
+    assert len(frame + LOCK_TRAILER) > 3 * link.chunk_size
+    try:
+        async with asyncio.timeout(DEADLINE):
+            await link.connect()
+            started = time.monotonic()
+            with pytest.raises(WriteFailed, match="within"):
+                await link.send(frame, command=0x14)
+            elapsed = time.monotonic() - started
+    finally:
+        await link.disconnect()
+    assert elapsed < 2 * command_deadline  # four chunks would take 2x the deadline
