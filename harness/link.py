@@ -447,7 +447,7 @@ class Link:
                 ) from exc
             try:
                 async with asyncio.timeout(deadline):
-                    await client.start_notify(notify_char, self._notified)
+                    await client.start_notify(notify_char, self._notify_handler(client))
             except TimeoutError as exc:
                 raise self.error(
                     LinkCondition.CONNECT_TIMEOUT,
@@ -602,6 +602,24 @@ class Link:
     def reset_reassembler(self) -> bytes:
         """Drop a partly received frame (after a timeout, between tests); returns it."""
         return self._reassembler.reset()
+
+    def _notify_handler(
+        self, client: BleakClient
+    ) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
+        """The notify callback of one connection: silent once that connection is gone.
+
+        An OS stack may still deliver a notification it queued before the link went
+        down; from an old connection it would be reassembled into the next one's
+        frames and could pass for the reply to its request.
+        """
+
+        def notified(sender: BleakGATTCharacteristic, data: bytearray) -> None:
+            if client is self._client:
+                self._notified(sender, data)
+            else:
+                self._event("late-notification", size=len(data))
+
+        return notified
 
     def _notified(self, _sender: BleakGATTCharacteristic, data: bytearray) -> None:
         frames = self._reassembler.feed(data)

@@ -498,3 +498,41 @@ async def test_the_write_deadline_bounds_the_whole_frame_not_each_chunk(lab: Lab
     finally:
         await link.disconnect()
     assert elapsed < 2 * command_deadline  # four chunks would take 2x the deadline
+
+
+class LateNotifications(VirtualClientBackend):
+    """Keeps each connection's notify callback: the OS may still deliver a notification
+    it queued before the disconnect (a D-Bus signal, a CoreBluetooth event)."""
+
+    callbacks: ClassVar[list[Any]] = []
+
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
+        await super().start_notify(characteristic, callback, **kwargs)
+        type(self).callbacks.append(callback)
+
+
+async def test_a_notification_of_a_closed_connection_does_not_reach_the_new_one(
+    lab: Lab,
+) -> None:
+    base = lab.transport("front-door")
+    backend = type("Late", (LateNotifications,), {"default_air": lab.air, "callbacks": []})
+    transport = Transport(base.moniker, base.address, base.scanner_backend, backend)
+    recorder = Recorder()
+    link = make_link(lab, "front-door", recorder, transport)
+    stale = request(0x47) + LOCK_TRAILER
+    try:
+        async with asyncio.timeout(DEADLINE):
+            await link.connect()
+            await link.disconnect()
+            stale_callback = backend.callbacks[-1]
+            stale_callback(bytearray(stale))  # after our disconnect
+            await link.connect()
+            stale_callback(bytearray(stale))  # while the next connection is up
+            await link.send(request(0x14))
+            await recorder.wait_frames(1)
+            await asyncio.sleep(0.05)
+    finally:
+        await link.disconnect()
+    assert [frame[9] for frame in recorder.frames] == [0x54]  # only the reply to 0x14
