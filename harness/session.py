@@ -424,6 +424,7 @@ class Session:
         self._app: AppConnection | None = None
         self._pending: _Pending | None = None
         self._busy = asyncio.Lock()
+        self._connecting = asyncio.Lock()
         self._in_flight: int | None = None
         self._stale = False
         self._events: asyncio.Queue[DeviceEvent] = asyncio.Queue(maxsize=_EVENT_QUEUE_SIZE)
@@ -487,6 +488,16 @@ class Session:
         """Connect if not connected (reconnect after a drop or a stale link)."""
         if self._closed:
             raise RuntimeError(f"session {self.device} is closed")
+        # One connect at a time: a second caller (lock.connect() next to a command,
+        # two gateway calls greeting at once) waits for the first and shares its
+        # link instead of starting a second central that waits out the connect
+        # deadline, or replacing the connection state under a request in flight.
+        async with self._connecting:
+            if self._closed:
+                raise RuntimeError(f"session {self.device} is closed")
+            return await self._connect()
+
+    async def _connect(self) -> SeenDevice:
         if self._stale:
             self._stale = False
             await self._reset_connection("stale link: reconnecting")

@@ -463,3 +463,17 @@ async def test_a_progress_callback_that_raises_ends_the_request_with_its_error(
         assert (await ask(session, STATUS)).command == STATUS
     finally:
         await session.aclose()
+
+
+async def test_concurrent_connects_share_one_connection(session: Session, lab: Lab) -> None:
+    # A test connecting while another task's first command connects (lock.connect()
+    # next to lock.status(), two gateway calls greeting at once) gets the same link,
+    # not a second central waiting out the connect deadline (ConnectTimeout 10002).
+    async with asyncio.timeout(DEADLINE):
+        first, second, answer = await asyncio.gather(
+            session.connect(), session.connect(), session.request(STATUS, b"\x01\x02")
+        )
+    assert first == second
+    assert answer.command == STATUS
+    assert echo(lab).connects == 1
+    assert session.connected
