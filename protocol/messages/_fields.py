@@ -645,6 +645,10 @@ class WireStruct:
             if isinstance(item, F):
                 problem = item.codec.problem(getattr(self, item.name))
                 if problem is not None:
+                    if item.secret:
+                        # A rejected passcode or password is still someone's secret:
+                        # say what is wrong with it, never what it was.
+                        problem = problem.split(", got ", 1)[0] + " (value not shown: secret)"
                     self._invalid(item.name, problem)
         trailing_gap = False
         for item in self.LAYOUT:

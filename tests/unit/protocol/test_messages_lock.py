@@ -864,3 +864,17 @@ def test_fuzz_lock_decoders_only_raise_message_error(command: int, raw: bytes) -
     assert reply.encode() == raw
     with contextlib.suppress(MessageError):
         parse_push(reply)
+
+
+@pytest.mark.parametrize(
+    ("build", "secret"),
+    [
+        (lambda: SetAdminPasscode(passcode="12a4"), "12a4"),
+        (lambda: CheckAdmin(admin_ps=2**32 + 987654, flag_pos=0, uid=0), "4295955"),
+    ],
+)
+def test_a_rejected_secret_is_named_but_never_echoed(build: Any, secret: str) -> None:
+    with pytest.raises(MessageError) as info:
+        build()
+    assert "value not shown" in str(info.value)
+    assert secret not in str(info.value)
