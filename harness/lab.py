@@ -394,9 +394,18 @@ class Lab:
     async def aclose(self) -> None:
         """Close every session this lab opened, and the log file."""
         sessions, self._sessions = self._sessions, []
+        first_error: Exception | None = None
         try:
+            # One session failing to close must not leave the others connected
+            # (a real lock keeps refusing other centrals while we hold it).
             for session in sessions:
-                await session.aclose()
+                try:
+                    await session.aclose()
+                except Exception as exc:  # noqa: BLE001 - re-raised once all are closed
+                    logger.warning("closing a session failed: %s", exc)
+                    first_error = first_error or exc
+            if first_error is not None:
+                raise first_error
         finally:
             handler, self._log_handler = self._log_handler, None
             if handler is not None:

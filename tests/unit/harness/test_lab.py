@@ -215,6 +215,25 @@ async def test_aclose_closes_every_session_it_opened(lab: Lab) -> None:
     assert lock.session.trace.closed
 
 
+async def test_aclose_closes_the_other_sessions_when_one_fails_to_close(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    front, back = lab.lock("front-door"), lab.lock("back-door")
+    async with asyncio.timeout(DEADLINE):
+        await front.status()
+        await back.status()
+
+    async def broken_close() -> None:
+        raise OSError("adapter went away")
+
+    real_close = front.session.aclose
+    monkeypatch.setattr(front.session, "aclose", broken_close)
+    with pytest.raises(OSError, match="adapter went away"):
+        await lab.aclose()
+    assert not lab.virtual("back-door").connected
+    await real_close()  # the "broken" one, for real, so no task outlives the test
+
+
 async def test_the_log_file_gets_harness_logs_through_the_redactor(tmp_path: Path) -> None:
     config = build_config(tmp_path, [lock_entry("door")])
     log = tmp_path / "reports" / "lab.log"
