@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/python tools/typecheck.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider

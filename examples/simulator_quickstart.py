@@ -19,7 +19,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from harness.sim import (
+from ttlock_hil.harness.sim import (
     Air,
     Fault,
     VirtualClientBackend,
@@ -27,10 +27,10 @@ from harness.sim import (
     VirtualScannerBackend,
     create_device,
 )
-from protocol.advert import parse_bleak
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.frame import LOCK_TRAILER, LockFrame, encode_lock_command, parse_frame
-from protocol.messages import (
+from ttlock_hil.protocol.advert import parse_bleak
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.frame import LOCK_TRAILER, LockFrame, encode_lock_command, parse_frame
+from ttlock_hil.protocol.messages import (
     AddAdmin,
     AesKeyReply,
     CheckAdmin,
@@ -46,7 +46,7 @@ from protocol.messages import (
     decode_reply,
     parse_reply,
 )
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 ADMIN_PS = 12345678  # what *your* app chose during ADD_ADMIN
 UNLOCK_KEY = 87654321

@@ -2,7 +2,7 @@
 
 ``load_config(path)`` reads and validates the file and returns a frozen
 :class:`LabConfig`. Any problem — YAML syntax, a wrong type, an unknown key, an
-inline secret — becomes *one* :class:`~harness.errors.ConfigError` naming the
+inline secret — becomes *one* :class:`~ttlock_hil.harness.errors.ConfigError` naming the
 file, the line, the field and the fix::
 
     hil-config.yaml:14: devices[1].adress: unknown key — fix: did you mean 'address'?
@@ -48,7 +48,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from protocol.codes import DEFAULT_PLUGIN_VERSION, PluginVersion, PluginVersionError
+from ttlock_hil.protocol.codes import DEFAULT_PLUGIN_VERSION, PluginVersion, PluginVersionError
 
 from .credentials import CredentialRef, CredentialStore, LockCredentials, load_credentials
 from .errors import NEVER_RETRIED, TRANSIENT_ERRORS, ConfigError, TTLockError
@@ -218,7 +218,7 @@ class RetryPolicy(_Model):
     ``attempts`` counts every try (3 = the first and two retries); before retry
     ``n`` (0-based) the link waits ``backoff[n]`` seconds (the last value
     repeats). Only errors named in ``retry_on`` are retried, and only
-    transient ones may be named (:data:`harness.errors.TRANSIENT_ERRORS`):
+    transient ones may be named (:data:`ttlock_hil.harness.errors.TRANSIENT_ERRORS`):
     timeouts never are.
     """
 
@@ -552,7 +552,7 @@ _PACKAGED_NAME: Final = "default-hil-config.yaml"
 
 def packaged_config_path() -> Path:
     """The copy of the default config shipped inside the package (``harness/data``)."""
-    return Path(str(resources.files("harness").joinpath("data", _PACKAGED_NAME)))
+    return Path(str(resources.files("ttlock_hil.harness").joinpath("data", _PACKAGED_NAME)))
 
 
 def default_config_path() -> Path:

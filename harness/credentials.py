@@ -47,8 +47,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from protocol.errors import ProtocolError
-from protocol.frame import V3_HEADER, LockHeader
+from ttlock_hil.protocol.errors import ProtocolError
+from ttlock_hil.protocol.frame import V3_HEADER, LockHeader
 
 from .errors import ConfigError
 
@@ -83,7 +83,7 @@ class LockCredentials:
     (0x41) and CHECK_USER_TIME (0x55); ``header`` is the lock's version header.
 
     ``repr()`` and ``str()`` never show the key, admin password or unlock key.
-    Invalid values raise :class:`~harness.errors.ConfigError` naming the field.
+    Invalid values raise :class:`~ttlock_hil.harness.errors.ConfigError` naming the field.
     """
 
     aes_key: bytes

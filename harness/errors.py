@@ -8,14 +8,14 @@ Two families hang off :class:`HarnessError`:
       hil-config.yaml:12: devices[1].credentials: inline secrets are not allowed — fix: …
 
 * :class:`TTLockError` — a device operation ended with a TTLock error code.
-  It carries ``.code`` (the :class:`protocol.codes.ErrorCode` registry entry:
+  It carries ``.code`` (the :class:`ttlock_hil.protocol.codes.ErrorCode` registry entry:
   number, Chinese and English text, category), ``.command`` (the opcode or
   ``None``), ``.raw_reply`` (the reply frame, if one arrived), ``.trace_path``,
   ``.device`` and ``.advice`` (what a lab engineer should do about it).
 
   :class:`DeviceError` means the device answered with an error byte or status
   (PROTOCOL.md §5.1/§5.2). Every other subclass is a link or parse condition
-  the harness detected itself (:class:`protocol.errormap.LinkCondition`, §5.3);
+  the harness detected itself (:class:`ttlock_hil.protocol.errormap.LinkCondition`, §5.3);
   those inherit the builtin they resemble, so ``except TimeoutError`` catches
   :class:`ConnectTimeout` and :class:`ResponseTimeout`, ``except
   ConnectionError`` catches :class:`Disconnected`, :class:`WriteFailed` and
@@ -37,9 +37,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Self
 
-from protocol.codes import Code, ErrorCode, VersionLike
-from protocol.commands import command_name
-from protocol.errormap import (
+from ttlock_hil.protocol.codes import Code, ErrorCode, VersionLike
+from ttlock_hil.protocol.commands import command_name
+from ttlock_hil.protocol.errormap import (
     LinkCondition,
     gateway_status_code,
     link_code,
@@ -129,9 +129,9 @@ class TTLockError(HarnessError):
 
     ``code`` is the registry entry (``err.code.code`` is the number, ``.en``
     and ``.zh`` the texts, ``.category`` the category); compare it with
-    :class:`protocol.codes.Code` members: ``err.code.code == Code.EKEY_EXPIRED``.
-    ``command`` is the opcode (a :class:`~protocol.commands.LockCommand` /
-    :class:`~protocol.commands.GatewayCommand` member reads best; a plain int
+    :class:`ttlock_hil.protocol.codes.Code` members: ``err.code.code == Code.EKEY_EXPIRED``.
+    ``command`` is the opcode (a :class:`~ttlock_hil.protocol.commands.LockCommand` /
+    :class:`~ttlock_hil.protocol.commands.GatewayCommand` member reads best; a plain int
     is named as a lock opcode). ``trace_path`` may be set after construction by
     the session that owns the trace.
     """

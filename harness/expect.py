@@ -47,7 +47,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, TypeVar
 
-from protocol.codes import Code, ErrorCode, lookup
+from ttlock_hil.protocol.codes import Code, ErrorCode, lookup
 
 from .errors import TTLockError
 from .session import last_request

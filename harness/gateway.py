@@ -10,7 +10,7 @@
 PROTOCOL.md §7. The vendor sends ECHO (``45``) right after enabling
 notifications; :class:`Gateway` does the same on every (re)connection it
 starts. Replies are ``[status][data…]``; a failure status raises
-:class:`~harness.errors.DeviceError` with the §5.2 code (status + 0x7F,
+:class:`~ttlock_hil.harness.errors.DeviceError` with the §5.2 code (status + 0x7F,
 inferred). CONFIGURE_WIFI may answer "processing" (status 2) first: the call
 waits for the final status.
 
@@ -28,11 +28,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from protocol.advert import GatewayType
-from protocol.commands import GatewayCommand
-from protocol.errormap import LinkCondition
-from protocol.errors import MessageError
-from protocol.messages import (
+from ttlock_hil.protocol.advert import GatewayType
+from ttlock_hil.protocol.commands import GatewayCommand
+from ttlock_hil.protocol.errormap import LinkCondition
+from ttlock_hil.protocol.errors import MessageError
+from ttlock_hil.protocol.messages import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
     ConfigIp,
@@ -83,7 +83,7 @@ class GatewayInitResult:
 
 
 class Gateway:
-    """Typed gateway operations over one :class:`~harness.session.Session`.
+    """Typed gateway operations over one :class:`~ttlock_hil.harness.session.Session`.
 
     ``model`` is the lab config's model name (``g2``…), used when the advert
     does not say which gateway type it is.

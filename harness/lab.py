@@ -8,15 +8,15 @@
         await lock.unlock()
 
 It holds what every session shares: the plugin version whose codes results
-are mapped to, the timeouts, the retry policy, the :class:`~harness.trace.Redactor`
+are mapped to, the timeouts, the retry policy, the :class:`~ttlock_hil.harness.trace.Redactor`
 (``redact:``), where traces go and where credentials are kept.
 
 **Transports by moniker.** A device's ``address:`` decides how bleak reaches
 it, and :meth:`Lab.transport` is the one place that looks (STYLE.md rule 4,
 Bumble's moniker idea):
 
-* ``sim:<preset>`` — a virtual device built by ``harness.sim.presets.create_device``
-  is put on the lab's :class:`~harness.sim.air.Air`; bleak gets the virtual
+* ``sim:<preset>`` — a virtual device built by ``ttlock_hil.harness.sim.presets.create_device``
+  is put on the lab's :class:`~ttlock_hil.harness.sim.air.Air`; bleak gets the virtual
   scanner/client backends bound to that air. The device's BLE address is
   derived from the lab and device names (stable across processes). A
   ``credentials:`` reference makes the virtual lock start paired with those
@@ -25,7 +25,7 @@ Bumble's moniker idea):
   backend (``backend=None``), BlueZ adapter from ``adapter:`` if given.
 
 Everything above (link, session, Lock/Gateway API) receives a
-:class:`~harness.link.Transport` and never asks which kind it is.
+:class:`~ttlock_hil.harness.link.Transport` and never asks which kind it is.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from protocol.codes import PluginVersion
-from protocol.frame import V3_HEADER
+from ttlock_hil.protocol.codes import PluginVersion
+from ttlock_hil.protocol.frame import V3_HEADER
 
 from .config import DeviceConfig, LabConfig, RetryPolicy, Timeouts, load_config
 from .credentials import CredentialStore, LockCredentials, save_credentials
@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 class DeviceFactory(Protocol):
     """Builds the virtual device behind a ``sim:<preset>`` address.
 
-    The signature of ``harness.sim.presets.create_device`` (the default).
+    The signature of ``ttlock_hil.harness.sim.presets.create_device`` (the default).
     """
 
     def __call__(
@@ -120,7 +120,7 @@ class Lab:
     ``rng``: randomness of the virtual devices and of new admin passwords /
     unlock keys (default: the OS's secure generator for the latter).
     ``device_factory``: what builds ``sim:`` devices (default:
-    ``harness.sim.presets.create_device``). ``trace_dir``: where session traces
+    ``ttlock_hil.harness.sim.presets.create_device``). ``trace_dir``: where session traces
     go (default ``<reports>/traces``). ``log_file``: also log the harness there,
     through the redacting filter. ``environ``: where ``env:`` credentials are
     read (default ``os.environ``).
@@ -314,7 +314,7 @@ class Lab:
         return device
 
     def lock(self, name: str, *, trace_path: Path | None = None) -> Lock:
-        """The :class:`~harness.lock.Lock` API for ``name`` (connects lazily)."""
+        """The :class:`~ttlock_hil.harness.lock.Lock` API for ``name`` (connects lazily)."""
         from .lock import Lock
 
         self._require_kind(name, DeviceKind.LOCK)
@@ -328,7 +328,7 @@ class Lab:
         )
 
     def gateway(self, name: str, *, trace_path: Path | None = None) -> Gateway:
-        """The :class:`~harness.gateway.Gateway` API for ``name`` (connects lazily)."""
+        """The :class:`~ttlock_hil.harness.gateway.Gateway` API for ``name`` (connects lazily)."""
         from .gateway import Gateway
 
         device = self._require_kind(name, DeviceKind.GATEWAY)
@@ -385,7 +385,7 @@ class Lab:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler.addFilter(RedactingFilter(self.redactor))
         handler.setLevel(logging.DEBUG)
-        root = logging.getLogger("harness")
+        root = logging.getLogger("ttlock_hil")
         self._log_level = root.level
         root.addHandler(handler)
         root.setLevel(logging.DEBUG)
@@ -409,7 +409,7 @@ class Lab:
         finally:
             handler, self._log_handler = self._log_handler, None
             if handler is not None:
-                root = logging.getLogger("harness")
+                root = logging.getLogger("ttlock_hil")
                 root.removeHandler(handler)
                 root.setLevel(self._log_level)
                 handler.close()

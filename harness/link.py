@@ -2,15 +2,15 @@
 
 Everything goes through bleak's public API (``BleakScanner`` / ``BleakClient``)
 with the backend a :class:`Transport` names: the virtual backends bound to an
-:class:`~harness.sim.air.Air` for ``sim:`` devices, bleak's OS backend
-(``backend=None``) for a real radio. :mod:`harness.lab` builds the transport
+:class:`~ttlock_hil.harness.sim.air.Air` for ``sim:`` devices, bleak's OS backend
+(``backend=None``) for a real radio. :mod:`ttlock_hil.harness.lab` builds the transport
 from the device's address moniker; nothing here knows which one it got.
 
 What a :class:`Link` guarantees (PROTOCOL.md §1, STYLE.md rules 6-7):
 
 * **Find first.** :meth:`Link.connect` scans for the device (by address, with
   the ``timeouts.scan`` deadline) and keeps its parsed advertisement
-  (:func:`protocol.advert.parse_bleak`: setting mode, battery, MAC): the session
+  (:func:`ttlock_hil.protocol.advert.parse_bleak`: setting mode, battery, MAC): the session
   needs the setting-mode bit to pick the key. Not seen → :class:`DeviceNotFound`;
   an adapter that cannot scan at all → a :class:`TTLockError` with code 10030.
 * **Connect with a deadline** (``timeouts.connect``) → :class:`ConnectTimeout`.
@@ -20,21 +20,21 @@ What a :class:`Link` guarantees (PROTOCOL.md §1, STYLE.md rules 6-7):
   connecting (→ :class:`NotifyFailed`); :meth:`Link.send` refuses to write on a
   link that is not fully up.
 * **Retry only transient errors**, with the backoff of the lab's
-  :class:`~harness.config.RetryPolicy` (``retry.retry_on``, ``retry.backoff``).
+  :class:`~ttlock_hil.harness.config.RetryPolicy` (``retry.retry_on``, ``retry.backoff``).
   Timeouts and "not found" are never retried: a slow device must show up as
   slow (bleak-retry-connector's rule). Only *connecting* is retried; a command
   never is (it may have run).
 * **Chunked writes**: the frame (lock frames + ``0D 0A``, §1.1) is written in
   ``max_write_without_response_size`` (MTU-3, 20 by default) chunks with
   write-without-response → :class:`WriteFailed` / :class:`Disconnected`.
-* **Length-driven reassembly** of notifications (:mod:`protocol.reassembly`);
+* **Length-driven reassembly** of notifications (:mod:`ttlock_hil.protocol.reassembly`);
   each complete frame goes to ``on_frame``.
 * **Drops surface at once**: bleak's ``disconnected_callback`` calls
   ``on_lost`` in the same loop turn, so the
   session can fail the waiting command instead of letting it time out.
 
 Every error carries the TTLock code of the configured plugin version
-(:func:`harness.errors.link_error`), the device name and the trace path.
+(:func:`ttlock_hil.harness.errors.link_error`), the device name and the trace path.
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 from bleak.uuids import normalize_uuid_str
 
-from protocol.advert import Advert, AdvertError, AdvertKind, parse_bleak
-from protocol.codes import Code, VersionLike, lookup
-from protocol.errormap import LinkCondition
-from protocol.frame import LOCK_TRAILER
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.advert import Advert, AdvertError, AdvertKind, parse_bleak
+from ttlock_hil.protocol.codes import Code, VersionLike, lookup
+from ttlock_hil.protocol.errormap import LinkCondition
+from ttlock_hil.protocol.frame import LOCK_TRAILER
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 from .config import RetryPolicy, Timeouts
 from .errors import TTLockError, link_error
@@ -99,7 +99,7 @@ class Transport:
     chose one.
     ``moniker`` is what the lab config said (``sim:v3-keypad`` or an address);
     ``address`` is the BLE address to look for. Build transports with
-    :meth:`harness.lab.Lab.transport`.
+    :meth:`ttlock_hil.harness.lab.Lab.transport`.
     """
 
     moniker: str
@@ -191,7 +191,7 @@ class SeenDevice:
         return self.advert.setting_mode if self.advert is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the advert as :meth:`protocol.advert.Advert.to_dict`)."""
+        """JSON-ready form (the advert as :meth:`ttlock_hil.protocol.advert.Advert.to_dict`)."""
         return {
             "address": self.address,
             "name": self.name,
@@ -284,7 +284,7 @@ class Link:
     ``on_frame(raw)`` receives every reassembled frame (no ``0D 0A``);
     ``on_lost(reason)`` is called once, in the loop turn bleak reports an
     unsolicited disconnect, so the session can fail the waiting command with
-    :class:`~harness.errors.Disconnected` at once. A link can be connected
+    :class:`~ttlock_hil.harness.errors.Disconnected` at once. A link can be connected
     again after it was lost or closed.
     """
 

@@ -12,9 +12,9 @@
 Connecting and logging in happen lazily: the first command connects, and a
 command that needs the admin (PROTOCOL.md §4.3 "admin-gating") logs in first
 (``41`` CHECK_ADMIN → ``30`` CHECK_RANDOM) unless this connection already did.
-Every method returns a typed value (a :mod:`protocol.messages` reply class or
+Every method returns a typed value (a :mod:`ttlock_hil.protocol.messages` reply class or
 a small dataclass of this module) and raises the mapped
-:class:`~harness.errors.TTLockError` on failure.
+:class:`~ttlock_hil.harness.errors.TTLockError` on failure.
 
 ``init()`` — the add-admin flow (§4.3) with crash safety
 ---------------------------------------------------------
@@ -48,12 +48,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from protocol.commands import LockCommand
-from protocol.connection import Auth
-from protocol.errormap import LinkCondition
-from protocol.errors import MessageError
-from protocol.frame import V3_HEADER
-from protocol.messages import (
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.connection import Auth
+from ttlock_hil.protocol.errormap import LinkCondition
+from ttlock_hil.protocol.errors import MessageError
+from ttlock_hil.protocol.frame import V3_HEADER
+from ttlock_hil.protocol.messages import (
     END_OF_LIST,
     NEW_RECORDS,
     PERMANENT_END,
@@ -222,9 +222,9 @@ class InitResult:
 
 
 class Lock:
-    """Typed TTLock lock operations over one :class:`~harness.session.Session`.
+    """Typed TTLock lock operations over one :class:`~ttlock_hil.harness.session.Session`.
 
-    Built by :meth:`harness.lab.Lab.lock`. ``credentials`` may be ``None`` for a
+    Built by :meth:`ttlock_hil.harness.lab.Lab.lock`. ``credentials`` may be ``None`` for a
     factory-fresh lock (``init()`` creates them); ``save`` persists new
     credentials atomically and returns the path; ``clock`` gives lock-local
     "now"; ``rng`` draws admin passwords and unlock keys.

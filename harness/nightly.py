@@ -20,7 +20,7 @@
 Everything of the night is in ``<out>/<night id>/`` — the id is the UTC start
 time (``2026-11-30T02-00-00Z``). :attr:`NightlyOutcome.exit_status`: 0 when no
 test failed, 1 when some failed (or the run was cut short); usage and config
-problems raise :class:`~harness.errors.ConfigError` / :class:`NightlyError`
+problems raise :class:`~ttlock_hil.harness.errors.ConfigError` / :class:`NightlyError`
 (exit status 2 at the CLI).
 """
 
@@ -38,12 +38,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Final
 
-from harness.config import LabConfig, default_config_path, load_config
-from harness.errors import HarnessError
-from harness.report.diff import NightDiff, diff_against_history
-from harness.report.history import HistoryStore, history_path
-from harness.report.html import write_night_report
-from harness.report.model import (
+from ttlock_hil.harness.config import LabConfig, default_config_path, load_config
+from ttlock_hil.harness.errors import HarnessError
+from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
+from ttlock_hil.harness.report.history import HistoryStore, history_path
+from ttlock_hil.harness.report.html import write_night_report
+from ttlock_hil.harness.report.model import (
     DeviceInfo,
     Night,
     NightMeta,

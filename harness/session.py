@@ -1,8 +1,8 @@
 """A device session: one command in flight, replies matched, every outcome a TTLock code.
 
-A :class:`Session` owns the :class:`~harness.link.Link` to one device, the
-sans-IO :class:`~protocol.connection.AppConnection` of the current connection
-and the device's :class:`~harness.trace.FrameTrace`. :meth:`Session.request`
+A :class:`Session` owns the :class:`~ttlock_hil.harness.link.Link` to one device, the
+sans-IO :class:`~ttlock_hil.protocol.connection.AppConnection` of the current connection
+and the device's :class:`~ttlock_hil.harness.trace.FrameTrace`. :meth:`Session.request`
 is the only way a command reaches the device::
 
     answer = await session.request(LockCommand.SEARCH_STATUS, SearchStatus().encode())
@@ -10,7 +10,7 @@ is the only way a command reaches the device::
 
 How a request runs (STYLE.md rule 7, PROTOCOL.md §4.1):
 
-1. A second request while one is in flight raises :class:`~harness.errors.Busy`
+1. A second request while one is in flight raises :class:`~ttlock_hil.harness.errors.Busy`
    at once (one command per device; await the first).
 2. The link is (re)connected if needed; login state starts fresh with it.
 3. The reply waiter (a future) is registered, *then* the frame is written.
@@ -20,13 +20,14 @@ How a request runs (STYLE.md rule 7, PROTOCOL.md §4.1):
    replies ("processing", card/finger enrolment steps) are collected until the
    ``final`` predicate accepts one.
 5. The wait has a deadline (``timeouts.command`` or ``timeout=``); a link drop
-   fails it in the same loop turn (:class:`~harness.errors.Disconnected`).
+   fails it in the same loop turn (:class:`~ttlock_hil.harness.errors.Disconnected`).
 
 Outcome → code, through the mapping tables of the configured plugin version
-(:mod:`protocol.errormap`): a FAILED lock reply raises
-:class:`~harness.errors.DeviceError` from its error byte (§5.1), a gateway
+(:mod:`ttlock_hil.protocol.errormap`): a FAILED lock reply raises
+:class:`~ttlock_hil.harness.errors.DeviceError` from its error byte (§5.1), a gateway
 failure status from the status byte (§5.2); link and parse conditions raise
-the :mod:`harness.errors` class of their :class:`~protocol.errormap.LinkCondition`
+the :mod:`ttlock_hil.harness.errors` class of their
+:class:`~ttlock_hil.protocol.errormap.LinkCondition`
 (§5.3).
 
 Two decisions worth knowing:
@@ -42,10 +43,10 @@ Two decisions worth knowing:
   (PROTOCOL.md §1.1 timing) — but the request may have run, and resending an
   UNLOCK or ADD_ADMIN is not harmless; the CRC error is the result under test
   (code 1, LOCK_CRC_CHECK_ERROR, §5.3). Tests that want the vendor behaviour
-  retry themselves (:data:`harness.errors.NEVER_RETRIED` says the same).
+  retry themselves (:data:`ttlock_hil.harness.errors.NEVER_RETRIED` says the same).
 
 The frame trace gets every tx/rx frame (decoded, CRC verdict, mapped code) and
-the link events. Secrets are given to the lab's :class:`~harness.trace.Redactor`
+the link events. Secrets are given to the lab's :class:`~ttlock_hil.harness.trace.Redactor`
 *before* the frame that carries them is traced.
 """
 
@@ -61,11 +62,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Protocol, TypeVar
 
-from protocol.codes import VersionLike, lookup
-from protocol.commands import GatewayCommand, LockCommand
-from protocol.connection import AppConnection, Auth, Stray
-from protocol.crypto import gateway_key
-from protocol.errormap import (
+from ttlock_hil.protocol.codes import VersionLike, lookup
+from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.connection import AppConnection, Auth, Stray
+from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.errormap import (
     GATEWAY_STATUS_FALLBACK,
     LOCK_ERROR_FALLBACK,
     LinkCondition,
@@ -73,8 +74,8 @@ from protocol.errormap import (
     link_code,
     lock_error_code,
 )
-from protocol.errors import CrcMismatch, DecryptError, MessageError, ProtocolError
-from protocol.frame import (
+from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, MessageError, ProtocolError
+from ttlock_hil.protocol.frame import (
     V3_HEADER,
     GatewayFrame,
     LockFrame,
@@ -83,7 +84,7 @@ from protocol.frame import (
     encode_lock_command,
     parse_frame,
 )
-from protocol.messages import (
+from ttlock_hil.protocol.messages import (
     AesKeyReply,
     CheckAdminReply,
     CheckUserTimeReply,
@@ -93,7 +94,7 @@ from protocol.messages import (
     parse_push,
     parse_reply,
 )
-from protocol.reassembly import Channel
+from ttlock_hil.protocol.reassembly import Channel
 
 from .config import RetryPolicy, Timeouts
 from .errors import ConfigError, DeviceError, TTLockError
@@ -117,7 +118,7 @@ _EVENT_QUEUE_SIZE: Final = 256
 
 @dataclass(frozen=True, slots=True)
 class RequestInfo:
-    """The latest request a task sent: what :mod:`harness.expect` names on success."""
+    """The latest request a task sent: what :mod:`ttlock_hil.harness.expect` names on success."""
 
     device: str
     command: int
@@ -381,7 +382,7 @@ class _Pending:
 class Session:
     """One device's command channel (see the module docstring).
 
-    Built by :meth:`harness.lab.Lab.session` (or ``lab.lock()`` / ``lab.gateway()``).
+    Built by :meth:`ttlock_hil.harness.lab.Lab.session` (or ``lab.lock()`` / ``lab.gateway()``).
     ``lock_key`` is the lock's AES key when known (credentials); ``header`` the
     lock's version header. Use ``async with session:`` or :meth:`aclose`.
     """

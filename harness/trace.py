@@ -62,9 +62,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from protocol.commands import GatewayCommand, LockCommand
-from protocol.errors import CrcMismatch, DecryptError, FrameError
-from protocol.frame import (
+from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, FrameError
+from ttlock_hil.protocol.frame import (
     GATEWAY_HEADER_SIZE,
     GATEWAY_MAGIC,
     LEGACY_HEADER_SIZE,

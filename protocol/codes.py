@@ -28,7 +28,7 @@ from enum import IntEnum, StrEnum
 from importlib import resources
 from typing import Any, Final
 
-from protocol.errors import ProtocolError, UnknownCode
+from ttlock_hil.protocol.errors import ProtocolError, UnknownCode
 
 __all__ = [
     "DEFAULT_PLUGIN_VERSION",
@@ -369,7 +369,11 @@ def _entry(entry: Any, index: int) -> ErrorCode:
 def _load() -> dict[int, ErrorCode]:
     # Package data, not the outside world: importlib.resources keeps protocol/ sans-IO
     # in the sense that matters (no paths, no clocks, nothing that varies per host).
-    text = resources.files("protocol").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+    text = (
+        resources.files("ttlock_hil.protocol")
+        .joinpath("data", _DATA_FILE)
+        .read_text(encoding="utf-8")
+    )
     document = json.loads(text)
     registry: dict[int, ErrorCode] = {}
     for index, raw in enumerate(document["codes"]):
@@ -415,7 +419,7 @@ def lookup(code: int, plugin_version: VersionLike | None = None) -> ErrorCode:
     """The registry entry for ``code``.
 
     With ``plugin_version``, also require the code to exist in that version.
-    Raises :class:`~protocol.errors.UnknownCode` naming the nearest known codes
+    Raises :class:`~ttlock_hil.protocol.errors.UnknownCode` naming the nearest known codes
     (and the valid ones) otherwise.
     """
     if isinstance(code, bool) or not isinstance(code, int):

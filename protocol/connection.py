@@ -2,7 +2,7 @@
 
 Each role is an ``Enum`` of states, one transition table ``{(state, event): state}``
 and a small class that fires events into it; a move the table does not list
-raises :class:`~protocol.errors.IllegalTransition` and changes nothing.
+raises :class:`~ttlock_hil.protocol.errors.IllegalTransition` and changes nothing.
 
 * :class:`LockConnection` is the **lock** role: setting mode → key handed out →
   paired, and the per-connection login (PROTOCOL.md §4.3). It also decides,
@@ -16,7 +16,7 @@ raises :class:`~protocol.errors.IllegalTransition` and changes nothing.
   login and key can never drift from the simulator's: both run the same table.
 
 Nothing here does I/O or knows about bytes on the wire: the session layer
-parses frames (:mod:`protocol.frame`) and reports opcodes and outcomes.
+parses frames (:mod:`ttlock_hil.protocol.frame`) and reports opcodes and outcomes.
 """
 
 from __future__ import annotations

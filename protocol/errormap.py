@@ -15,7 +15,7 @@ Three tables, each a tuple of frozen rows that say where the mapping comes from:
   newer one**, because that is the code later plugins settled on.
 
 Every function returns a code that is valid in the plugin version asked about
-(``protocol.codes.ErrorCode.is_valid_in``); the tests check it for every version.
+(``ttlock_hil.protocol.codes.ErrorCode.is_valid_in``); the tests check it for every version.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from protocol.codes import (
+from ttlock_hil.protocol.codes import (
     DEFAULT_PLUGIN_VERSION,
     Code,
     ErrorCode,
@@ -32,7 +32,7 @@ from protocol.codes import (
     VersionLike,
     lookup,
 )
-from protocol.errors import ProtocolError, UnknownCode
+from ttlock_hil.protocol.errors import ProtocolError, UnknownCode
 
 __all__ = [
     "DEFAULT_PLUGIN_VERSION",
@@ -239,7 +239,7 @@ def gateway_status_code(
 
     Status 10 and above give :data:`GATEWAY_STATUS_FALLBACK`. Plugins before
     2.6.0 have no gateway codes at all: asking for a failure status there raises
-    :class:`~protocol.errors.UnknownCode` rather than inventing one.
+    :class:`~ttlock_hil.protocol.errors.UnknownCode` rather than inventing one.
     """
     row = _GATEWAY_ROWS.get(_check_byte(status, "gateway status byte"))
     code = row.code if row is not None else GATEWAY_STATUS_FALLBACK

@@ -12,7 +12,7 @@
 
       72 5B | cmd | n | data[n] | crc
 
-The CRC (:mod:`protocol.crc`) covers every byte before it. Lock frames travel
+The CRC (:mod:`ttlock_hil.protocol.crc`) covers every byte before it. Lock frames travel
 with a trailing ``0D 0A`` that is not part of the frame: :func:`parse_frame`
 accepts it, the builders never add it (the transport does, see ``LOCK_TRAILER``).
 Construct stays inside this module: callers see frozen dataclasses.

@@ -44,7 +44,7 @@ class FrameReassembler:
     ['7f5a0503010001000145aa00b3']
 
     Frames are returned without the ``0D 0A`` trailer and are *not* validated
-    (CRC, decryption): that is :func:`protocol.frame.parse_frame`'s job, so a
+    (CRC, decryption): that is :func:`ttlock_hil.protocol.frame.parse_frame`'s job, so a
     corrupted frame still reaches the caller to be reported. Skipped bytes are
     kept in :attr:`discarded` (bounded) for traces.
     """

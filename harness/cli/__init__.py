@@ -13,15 +13,15 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import ConfigError, HarnessError
-from protocol.errors import ProtocolError
+from ttlock_hil.harness.errors import ConfigError, HarnessError
+from ttlock_hil.protocol.errors import ProtocolError
 
 _GROUPS = (
-    "harness.cli.protocol_cmds",  # crc, frame
-    "harness.cli.advert_cmds",  # advert
-    "harness.cli.codes_cmds",  # codes
-    "harness.cli.device_cmds",  # scan, lock
-    "harness.cli.nightly_cmds",  # nightly, report
+    "ttlock_hil.harness.cli.protocol_cmds",  # crc, frame
+    "ttlock_hil.harness.cli.advert_cmds",  # advert
+    "ttlock_hil.harness.cli.codes_cmds",  # codes
+    "ttlock_hil.harness.cli.device_cmds",  # scan, lock
+    "ttlock_hil.harness.cli.nightly_cmds",  # nightly, report
 )
 
 

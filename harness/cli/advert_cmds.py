@@ -12,8 +12,14 @@ import argparse
 import json
 import re
 
-from harness.cli import CliError
-from protocol.advert import Advert, AdvertKind, describe_scene, parse_bleak, parse_manufacturer_data
+from ttlock_hil.harness.cli import CliError
+from ttlock_hil.protocol.advert import (
+    Advert,
+    AdvertKind,
+    describe_scene,
+    parse_bleak,
+    parse_manufacturer_data,
+)
 
 _SEPARATORS = re.compile(r"[\s:_-]+")
 

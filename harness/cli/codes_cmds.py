@@ -4,7 +4,7 @@
 them, or those valid in plugin V and/or of one category); ``--json`` prints a
 list of ``{code, zh, en, since, absent, category}`` objects, a stable contract.
 ``codes show CODE [--plugin-version V] [--json]`` explains one code and whether
-it exists in plugin V (default :data:`protocol.codes.DEFAULT_PLUGIN_VERSION`).
+it exists in plugin V (default :data:`ttlock_hil.protocol.codes.DEFAULT_PLUGIN_VERSION`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import argparse
 import json
 from typing import Any
 
-from harness.cli import CliError
-from protocol.codes import (
+from ttlock_hil.harness.cli import CliError
+from ttlock_hil.protocol.codes import (
     DEFAULT_PLUGIN_VERSION,
     Category,
     ErrorCode,

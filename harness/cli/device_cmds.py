@@ -35,11 +35,11 @@ from typing import Any
 
 from bleak.exc import BleakError
 
-from harness.cli import CliError
-from harness.errors import TTLockError
-from harness.lab import Lab, Sighting
-from harness.lock import Lock
-from protocol.advert import AdvertKind
+from ttlock_hil.harness.cli import CliError
+from ttlock_hil.harness.errors import TTLockError
+from ttlock_hil.harness.lab import Lab, Sighting
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.protocol.advert import AdvertKind
 
 OPERATIONS = ("status", "unlock", "lock")
 

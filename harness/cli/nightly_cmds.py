@@ -6,7 +6,7 @@ runs the regression suite (``tests/hil``) against the lab of the config with
 pytest's progress on the terminal, records the night in the history store and
 writes ``junit.xml``, ``report.html``, ``results.json`` and the frame traces into
 ``DIR/<night id>/`` (default ``DIR``: the config's ``reports:``), then prints the
-summary and where the report is (:func:`harness.nightly.run_nightly`). Exit
+summary and where the report is (:func:`ttlock_hil.harness.nightly.run_nightly`). Exit
 status 0 when no test failed, 1 when some did, 2 for usage and config errors.
 
 ``report diff [--night NIGHT] [--since NIGHT] [--config FILE] [--history PATH] [--json]``
@@ -20,7 +20,7 @@ that night's ``report.html`` from the history store (by default into
 ``<reports>/<NIGHT>/report.html``) and prints where it wrote it.
 
 The store is ``--history``, else the lab config's ``history:``, else
-``<reports>/history.sqlite`` (:func:`harness.report.history.history_path`). An
+``<reports>/history.sqlite`` (:func:`ttlock_hil.harness.report.history.history_path`). An
 unknown night, a missing or unusable store, or a bad config: one ``error: …``
 line and exit status 2.
 """
@@ -35,14 +35,14 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.cli import CliError
-from harness.config import LabConfig, load_config
-from harness.errors import ConfigError
-from harness.report import ReportError
-from harness.report.diff import diff_against_history
-from harness.report.history import HistoryStore, history_path
-from harness.report.html import HTML_NAME, build_report, render_html
-from harness.report.render_text import print_diff
+from ttlock_hil.harness.cli import CliError
+from ttlock_hil.harness.config import LabConfig, load_config
+from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.harness.report import ReportError
+from ttlock_hil.harness.report.diff import diff_against_history
+from ttlock_hil.harness.report.history import HistoryStore, history_path
+from ttlock_hil.harness.report.html import HTML_NAME, build_report, render_html
+from ttlock_hil.harness.report.render_text import print_diff
 
 
 def register(subparsers: Any) -> None:
@@ -94,7 +94,7 @@ def _register_nightly(subparsers: Any) -> None:
 
 def nightly_run(args: argparse.Namespace) -> int:
     """Handler of ``nightly``."""
-    from harness.nightly import DEFAULT_RERUNS, NightlyError, run_nightly
+    from ttlock_hil.harness.nightly import DEFAULT_RERUNS, NightlyError, run_nightly
 
     extra = list(args.pytest_args)
     if extra and extra[0] == "--":

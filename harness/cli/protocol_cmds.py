@@ -16,12 +16,18 @@ import json
 import re
 from typing import Any
 
-from protocol.codes import DEFAULT_PLUGIN_VERSION
-from protocol.crc import crc8
-from protocol.crypto import KEY_SIZE, aes_encrypt, gateway_key
-from protocol.errormap import lock_error_code
-from protocol.errors import CrcMismatch, DecryptError, FrameError, ProtocolError, Truncated
-from protocol.frame import (
+from ttlock_hil.protocol.codes import DEFAULT_PLUGIN_VERSION
+from ttlock_hil.protocol.crc import crc8
+from ttlock_hil.protocol.crypto import KEY_SIZE, aes_encrypt, gateway_key
+from ttlock_hil.protocol.errormap import lock_error_code
+from ttlock_hil.protocol.errors import (
+    CrcMismatch,
+    DecryptError,
+    FrameError,
+    ProtocolError,
+    Truncated,
+)
+from ttlock_hil.protocol.frame import (
     GATEWAY_MAGIC,
     LOCK_MAGIC,
     LOCK_TRAILER,
@@ -35,7 +41,7 @@ from protocol.frame import (
     frame_size,
     parse_frame,
 )
-from protocol.messages import parse_reply
+from ttlock_hil.protocol.messages import parse_reply
 
 from . import CliError
 

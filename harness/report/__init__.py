@@ -2,20 +2,20 @@
 
 The pieces, each in its own module:
 
-* :mod:`harness.report.model` — :class:`~harness.report.model.Night`,
-  :class:`~harness.report.model.TestResult`, :class:`~harness.report.model.DeviceInfo`:
+* :mod:`ttlock_hil.harness.report.model` — :class:`~.model.Night`, :class:`~.model.TestResult`,
+  :class:`~.model.DeviceInfo`:
   frozen dataclasses that round-trip through JSON (``results.json`` is a Night).
-* :mod:`harness.report.history` — :class:`~harness.report.history.HistoryStore`, the
+* :mod:`ttlock_hil.harness.report.history` — :class:`~.history.HistoryStore`, the
   SQLite history of nights. A night is begun (visible as *incomplete* at once),
   its results recorded and then finished, each step one transaction, so a killed
   run leaves an incomplete night and never a half-written one.
-* :mod:`harness.report.diff` — a night against the previous complete night
+* :mod:`ttlock_hil.harness.report.diff` — a night against the previous complete night
   (regressions, fixes, new, removed, flaky, still failing), the error-code
   conformance matrix and the trend over the last nights.
-* :mod:`harness.report.html` — ``report.html`` (one self-contained file: inline CSS
+* :mod:`ttlock_hil.harness.report.html` — ``report.html`` (one self-contained file: inline CSS
   and SVG, no script, no network) and ``results.json``:
-  :func:`~harness.report.html.write_night_report`.
-* :mod:`harness.report.render_text` — the same diff as rich tables for the terminal.
+  :func:`~ttlock_hil.harness.report.html.write_night_report`.
+* :mod:`ttlock_hil.harness.report.render_text` — the same diff as rich tables for the terminal.
 
 How the ``nightly`` command uses them::
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import HarnessError
+from ttlock_hil.harness.errors import HarnessError
 
 __all__ = ["ReportError", "StoreMissing", "StoreUnusable", "UnknownNight"]
 

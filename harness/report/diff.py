@@ -9,7 +9,7 @@
 * :func:`conformance` — the error-code conformance matrix: per (model, command,
   condition) the expected code (or timeout) and what each device answered.
 * :func:`coverage` — which codes of the seed table (valid in the night's plugin
-  version, :func:`protocol.codes.valid_in`) the night's tests asserted.
+  version, :func:`ttlock_hil.protocol.codes.valid_in`) the night's tests asserted.
 * :func:`trend` — pass rate and median latency per night, for the trend plot.
 
 Skipped and xfailed results are neither pass nor fail: a test that was skipped
@@ -25,10 +25,10 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any, ClassVar, Final
 
-from harness.report import ReportError
-from harness.report.history import HistoryStore
-from harness.report.model import CodeOrTimeout, Night, Outcome, TestResult
-from protocol.codes import PluginVersion, PluginVersionError, valid_in
+from ttlock_hil.harness.report import ReportError
+from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.model import CodeOrTimeout, Night, Outcome, TestResult
+from ttlock_hil.protocol.codes import PluginVersion, PluginVersionError, valid_in
 
 __all__ = [
     "FLIP_MIN_CHANGES",

@@ -16,7 +16,7 @@ runs) do not block the writer: the store uses WAL mode and a busy timeout.
 
 The schema version is ``PRAGMA user_version`` and the file is tagged with
 ``PRAGMA application_id``; a store from a newer ttlock-hil, a corrupt file or
-another program's database raise :class:`~harness.report.StoreUnusable`
+another program's database raise :class:`~ttlock_hil.harness.report.StoreUnusable`
 ("… move it aside") instead of being touched.
 """
 
@@ -32,9 +32,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-from harness.config import LabConfig
-from harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
-from harness.report.model import (
+from ttlock_hil.harness.config import LabConfig
+from ttlock_hil.harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
+from ttlock_hil.harness.report.model import (
     CodeOrTimeout,
     DeviceInfo,
     Night,
@@ -192,8 +192,8 @@ class HistoryStore:
     def open(cls, path: str | Path, *, create: bool = True) -> Self:
         """Open (and with ``create``, create) the store at ``path``.
 
-        Raises :class:`~harness.report.StoreMissing` when the file does not exist
-        and ``create`` is False, :class:`~harness.report.StoreUnusable` when it is
+        Raises :class:`~ttlock_hil.harness.report.StoreMissing` when the file does not exist
+        and ``create`` is False, :class:`~ttlock_hil.harness.report.StoreUnusable` when it is
         corrupt, from a newer ttlock-hil or not a history store.
         """
         file = Path(path)
@@ -422,7 +422,7 @@ class HistoryStore:
         """Mark the night complete (one transaction) and return it as stored.
 
         ``finished`` defaults to now; ``seed_codes_asserted`` to the codes the
-        recorded results asserted (:func:`~harness.report.model.codes_asserted`).
+        recorded results asserted (:func:`~ttlock_hil.harness.report.model.codes_asserted`).
         """
         self._open_night(night_id)
         when = finished if finished is not None else datetime.now(UTC)

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
-from harness.report import ReportError
-from harness.report.diff import (
+from ttlock_hil.harness.report import ReportError
+from ttlock_hil.harness.report.diff import (
     Conformance,
     ConformanceCell,
     Coverage,
@@ -41,8 +41,8 @@ from harness.report.diff import (
     diff_against_history,
     trend,
 )
-from harness.report.history import HistoryStore
-from harness.report.model import (
+from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.model import (
     CodeOrTimeout,
     LatencyStats,
     Night,
@@ -50,8 +50,8 @@ from harness.report.model import (
     TestResult,
     latency_stats,
 )
-from protocol.codes import lookup
-from protocol.errors import UnknownCode
+from ttlock_hil.protocol.codes import lookup
+from ttlock_hil.protocol.errors import UnknownCode
 
 __all__ = [
     "HTML_NAME",

@@ -5,7 +5,7 @@ with which harness and plugin version, the devices (:class:`DeviceInfo`) and one
 :class:`TestResult` per test and device. ``night.to_dict()`` is what
 ``results.json`` holds and :meth:`Night.from_dict` reads it back (equal to the
 original). :class:`NightMeta` is the part known before the first test runs
-(what :meth:`harness.report.history.HistoryStore.begin_night` takes).
+(what :meth:`ttlock_hil.harness.report.history.HistoryStore.begin_night` takes).
 
 Results are keyed by ``(test_id, device)``: ``test_id`` is the pytest node id
 *without* the device parameter (``tests/hil/test_lock.py::test_unlock``), so the
@@ -13,11 +13,11 @@ same test on two devices is two results and the same test on the same device
 can be followed from night to night.
 
 Expected and observed codes are TTLock error codes (``int``, see
-:mod:`protocol.codes`), the string ``"timeout"`` (:data:`TIMEOUT`: the test
+:mod:`ttlock_hil.protocol.codes`), the string ``"timeout"`` (:data:`TIMEOUT`: the test
 expects or saw no reply in time) or ``None`` (the test states no code / none
 was observed).
 
-Invalid values raise :class:`~harness.report.ReportError` naming the field.
+Invalid values raise :class:`~ttlock_hil.harness.report.ReportError` naming the field.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias
 
-from harness.report import ReportError
+from ttlock_hil.harness.report import ReportError
 
 if TYPE_CHECKING:
-    from harness.config import DeviceConfig
-    from protocol.codes import PluginVersion
+    from ttlock_hil.harness.config import DeviceConfig
+    from ttlock_hil.protocol.codes import PluginVersion
 
 __all__ = [
     "FORMAT",
@@ -634,7 +634,7 @@ def codes_asserted(results: Iterable[TestResult]) -> tuple[int, ...]:
     """The error codes that tests actually asserted (expected code of a test that ran).
 
     Skipped tests assert nothing; ``"timeout"`` is not a code. This is what
-    :meth:`~harness.report.history.HistoryStore.finish_night` records unless told otherwise.
+    :meth:`~.history.HistoryStore.finish_night` records unless told otherwise.
     """
     codes = {
         r.expected

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.report.diff import NightDiff, TestChange
-from harness.report.model import Outcome
+from ttlock_hil.harness.report.diff import NightDiff, TestChange
+from ttlock_hil.harness.report.model import Outcome
 
 __all__ = ["diff_table", "print_diff"]
 

@@ -3,7 +3,7 @@
 Everything a test or a third-party client needs to run against a simulated
 lock without a radio (docs/simulator.md)::
 
-    from harness.sim import Air, VirtualClientBackend, create_device
+    from ttlock_hil.harness.sim import Air, VirtualClientBackend, create_device
 
     lock = create_device("v3-keypad")                 # a factory-fresh V3 keypad lock
     frames = lock.receive(request_frame)              # sans-IO

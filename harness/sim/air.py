@@ -3,7 +3,7 @@
 An :class:`Air` holds the virtual devices that are "on the air": what scanners
 see, what clients connect to, and each device's radio-side state:
 
-* its :class:`~harness.sim.faults.FaultPlan` (faults injected by tests),
+* its :class:`~ttlock_hil.harness.sim.faults.FaultPlan` (faults injected by tests),
 * which central is connected (one at a time, like a real lock),
 * whether it advertises: a device in range advertises while no central is
   connected, stops when one connects and restarts after the disconnect
@@ -12,8 +12,8 @@ see, what clients connect to, and each device's radio-side state:
   attempts time out and an open link drops,
 * the MTU it negotiates (default 23 → 20-byte chunks, PROTOCOL.md §1.1).
 
-Devices are models implementing :class:`~harness.sim.device.VirtualDevice`;
-the transports (:mod:`harness.sim.backend`, the Bumble tier) claim and release
+Devices are models implementing :class:`~ttlock_hil.harness.sim.device.VirtualDevice`;
+the transports (:mod:`ttlock_hil.harness.sim.backend`, the Bumble tier) claim and release
 them through :meth:`OnAir.claim` / :meth:`OnAir.release`, which also tell the
 model (``on_connect`` / ``on_disconnect``)::
 
@@ -177,7 +177,7 @@ class Air:
         if not isinstance(device, VirtualDevice):
             raise TypeError(
                 f"{type(device).__name__} is not a VirtualDevice: implement every member of "
-                "harness.sim.device.VirtualDevice"
+                "ttlock_hil.harness.sim.device.VirtualDevice"
             )
         if not MIN_MTU <= mtu <= MAX_MTU:
             raise ValueError(f"mtu must be between {MIN_MTU} and {MAX_MTU}, got {mtu}")

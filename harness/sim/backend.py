@@ -1,13 +1,13 @@
 """Virtual devices as bleak backends: the real bleak code path, no radio (tier 1).
 
-Any object implementing :class:`~harness.sim.device.VirtualDevice` becomes a BLE
+Any object implementing :class:`~ttlock_hil.harness.sim.device.VirtualDevice` becomes a BLE
 peripheral for code that uses bleak's public API. Put it on an
-:class:`~harness.sim.air.Air` and hand the backend classes (plus ``air=``) to
+:class:`~ttlock_hil.harness.sim.air.Air` and hand the backend classes (plus ``air=``) to
 bleak; bleak forwards the extra keyword to the backend::
 
     from bleak import BleakClient, BleakScanner
-    from harness.sim.air import Air
-    from harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
+    from ttlock_hil.harness.sim.air import Air
+    from ttlock_hil.harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
 
     air = Air([my_device])
     device = await BleakScanner.find_device_by_address(
@@ -34,7 +34,7 @@ What the backends do like a real lock, and why (BLEAK_BACKENDS.md, PROTOCOL.md Â
   therefore waits for the connect timeout and fails (``TimeoutError``, or
   ``BleakDeviceNotFoundError`` when connecting by address string, as bleak's OS
   backends do), succeeding instead if the device frees up in time;
-* the GATT table is the device's :class:`~harness.sim.device.GattProfile`:
+* the GATT table is the device's :class:`~ttlock_hil.harness.sim.device.GattProfile`:
   write characteristic (write-without-response), notify characteristic (notify
   + CCCD), plus Battery Service ``2a19`` on locks (TTLOCK-BLE reads it after
   enabling notifications) and a read-only Device Information service
@@ -42,9 +42,9 @@ What the backends do like a real lock, and why (BLEAK_BACKENDS.md, PROTOCOL.md Â
 * writes larger than MTU-3 bytes are refused (pitfall 5); a write with
   response is refused like the ATT server does for a write-without-response
   characteristic;
-* bytes written are reassembled by length (:mod:`protocol.reassembly`); each
+* bytes written are reassembled by length (:mod:`ttlock_hil.protocol.reassembly`); each
   complete request frame goes to ``device.receive()`` (lock frames with their
-  ``0D 0A``), after :class:`~harness.sim.faults.FaultPlan` decided its faults;
+  ``0D 0A``), after :class:`~ttlock_hil.harness.sim.faults.FaultPlan` decided its faults;
 * reply frames are split into MTU-3 notifications delivered with
   ``loop.call_soon`` â€” never inside ``write_gatt_char`` (pitfall 4) â€” and
   dropped when nobody is subscribed, like a lock whose CCCD is off;
@@ -81,8 +81,8 @@ from bleak.exc import (
 )
 from bleak.uuids import normalize_uuid_str
 
-from protocol.frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 from .air import Air, OnAir
 from .device import CCCD_UUID, Advertisement, DeviceKind, HasDeviceInformation
@@ -115,7 +115,7 @@ def _resolve_air(air: Air | None, cls: type[object], default: Air | None) -> Air
     chosen = air if air is not None else default
     if chosen is None:
         raise BleakError(
-            f"{cls.__name__} needs air=<harness.sim.air.Air>: pass it to BleakScanner/"
+            f"{cls.__name__} needs air=<ttlock_hil.harness.sim.air.Air>: pass it to BleakScanner/"
             f"BleakClient next to backend=, or use backend={cls.__name__}.bind(air)"
         )
     return chosen

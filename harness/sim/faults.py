@@ -1,6 +1,6 @@
 """Fault injection for the virtual transports: what goes wrong, and when.
 
-A :class:`FaultPlan` belongs to one device on the :class:`~harness.sim.air.Air`.
+A :class:`FaultPlan` belongs to one device on the :class:`~ttlock_hil.harness.sim.air.Air`.
 Tests arm it with rules::
 
     plan = air.faults("S202F_f69a04")
@@ -22,7 +22,7 @@ armed fires.
 This module holds only decisions and byte surgery (sans-IO, no asyncio, no
 clock): :class:`FaultPlan` says which faults fire, :class:`RequestFaults` turns
 the device's reply frames into what goes on the air. The transports
-(:mod:`harness.sim.backend`, later the Bumble peripheral) execute the decision:
+(:mod:`ttlock_hil.harness.sim.backend`, later the Bumble peripheral) execute the decision:
 delays, link drops, MTU.
 
 Every :class:`Fault` member documents the TTLock error code (WeChat plugin
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from protocol.crc import crc8
-from protocol.frame import (
+from ttlock_hil.protocol.crc import crc8
+from ttlock_hil.protocol.frame import (
     GATEWAY_HEADER_SIZE,
     GATEWAY_MAGIC,
     LEGACY_HEADER_SIZE,

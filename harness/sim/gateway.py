@@ -1,13 +1,13 @@
 """A virtual TTLock gateway (G2 Wi-Fi, G3 wired, G4 4G): the gateway role of PROTOCOL.md §7.
 
-Bytes in, frames out, like :class:`~harness.sim.lock.VirtualLock`::
+Bytes in, frames out, like :class:`~ttlock_hil.harness.sim.lock.VirtualLock`::
 
     gw = VirtualGateway("g2")
     frames = gw.receive(request_frame)       # 72 5B frames, no CRLF, any chunking
 
 Every frame is encrypted with the gateway's own key, AES of its reversed MAC
-(:func:`protocol.crypto.gateway_key`); requests are decoded with
-:mod:`protocol.messages` (the classes an app uses) and answered
+(:func:`ttlock_hil.protocol.crypto.gateway_key`); requests are decoded with
+:mod:`ttlock_hil.protocol.messages` (the classes an app uses) and answered
 ``[status][data]`` in a frame carrying the request's opcode (§2.3, §5.2).
 
 What each command does here:
@@ -29,7 +29,7 @@ What each command does here:
 Our choices where no source speaks: a request with a bad CRC is answered
 ``[1]`` FAILED (the lock answers its CRC error byte; the gateway table has no
 CRC status); a payload that does not decode → ``[1]``; a frame that does not
-decrypt → no reply. Preset :class:`~harness.sim.presets.ReplyOverride` rules
+decrypt → no reply. Preset :class:`~ttlock_hil.harness.sim.presets.ReplyOverride` rules
 swap status bytes like they swap lock error bytes.
 """
 
@@ -41,12 +41,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from protocol.advert import build_gateway_advert, lock_local_name, split_for_bleak
-from protocol.commands import GatewayCommand
-from protocol.crypto import gateway_key, parse_mac
-from protocol.errors import CrcMismatch, DecryptError, FrameError, MessageError
-from protocol.frame import GatewayFrame, encode_gateway_command, parse_frame
-from protocol.messages import (
+from ttlock_hil.protocol.advert import build_gateway_advert, lock_local_name, split_for_bleak
+from ttlock_hil.protocol.commands import GatewayCommand
+from ttlock_hil.protocol.crypto import gateway_key, parse_mac
+from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, FrameError, MessageError
+from ttlock_hil.protocol.frame import GatewayFrame, encode_gateway_command, parse_frame
+from ttlock_hil.protocol.messages import (
     GATEWAY_MESSAGES,
     ConfigIp,
     ConfigureAccount,
@@ -64,7 +64,7 @@ from protocol.messages import (
     SsidScanReply,
     decode_gateway_request,
 )
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 from .device import GATEWAY_GATT, Advertisement, Clock, DeviceKind, GattProfile, ManualClock
 from .presets import (
@@ -122,7 +122,7 @@ class _Status(Exception):
 class VirtualGateway:
     """A TTLock gateway model (see the module docstring for the rules it follows).
 
-    ``preset`` is a :class:`~harness.sim.presets.GatewayPreset` or its name
+    ``preset`` is a :class:`~ttlock_hil.harness.sim.presets.GatewayPreset` or its name
     (``g2``, ``g3``, ``g4``); ``name``/``address`` override the advertised name
     and MAC (the AES key follows the MAC); ``clock`` times the Wi-Fi join;
     ``networks`` replaces the preset's visible Wi-Fi networks. ``rng`` is

@@ -1,19 +1,19 @@
 """A virtual TTLock V3 lock: the lock role of :mod:`protocol` plus a state model.
 
-Bytes in, frames out (sans-IO, :class:`~harness.sim.device.VirtualDevice`)::
+Bytes in, frames out (sans-IO, :class:`~ttlock_hil.harness.sim.device.VirtualDevice`)::
 
     lock = VirtualLock("v3-keypad", rng=random.Random(7))        # setting mode
     replies = lock.receive(request_frame + b"\\r\\n")            # any chunking
     lock = VirtualLock.paired(aes_key=key, admin_ps=12345678, unlock_key=87654321)
 
-Requests are decoded with :mod:`protocol.messages` (the very classes an app
-uses), gated by :class:`protocol.connection.LockConnection` (the shared state
+Requests are decoded with :mod:`ttlock_hil.protocol.messages` (the very classes an app
+uses), gated by :class:`ttlock_hil.protocol.connection.LockConnection` (the shared state
 table) and answered with a reply frame: the lock's own header (e.g. 5.3.2.1.1),
 command 0x54, encrypt 0xAA, plaintext ``[echo][status][data]`` encrypted with
 the key in force when the request arrived, then ``0D 0A`` (PROTOCOL.md §2.1,
-§4.1). Time comes from an injected :class:`~harness.sim.device.Clock`;
+§4.1). Time comes from an injected :class:`~ttlock_hil.harness.sim.device.Clock`;
 randomness (AES keys, login challenges, fingerprint ids, the admin code) from
-an injected :data:`~harness.sim.presets.RandomSource`.
+an injected :data:`~ttlock_hil.harness.sim.presets.RandomSource`.
 
 How each request is handled, in this order (the choices no capture settles
 are ours and marked so):
@@ -23,9 +23,9 @@ are ours and marked so):
 2. **Cannot decrypt** with the key in force (bad padding, length not a multiple
    of 16) → *no reply at all* (our choice, like a real lock: it cannot even
    trust the opcode; the app then reports a response timeout).
-3. **Unknown opcode** (no layout in :mod:`protocol.messages`) or a **feature
+3. **Unknown opcode** (no layout in :mod:`ttlock_hil.protocol.messages`) or a **feature
    the model lacks** (:data:`FEATURE_OF_COMMAND`) → 0x1B INVALID_COMMAND (27).
-4. **Gate** (:data:`protocol.connection.GATE_RULES`): e.g. ADD_ADMIN on a paired
+4. **Gate** (:data:`ttlock_hil.protocol.connection.GATE_RULES`): e.g. ADD_ADMIN on a paired
    lock → 0x07; an admin command without 0x41+0x30 → 0x02; 0x47/0x58 without
    any login in this connection → 0x12 USER_NOT_LOGIN (preset
    ``operate_refusal`` may say 0x02 instead); commands in setting mode → 0x05.
@@ -38,7 +38,7 @@ are ours and marked so):
    ``low_battery`` 0x0A (unlock/lock only), frozen 0x1C and double-locked 0x1E
    (non-admin unlock only), missing log record 0x1F. A wrong check value in
    0x30 answers 0x03 and in 0x47/0x58 answers 0x02 (our choice).
-7. Preset quirks (:class:`~harness.sim.presets.ReplyOverride`) last.
+7. Preset quirks (:class:`~ttlock_hil.harness.sim.presets.ReplyOverride`) last.
 
 Persisted state (pairing, passcodes, cards, fingerprints, log, settings)
 survives :meth:`VirtualLock.on_disconnect`; the login does not. A key handed
@@ -63,14 +63,20 @@ from enum import Enum, IntEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from harness.credentials import LockCredentials
-from protocol.advert import build_lock_advert, lock_local_name, split_for_bleak
-from protocol.commands import LockCommand
-from protocol.connection import Auth, KeyChoice, LockConnection, LockState
-from protocol.crypto import DEFAULT_LOCK_KEY, KEY_SIZE, parse_mac
-from protocol.errors import CrcMismatch, DecryptError, FrameError, MessageError
-from protocol.frame import LOCK_TRAILER, LockFrame, LockHeader, encode_lock_command, parse_frame
-from protocol.messages import (
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.protocol.advert import build_lock_advert, lock_local_name, split_for_bleak
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.connection import Auth, KeyChoice, LockConnection, LockState
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, KEY_SIZE, parse_mac
+from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, FrameError, MessageError
+from ttlock_hil.protocol.frame import (
+    LOCK_TRAILER,
+    LockFrame,
+    LockHeader,
+    encode_lock_command,
+    parse_frame,
+)
+from ttlock_hil.protocol.messages import (
     END_OF_LIST,
     LOCK_MESSAGES,
     NEW_RECORDS,
@@ -167,8 +173,8 @@ from protocol.messages import (
     UnlockReply,
     decode_request,
 )
-from protocol.messages import LockState as BoltState
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.messages import LockState as BoltState
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 from .device import LOCK_GATT, Advertisement, Clock, DeviceKind, GattProfile, ManualClock
 from .presets import (
@@ -329,7 +335,7 @@ class VirtualLock:
 
     Build one factory-fresh (setting mode) with ``VirtualLock(preset)``, or
     already paired with :meth:`paired` / :meth:`from_credentials`. ``preset``
-    is a :class:`~harness.sim.presets.LockPreset` or its name; ``name`` and
+    is a :class:`~ttlock_hil.harness.sim.presets.LockPreset` or its name; ``name`` and
     ``address`` override the advertised name and the MAC; ``clock`` is the
     device's time source (default: a ManualClock at 2026-01-01 12:00); ``rng``
     its randomness (a seeded ``random.Random`` or a callable ``n -> bytes``).
@@ -575,7 +581,7 @@ class VirtualLock:
 
     @property
     def connection_state(self) -> LockState:
-        """The shared lock-role state (:class:`protocol.connection.LockState`)."""
+        """The shared lock-role state (:class:`ttlock_hil.protocol.connection.LockState`)."""
         return self._connection.state
 
     @property

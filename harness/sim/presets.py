@@ -6,7 +6,7 @@ feature bits it reports (§4.3 step 5), its strings (model, firmware, hardware:
 0x90 READ_DEVICE_INFO and the Device Information service), its storage
 capacities, its starting battery, its advertised name prefix and MAC::
 
-    from harness.sim.presets import PRESETS, create_device
+    from ttlock_hil.harness.sim.presets import PRESETS, create_device
 
     lock = create_device("v3-keypad")                    # factory-fresh, setting mode
     gw = create_device("g2", address="AA:BB:CC:00:00:01")
@@ -33,15 +33,15 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from protocol.advert import GatewayType
-from protocol.crypto import parse_mac
-from protocol.frame import LockHeader
-from protocol.messages import Feature, GatewayModel
+from ttlock_hil.protocol.advert import GatewayType
+from ttlock_hil.protocol.crypto import parse_mac
+from ttlock_hil.protocol.frame import LockHeader
+from ttlock_hil.protocol.messages import Feature, GatewayModel
 
 from .device import Clock
 
 if TYPE_CHECKING:
-    from harness.credentials import LockCredentials
+    from ttlock_hil.harness.credentials import LockCredentials
 
     from .gateway import VirtualGateway
     from .lock import VirtualLock
@@ -105,13 +105,13 @@ class LockPreset:
 
     ``header`` is what the lock puts on its replies (real V3 locks: 5.3.2.1.1,
     §2.1); its scene is also the advertised scene (§6). ``features`` are
-    :class:`~protocol.messages.Feature` bit numbers; a command whose feature is
+    :class:`~ttlock_hil.protocol.messages.Feature` bit numbers; a command whose feature is
     missing is answered 0x1B INVALID_COMMAND. ``status_tail`` is what follows
     the bolt state in a 0x14 reply (the only real capture, §4.2, ends ``02``;
     its meaning is unknown). ``auto_lock_range`` bounds 0x36 set (seconds).
     ``low_battery``: at or below this level unlock/lock fail with 0x0A.
     ``operate_refusal``: the byte for 0x47/0x58 without a login (0x12 or 0x02,
-    see :class:`protocol.connection.LockConnection`). ``overrides``: firmware
+    see :class:`ttlock_hil.protocol.connection.LockConnection`). ``overrides``: firmware
     quirks (:class:`ReplyOverride`).
     """
 
@@ -407,8 +407,8 @@ def create_device(
     """A virtual device of ``preset`` (a name from :data:`PRESETS` or a preset record).
 
     ``name``/``address`` override the advertised name and the MAC (give each
-    device on one :class:`~harness.sim.air.Air` its own address). ``clock``:
-    the device's time source (default: a :class:`~harness.sim.device.ManualClock`
+    device on one :class:`~ttlock_hil.harness.sim.air.Air` its own address). ``clock``:
+    the device's time source (default: a :class:`~ttlock_hil.harness.sim.device.ManualClock`
     at 2026-01-01 12:00). ``rng``: see :data:`RandomSource`.
     ``credentials`` (locks only): build the lock already paired with them
     (``VirtualLock.paired``); without, a lock starts in setting mode.

@@ -1,17 +1,17 @@
 """Typed TTLock messages: one definition per command, used by the app and the device role.
 
 Everything here is a plaintext codec (PROTOCOL.md §4 lock, §7 gateway). Frames,
-CRC and encryption are :mod:`protocol.frame`'s business: a request's
+CRC and encryption are :mod:`ttlock_hil.protocol.frame`'s business: a request's
 ``encode()`` is what goes into ``encode_lock_command(command, plaintext, key)``,
 and a decrypted reply frame payload is what :func:`parse_reply` reads.
 
 The shape of every message
 --------------------------
 * A frozen, slotted dataclass with full type hints. ``COMMAND`` is its opcode
-  (:class:`~protocol.commands.LockCommand` / ``GatewayCommand``).
+  (:class:`~ttlock_hil.protocol.commands.LockCommand` / ``GatewayCommand``).
 * ``msg.encode() -> bytes`` gives the plaintext; ``Cls.decode(data) -> Cls``
   parses it completely. Bytes that do not fit raise
-  :class:`~protocol.errors.MessageError` (``.command`` set) naming the field,
+  :class:`~ttlock_hil.protocol.errors.MessageError` (``.command`` set) naming the field,
   the offset and the expected layout, never ``IndexError``/``struct.error``.
 * Arguments are checked at construction: ``CheckAdmin(admin_ps=-1)`` raises
   ``MessageError`` naming ``admin_ps`` and its range.

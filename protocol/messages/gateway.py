@@ -1,6 +1,6 @@
 """Gateway (G2 Wi-Fi, G3 wired, G4 4G) configuration messages (PROTOCOL.md §7).
 
-Same scheme as :mod:`protocol.messages.lock`: frozen dataclasses with
+Same scheme as :mod:`ttlock_hil.protocol.messages.lock`: frozen dataclasses with
 ``encode()``/``decode()``, one registry, two roles. The app builds requests and
 reads :class:`GatewayReply` (and :class:`SsidScanReply` for the Wi-Fi scan);
 the virtual gateway decodes requests with :func:`decode_gateway_request` and

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.expectations import Expected
-from harness.config import DeviceConfig
-from harness.expect import expect_ok
-from harness.gateway import Gateway, IpSettings
-from protocol.commands import GatewayCommand
+from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.harness.config import DeviceConfig
+from ttlock_hil.harness.expect import expect_ok
+from ttlock_hil.harness.gateway import Gateway, IpSettings
+from ttlock_hil.protocol.commands import GatewayCommand
 
 from .conftest import WifiNetwork
 

@@ -11,11 +11,11 @@ import asyncio
 
 import pytest
 
-from fixtures.bench import VirtualBench
-from fixtures.expectations import Expected
-from harness.gateway import Gateway, IpSettings
-from harness.sim.faults import Fault
-from protocol.commands import GatewayCommand
+from ttlock_hil.fixtures.bench import VirtualBench
+from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.harness.gateway import Gateway, IpSettings
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.protocol.commands import GatewayCommand
 
 from .conftest import WifiNetwork
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.expectations import Expected
-from harness.expect import expect_code, expect_ok
-from harness.lock import Lock
-from protocol.codes import Code
-from protocol.messages import Feature
+from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.harness.expect import expect_code, expect_ok
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.protocol.codes import Code
+from ttlock_hil.protocol.messages import Feature
 
 pytestmark = pytest.mark.hil_destructive
 

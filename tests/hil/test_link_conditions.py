@@ -15,13 +15,13 @@ import contextlib
 
 import pytest
 
-from fixtures.bench import VirtualBench
-from fixtures.expectations import Expected
-from harness.errors import TTLockError
-from harness.gateway import Gateway
-from harness.lock import Lock
-from harness.sim.faults import Fault
-from protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.fixtures.bench import VirtualBench
+from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.harness.errors import TTLockError
+from ttlock_hil.harness.gateway import Gateway
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
 
 pytestmark = pytest.mark.hil_sim_only(reason="needs fault injection on the radio path")
 

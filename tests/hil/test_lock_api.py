@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from fixtures.bench import VirtualBench
-from fixtures.expectations import Expected
-from harness.expect import expect_ok
-from harness.lab import Lab
-from harness.lock import Lock
-from protocol.messages import PassageModeEntry, PassageModeType, PasscodeType
+from ttlock_hil.fixtures.bench import VirtualBench
+from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.harness.expect import expect_ok
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.protocol.messages import PassageModeEntry, PassageModeType, PasscodeType
 
 from .conftest import EKeyWindows
 

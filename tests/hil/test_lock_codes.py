@@ -18,17 +18,17 @@ import dataclasses
 
 import pytest
 
-from fixtures.bench import VirtualBench
-from fixtures.expectations import Expected
-from fixtures.traces import TraceFile
-from harness.config import DeviceConfig
-from harness.credentials import LockCredentials
-from harness.expect import expect_ok
-from harness.lab import Lab
-from harness.lock import Lock
-from harness.sim.faults import Fault
-from protocol.commands import LockCommand
-from protocol.messages import (
+from ttlock_hil.fixtures.bench import VirtualBench
+from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.fixtures.traces import TraceFile
+from ttlock_hil.harness.config import DeviceConfig
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.harness.expect import expect_ok
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.messages import (
     AutoLockSet,
     GetOperateLog,
     LockDate,

@@ -3,7 +3,7 @@
 * :func:`build_config` writes a ``hil-config.yaml`` into a test's directory
   (reports, credentials and traces stay there) with short deadlines, so a
   test that waits for a timeout waits a fraction of a second.
-* :func:`make_lab` builds a :class:`~harness.lab.Lab` from it; by default
+* :func:`make_lab` builds a :class:`~ttlock_hil.harness.lab.Lab` from it; by default
   ``sim:`` devices are the simulator presets, ``echo_factory`` puts the
   transport-level :class:`~tests.unit.sim.conftest.EchoDevice` there instead.
 * The autouse :func:`no_task_outlives_the_test` fails any test that leaves an
@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.config import LabConfig, parse_config
-from harness.credentials import LockCredentials
-from harness.lab import DeviceFactory, Lab
-from harness.sim.device import Clock, DeviceKind, ManualClock, VirtualDevice
-from protocol.crypto import DEFAULT_LOCK_KEY
 from tests.unit.sim.conftest import EchoDevice
+from ttlock_hil.harness.config import LabConfig, parse_config
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.harness.lab import DeviceFactory, Lab
+from ttlock_hil.harness.sim.device import Clock, DeviceKind, ManualClock, VirtualDevice
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
 
 FAST = {"scan": 0.5, "connect": 0.5, "command": 0.3}
 """Deadlines (seconds) for unit tests: short, but far above an in-process round trip."""

@@ -25,13 +25,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from harness.config import load_config
-from harness.credentials import LockCredentials
-from harness.lab import Lab
-from harness.lock import Lock
-from harness.sim.device import Clock, ManualClock, VirtualDevice
-from harness.sim.lock import VirtualLock
-from harness.sim.presets import create_device
+from ttlock_hil.harness.config import load_config
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.sim.device import Clock, ManualClock, VirtualDevice
+from ttlock_hil.harness.sim.lock import VirtualLock
+from ttlock_hil.harness.sim.presets import create_device
 
 from .persistent_lock import PersistentLock
 

@@ -1,10 +1,10 @@
 """A virtual lock whose state outlives the process, like a real lock's flash.
 
-:class:`PersistentLock` wraps a :class:`~harness.sim.lock.VirtualLock` and
-implements the :class:`~harness.sim.device.VirtualDevice` protocol by
+:class:`PersistentLock` wraps a :class:`~ttlock_hil.harness.sim.lock.VirtualLock` and
+implements the :class:`~ttlock_hil.harness.sim.device.VirtualDevice` protocol by
 delegation; after every call that can change the lock (a received request, a
 connect or disconnect, pushes taken) it pickles the lock to a file, atomically
-(:func:`harness.credentials.write_atomically`). A process killed at any
+(:func:`ttlock_hil.harness.credentials.write_atomically`). A process killed at any
 instant leaves the state of the last completed step on disk.
 
 The crash test of ``init()`` runs the harness in a child process against a
@@ -19,10 +19,10 @@ import pickle
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.credentials import write_atomically
-from harness.sim.device import Advertisement, DeviceKind, GattProfile
-from harness.sim.faults import frame_command
-from harness.sim.lock import VirtualLock
+from ttlock_hil.harness.credentials import write_atomically
+from ttlock_hil.harness.sim.device import Advertisement, DeviceKind, GattProfile
+from ttlock_hil.harness.sim.faults import frame_command
+from ttlock_hil.harness.sim.lock import VirtualLock
 
 
 class PersistentLock:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
+from ttlock_hil.harness.cli import main
 
 CONTRACT_KEYS = {
     "kind",

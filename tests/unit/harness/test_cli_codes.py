@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from protocol.codes import Category, all_codes, by_category, valid_in
+from ttlock_hil.harness.cli import main
+from ttlock_hil.protocol.codes import Category, all_codes, by_category, valid_in
 
 LIST_KEYS = {"code", "zh", "en", "since", "absent", "category"}
 

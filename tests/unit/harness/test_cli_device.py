@@ -14,8 +14,8 @@ import pytest
 import yaml
 from bleak.backends.scanner import BaseBleakScanner
 
-from harness.cli import main
-from harness.config import default_config_path, load_config
+from ttlock_hil.harness.cli import main
+from ttlock_hil.harness.config import default_config_path, load_config
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
+from ttlock_hil.harness.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -243,7 +243,7 @@ def test_bad_input_is_one_error_line_and_exit_2(
     assert "Traceback" not in err
 
 
-_CLI = (sys.executable, "-m", "harness.cli")
+_CLI = (sys.executable, "-m", "ttlock_hil.harness.cli")
 
 
 def test_installed_script_round_trips_a_frame() -> None:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import pytest
 
-from harness.config import (
+from ttlock_hil.harness.config import (
     DeviceConfig,
     DeviceKind,
     Feature,
@@ -20,15 +20,15 @@ from harness.config import (
     packaged_config_path,
     parse_config,
 )
-from harness.credentials import CredentialRef, CredentialStore, LockCredentials
-from harness.errors import (
+from ttlock_hil.harness.credentials import CredentialRef, CredentialStore, LockCredentials
+from ttlock_hil.harness.errors import (
     ConfigError,
     ConnectTimeout,
     Disconnected,
     ReplyCrcError,
     ResponseTimeout,
 )
-from protocol.codes import PluginVersion
+from ttlock_hil.protocol.codes import PluginVersion
 
 REPO = Path(__file__).resolve().parents[3]
 CREDS = LockCredentials(aes_key=bytes(range(16)), admin_ps=31337, unlock_key=4242424)

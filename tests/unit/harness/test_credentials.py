@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.credentials import (
+from ttlock_hil.harness.credentials import (
     FORMAT,
     REDACTED,
     CredentialRef,
@@ -28,8 +28,8 @@ from harness.credentials import (
     save_credentials,
     write_atomically,
 )
-from harness.errors import ConfigError
-from protocol.frame import V3_HEADER, LockHeader
+from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.protocol.frame import V3_HEADER, LockHeader
 
 # The worked values of PROTOCOL.md §4.3.
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
@@ -256,7 +256,7 @@ def test_a_world_readable_file_is_loaded_with_a_warning(
     path = tmp_path / "a.json"
     path.write_text(CREDS.to_json())
     path.chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="harness.credentials"):
+    with caplog.at_level(logging.WARNING, logger="ttlock_hil.harness.credentials"):
         assert load_credentials(f"file:{path}") == CREDS
     assert "chmod 600" in caplog.text
 
@@ -355,7 +355,7 @@ def test_sigkill_during_saves_never_leaves_unreadable_credentials(tmp_path: Path
         f"""
         import sys
         from pathlib import Path
-        from harness.credentials import CredentialStore, LockCredentials
+        from ttlock_hil.harness.credentials import CredentialStore, LockCredentials
         a = LockCredentials.from_json({CREDS.to_json()!r})
         b = LockCredentials.from_json({OTHER.to_json()!r})
         store = CredentialStore(Path({str(tmp_path)!r}))

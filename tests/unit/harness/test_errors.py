@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import errors
-from harness.errors import (
+from ttlock_hil.harness import errors
+from ttlock_hil.harness.errors import (
     LINK_ERRORS,
     NEVER_RETRIED,
     TRANSIENT_ERRORS,
@@ -32,9 +32,14 @@ from harness.errors import (
     WriteFailed,
     link_error,
 )
-from protocol.codes import Code, lookup, table_versions
-from protocol.commands import GatewayCommand, LockCommand
-from protocol.errormap import LinkCondition, gateway_status_code, link_code, lock_error_code
+from ttlock_hil.protocol.codes import Code, lookup, table_versions
+from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.errormap import (
+    LinkCondition,
+    gateway_status_code,
+    link_code,
+    lock_error_code,
+)
 
 ALL_TTLOCK_ERRORS = (DeviceError, *LINK_ERRORS.values())
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import DeviceError, ResponseTimeout
-from harness.expect import (
+from ttlock_hil.harness.errors import DeviceError, ResponseTimeout
+from ttlock_hil.harness.expect import (
     TIMEOUT,
     AssertionRecord,
     AssertionRecorder,
@@ -21,10 +21,10 @@ from harness.expect import (
     expect_timeout,
     recording,
 )
-from harness.lab import Lab
-from harness.session import Answer, Session
-from harness.sim.faults import Fault
-from protocol.codes import Code, lookup
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.session import Answer, Session
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.protocol.codes import Code, lookup
 
 from .conftest import DEADLINE, build_config, echo_environ, lock_entry, make_lab
 

@@ -1,9 +1,9 @@
 """Every simulator fault → the documented TTLock code, through the full bleak path.
 
 Lab → Lock → Session → Link → BleakClient(backend=virtual) → VirtualLock. Each case
-arms one :class:`~harness.sim.faults.Fault` on an initialised lock, runs an admin
+arms one :class:`~ttlock_hil.harness.sim.faults.Fault` on an initialised lock, runs an admin
 unlock (CHECK_ADMIN then UNLOCK), checks the outcome against the mapping tables of
-the configured plugin version (:mod:`protocol.errormap`), then shows the session is
+the configured plugin version (:mod:`ttlock_hil.protocol.errormap`), then shows the session is
 usable for the next command: a second unlock, which reconnects and logs in again
 when the fault cost the connection.
 """
@@ -19,20 +19,20 @@ from typing import Any
 
 import pytest
 
-from harness.errors import (
+from ttlock_hil.harness.errors import (
     LINK_ERRORS,
     DeviceError,
     TTLockError,
 )
-from harness.lab import Lab
-from harness.lock import Lock
-from harness.sim.device import ManualClock
-from harness.sim.faults import Fault
-from harness.trace import read_trace
-from protocol.codes import Code
-from protocol.commands import LockCommand
-from protocol.errormap import LinkCondition, link_code, lock_error_code
-from protocol.messages import StatePush
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.sim.device import ManualClock
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.harness.trace import read_trace
+from ttlock_hil.protocol.codes import Code
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.errormap import LinkCondition, link_code, lock_error_code
+from ttlock_hil.protocol.messages import StatePush
 
 from .conftest import DEADLINE, build_config, lock_entry, make_lab
 

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import LabConfig
-from harness.errors import InvalidParameters, Unsupported
-from harness.expect import expect_code
-from harness.gateway import Gateway, IpSettings
-from harness.lab import Lab
-from harness.sim.gateway import VirtualGateway
-from harness.trace import read_trace
-from protocol.codes import Code
-from protocol.commands import GatewayCommand
-from protocol.messages import GatewayModel, IpMode
+from ttlock_hil.harness.config import LabConfig
+from ttlock_hil.harness.errors import InvalidParameters, Unsupported
+from ttlock_hil.harness.expect import expect_code
+from ttlock_hil.harness.gateway import Gateway, IpSettings
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.sim.gateway import VirtualGateway
+from ttlock_hil.harness.trace import read_trace
+from ttlock_hil.protocol.codes import Code
+from ttlock_hil.protocol.commands import GatewayCommand
+from ttlock_hil.protocol.messages import GatewayModel, IpMode
 
 from .conftest import DEADLINE, build_config, gateway_entry, make_lab
 

@@ -22,10 +22,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness.config import load_config
-from harness.credentials import CredentialStore
-from harness.lab import Lab
-from harness.sim.device import ManualClock, VirtualDevice
+from ttlock_hil.harness.config import load_config
+from ttlock_hil.harness.credentials import CredentialStore
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.sim.device import ManualClock, VirtualDevice
 
 from .conftest import build_config, lock_entry
 from .crash_init_child import DEVICE, STATE_FILE

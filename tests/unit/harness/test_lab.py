@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_config
-from harness.credentials import LockCredentials, load_credentials
-from harness.errors import ConfigError
-from harness.lab import Lab, sim_address
-from harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
-from harness.sim.device import DeviceKind
-from harness.sim.gateway import VirtualGateway
-from harness.sim.lock import VirtualLock
-from protocol.codes import PluginVersion
-from protocol.messages import LockState
+from ttlock_hil.harness.config import load_config
+from ttlock_hil.harness.credentials import LockCredentials, load_credentials
+from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.harness.lab import Lab, sim_address
+from ttlock_hil.harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
+from ttlock_hil.harness.sim.device import DeviceKind
+from ttlock_hil.harness.sim.gateway import VirtualGateway
+from ttlock_hil.harness.sim.lock import VirtualLock
+from ttlock_hil.protocol.codes import PluginVersion
+from ttlock_hil.protocol.messages import LockState
 
 from .conftest import DEADLINE, build_config, gateway_entry, lock_entry, make_lab
 
@@ -239,9 +239,9 @@ async def test_the_log_file_gets_harness_logs_through_the_redactor(tmp_path: Pat
     log = tmp_path / "reports" / "lab.log"
     lab = make_lab(config, log_file=log)
     lab.redactor.add_u32(CREDS.admin_ps)
-    logging.getLogger("harness.lab").info("admin password is %d", CREDS.admin_ps)
+    logging.getLogger("ttlock_hil.harness.lab").info("admin password is %d", CREDS.admin_ps)
     await lab.aclose()
-    logging.getLogger("harness.lab").info("after close")
+    logging.getLogger("ttlock_hil.harness.lab").info("after close")
     text = log.read_text(encoding="utf-8")
     assert "admin password is «redacted»" in text
     assert str(CREDS.admin_ps) not in text

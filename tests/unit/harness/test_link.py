@@ -17,8 +17,9 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import NotifyCallback
 from bleak.backends.scanner import BaseBleakScanner
 
-from harness.config import LabConfig
-from harness.errors import (
+from tests.unit.sim.conftest import EchoDevice
+from ttlock_hil.harness.config import LabConfig
+from ttlock_hil.harness.errors import (
     CharacteristicMissing,
     ConnectTimeout,
     DeviceNotFound,
@@ -28,17 +29,16 @@ from harness.errors import (
     TTLockError,
     WriteFailed,
 )
-from harness.lab import Lab
-from harness.link import Link, SeenDevice, Transport, find_device, scan
-from harness.sim.backend import VirtualClientBackend
-from harness.sim.device import Advertisement
-from harness.sim.faults import Fault
-from protocol.advert import AdvertKind
-from protocol.codes import Code
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.frame import LOCK_TRAILER, encode_lock_command
-from protocol.reassembly import Channel
-from tests.unit.sim.conftest import EchoDevice
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.link import Link, SeenDevice, Transport, find_device, scan
+from ttlock_hil.harness.sim.backend import VirtualClientBackend
+from ttlock_hil.harness.sim.device import Advertisement
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.protocol.advert import AdvertKind
+from ttlock_hil.protocol.codes import Code
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.frame import LOCK_TRAILER, encode_lock_command
+from ttlock_hil.protocol.reassembly import Channel
 
 from .conftest import DEADLINE, build_config, gateway_entry, lock_entry, make_lab
 

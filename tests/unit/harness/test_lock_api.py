@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import LabConfig
-from harness.credentials import CredentialStore, LockCredentials
-from harness.errors import ConfigError, DeviceError, InvalidParameters, TTLockError
-from harness.expect import expect_code
-from harness.lab import Lab
-from harness.lock import EKeyWindow, Lock
-from harness.sim.device import ManualClock
-from harness.sim.lock import VirtualLock
-from harness.trace import read_trace
-from protocol.codes import Code
-from protocol.commands import LockCommand
-from protocol.connection import Auth
-from protocol.messages import (
+from ttlock_hil.harness.config import LabConfig
+from ttlock_hil.harness.credentials import CredentialStore, LockCredentials
+from ttlock_hil.harness.errors import ConfigError, DeviceError, InvalidParameters, TTLockError
+from ttlock_hil.harness.expect import expect_code
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.lock import EKeyWindow, Lock
+from ttlock_hil.harness.sim.device import ManualClock
+from ttlock_hil.harness.sim.lock import VirtualLock
+from ttlock_hil.harness.trace import read_trace
+from ttlock_hil.protocol.codes import Code
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.connection import Auth
+from ttlock_hil.protocol.messages import (
     Feature,
     LockDate,
     LockState,

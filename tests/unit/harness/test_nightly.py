@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.cli import main
-from harness.nightly import (
+from ttlock_hil.harness.cli import main
+from ttlock_hil.harness.nightly import (
     NightlyError,
     fold_attempts,
     git_sha,
     pytest_command,
     run_nightly,
 )
-from harness.report.history import HistoryStore
-from harness.report.model import Night, Outcome, TestResult
+from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.model import Night, Outcome, TestResult
 
 REGRESSED = "tests/hil/test_lock_codes.py::test_an_unlock_without_any_login_is_refused"
 

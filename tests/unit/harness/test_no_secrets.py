@@ -21,13 +21,13 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from harness.credentials import LockCredentials
-from harness.errors import DeviceError
-from harness.expect import expect_code
-from harness.lab import Lab
-from harness.lock import EKeyWindow, InitResult
-from harness.sim.device import ManualClock
-from protocol.codes import Code
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.harness.errors import DeviceError
+from ttlock_hil.harness.expect import expect_code
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.lock import EKeyWindow, InitResult
+from ttlock_hil.harness.sim.device import ManualClock
+from ttlock_hil.protocol.codes import Code
 
 from .conftest import DEADLINE, build_config, lock_entry, make_lab
 
@@ -102,9 +102,9 @@ async def run_session(tmp_path: Path, *, redact: bool) -> tuple[Lab, InitResult,
     lab = make_lab(
         config,
         clock=ManualClock(datetime(2026, 1, 1, 12, 0)),
-        log_file=config.reports / "logs" / "harness.log",
+        log_file=config.reports / "logs" / "ttlock_hil.harness.log",
     )
-    log = logging.getLogger("harness.tests.no_secrets")
+    log = logging.getLogger("ttlock_hil.harness.tests.no_secrets")
     try:
         async with lab.lock("front-door") as lock, asyncio.timeout(DEADLINE):
             result = await lock.init()

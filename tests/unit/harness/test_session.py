@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from harness.config import LabConfig
-from harness.errors import (
+from tests.unit.sim.conftest import REPLY_DATA, EchoDevice
+from ttlock_hil.harness.config import LabConfig
+from ttlock_hil.harness.errors import (
     Busy,
     ConfigError,
     DeviceError,
@@ -24,16 +25,15 @@ from harness.errors import (
     ReplyUndecryptable,
     ResponseTimeout,
 )
-from harness.lab import Lab
-from harness.session import Answer, Session, last_request
-from harness.sim.backend import VirtualClientBackend
-from harness.sim.device import DeviceKind
-from harness.sim.faults import Fault
-from harness.trace import read_trace
-from protocol.codes import Code
-from protocol.connection import AppState
-from protocol.messages import GatewayStatus, StatePush, parse_reply
-from tests.unit.sim.conftest import REPLY_DATA, EchoDevice
+from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.session import Answer, Session, last_request
+from ttlock_hil.harness.sim.backend import VirtualClientBackend
+from ttlock_hil.harness.sim.device import DeviceKind
+from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.harness.trace import read_trace
+from ttlock_hil.protocol.codes import Code
+from ttlock_hil.protocol.connection import AppState
+from ttlock_hil.protocol.messages import GatewayStatus, StatePush, parse_reply
 
 from .conftest import (
     DEADLINE,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.credentials import LockCredentials
-from harness.trace import (
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.harness.trace import (
     REDACTED,
     Direction,
     FrameTrace,
@@ -22,9 +22,9 @@ from harness.trace import (
     decode_frame,
     read_trace,
 )
-from protocol.commands import GatewayCommand, LockCommand
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.frame import LOCK_TRAILER, encode_gateway_command, encode_lock_command
+from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.frame import LOCK_TRAILER, encode_gateway_command, encode_lock_command
 
 KEY = bytes.fromhex("8c2f9a41d07e53b6e9120a7fc4d83b25")
 ADMIN_PS = 1_987_654_321

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.advert import (
+from ttlock_hil.protocol.advert import (
     Advert,
     AdvertError,
     AdvertKind,
@@ -23,7 +23,7 @@ from protocol.advert import (
     parse_manufacturer_data,
     split_for_bleak,
 )
-from protocol.errors import ProtocolError
+from ttlock_hil.protocol.errors import ProtocolError
 
 # The real sample of §6 (BLEMON issue #917): AD data after the 0xFF type byte.
 BLEMON_SAMPLE = bytes.fromhex("0503021240b000f4f953657f8a43b9f0f7")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.codes import (
+from ttlock_hil.protocol.codes import (
     DEFAULT_PLUGIN_VERSION,
     Category,
     CategoryError,
@@ -27,7 +27,7 @@ from protocol.codes import (
     table_versions,
     valid_in,
 )
-from protocol.errors import ProtocolError, UnknownCode
+from ttlock_hil.protocol.errors import ProtocolError, UnknownCode
 
 # ----------------------------------------------------------------------------- the seed itself
 

@@ -19,8 +19,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from protocol.commands import LockCommand as C
-from protocol.connection import (
+from ttlock_hil.protocol.commands import LockCommand as C
+from ttlock_hil.protocol.connection import (
     APP_TRANSITIONS,
     CONNECTED_STATES,
     GATE_RULES,
@@ -41,8 +41,8 @@ from protocol.connection import (
     gate_of,
     transition,
 )
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.errors import IllegalTransition, MessageError, ProtocolError
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.errors import IllegalTransition, MessageError, ProtocolError
 
 LOCK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")  # test key of the vectors
 NEW_KEY = bytes.fromhex("a1b2c3d4e5f60718293a4b5c6d7e8f90")  # response.get_aes_key_ok

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.crc import TABLE, crc8
+from ttlock_hil.protocol.crc import TABLE, crc8
 
 
 def _standard_maxim(data: bytes) -> int:

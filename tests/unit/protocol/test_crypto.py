@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.crypto import (
+from ttlock_hil.protocol.crypto import (
     DEFAULT_LOCK_KEY,
     aes_decrypt,
     aes_encrypt,
@@ -16,7 +16,7 @@ from protocol.crypto import (
     xor_encode,
     xor_with_seed,
 )
-from protocol.errors import DecryptError, ProtocolError
+from ttlock_hil.protocol.errors import DecryptError, ProtocolError
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.codes import (
+from ttlock_hil.protocol.codes import (
     Code,
     PluginVersion,
     PluginVersionError,
@@ -14,7 +14,7 @@ from protocol.codes import (
     lookup,
     table_versions,
 )
-from protocol.errormap import (
+from ttlock_hil.protocol.errormap import (
     DEFAULT_PLUGIN_VERSION,
     GATEWAY_STATUS_FALLBACK,
     GATEWAY_STATUS_TABLE,
@@ -31,7 +31,7 @@ from protocol.errormap import (
     lock_error_code,
     lock_error_row,
 )
-from protocol.errors import UnknownCode
+from ttlock_hil.protocol.errors import UnknownCode
 
 
 def _probe_versions() -> list[PluginVersion]:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.crypto import aes_encrypt
-from protocol.errors import (
+from ttlock_hil.protocol.crypto import aes_encrypt
+from ttlock_hil.protocol.errors import (
     BadMagic,
     CrcMismatch,
     FrameError,
@@ -17,7 +17,7 @@ from protocol.errors import (
     ProtocolError,
     Truncated,
 )
-from protocol.frame import (
+from ttlock_hil.protocol.frame import (
     V3_HEADER,
     FrameKind,
     GatewayFrame,

@@ -10,11 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.commands import GatewayCommand
-from protocol.crypto import gateway_key
-from protocol.errors import MessageError
-from protocol.frame import GatewayFrame, encode_gateway_command, parse_frame
-from protocol.messages import (
+from tests.unit.protocol.test_messages_lock import (
+    PER_CLASS,
+    decode_or_message_error,
+    struct_strategy,
+    wire_classes,
+)
+from ttlock_hil.protocol.commands import GatewayCommand
+from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.errors import MessageError
+from ttlock_hil.protocol.frame import GatewayFrame, encode_gateway_command, parse_frame
+from ttlock_hil.protocol.messages import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
     GATEWAY_MESSAGES,
@@ -39,14 +45,8 @@ from protocol.messages import (
     parse_gateway_reply,
     parse_ssid_scan,
 )
-from protocol.messages import _fields as fields
-from protocol.messages import gateway as gateway_module
-from tests.unit.protocol.test_messages_lock import (
-    PER_CLASS,
-    decode_or_message_error,
-    struct_strategy,
-    wire_classes,
-)
+from ttlock_hil.protocol.messages import _fields as fields
+from ttlock_hil.protocol.messages import gateway as gateway_module
 
 GATEWAY_CLASSES = wire_classes(gateway_module)
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
-from protocol.commands import LockCommand
-from protocol.errors import MessageError
-from protocol.frame import LockFrame, parse_frame
-from protocol.messages import (
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.errors import MessageError
+from ttlock_hil.protocol.frame import LockFrame, parse_frame
+from ttlock_hil.protocol.messages import (
     LOCK_MESSAGES,
     PERMANENT_END,
     PERMANENT_START,
@@ -79,9 +79,9 @@ from protocol.messages import (
     parse_push,
     parse_reply,
 )
-from protocol.messages import _fields as fields
-from protocol.messages import gateway as gateway_module
-from protocol.messages import lock as lock_module
+from ttlock_hil.protocol.messages import _fields as fields
+from ttlock_hil.protocol.messages import gateway as gateway_module
+from ttlock_hil.protocol.messages import lock as lock_module
 
 TEST_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.errors import FrameError
-from protocol.frame import (
+from ttlock_hil.protocol.errors import FrameError
+from ttlock_hil.protocol.frame import (
     build_lock_frame,
     encode_gateway_command,
     encode_lock_command,
     parse_frame,
 )
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 # A real LL609 reply whose ciphertext contains 0D 0A right after the length byte
 # (PROTOCOL.md §1.1, §2.4 table): CRLF-based reassembly cuts it in two.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harness.report.model import DeviceInfo, Night, Outcome, TestResult
+from ttlock_hil.harness.report.model import DeviceInfo, Night, Outcome, TestResult
 
 T0 = datetime(2026, 11, 30, 2, 0, 0, tzinfo=UTC)
 

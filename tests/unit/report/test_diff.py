@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import ReportError
-from harness.report.diff import (
+from tests.unit.report import night, result
+from ttlock_hil.harness.report import ReportError
+from ttlock_hil.harness.report.diff import (
     FLIP_WINDOW,
     Conformance,
     conformance,
@@ -16,10 +17,9 @@ from harness.report.diff import (
     diff_nights,
     trend,
 )
-from harness.report.history import HistoryStore
-from harness.report.model import TIMEOUT, Outcome
-from protocol.codes import valid_in
-from tests.unit.report import night, result
+from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.model import TIMEOUT, Outcome
+from ttlock_hil.protocol.codes import valid_in
 
 
 def names(changes: tuple) -> list[tuple[str, str]]:  # type: ignore[type-arg]

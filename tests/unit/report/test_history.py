@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import parse_config
-from harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
-from harness.report.history import (
+from tests.unit.report import T0, night, result
+from ttlock_hil.harness.config import parse_config
+from ttlock_hil.harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
+from ttlock_hil.harness.report.history import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     HistoryStore,
     history_path,
 )
-from harness.report.model import TIMEOUT, Night, Outcome
-from tests.unit.report import T0, night, result
+from ttlock_hil.harness.report.model import TIMEOUT, Night, Outcome
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -266,7 +266,7 @@ def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent(
     """
     import sys, time
-    from harness.report.history import HistoryStore
+    from ttlock_hil.harness.report.history import HistoryStore
     from tests.unit.report import night, result
 
     path, stage = sys.argv[1], sys.argv[2]

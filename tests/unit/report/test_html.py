@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.history import HistoryStore
-from harness.report.html import build_report, render_html, write_night_report
-from harness.report.model import TIMEOUT, DeviceInfo, Night
 from tests.unit.report import DEVICES, night, result
+from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.html import build_report, render_html, write_night_report
+from ttlock_hil.harness.report.model import TIMEOUT, DeviceInfo, Night
 
 HOSTILE_FIRMWARE = "<script>alert(1)</script>"
 HOSTILE_NAME = '"><img src=x onerror=alert(2)>'

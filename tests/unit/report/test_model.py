@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.config import parse_config
-from harness.report import ReportError
-from harness.report.model import (
+from tests.unit.report import DEVICES, T0, night, result
+from ttlock_hil.harness.config import parse_config
+from ttlock_hil.harness.report import ReportError
+from ttlock_hil.harness.report.model import (
     FORMAT_VERSION,
     TIMEOUT,
     DeviceInfo,
@@ -29,8 +30,7 @@ from harness.report.model import (
     read_results,
     shorten,
 )
-from protocol.codes import PluginVersion
-from tests.unit.report import DEVICES, T0, night, result
+from ttlock_hil.protocol.codes import PluginVersion
 
 # ------------------------------------------------------------------------------ strategies
 

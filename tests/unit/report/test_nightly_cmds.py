@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.report.history import HistoryStore
-from harness.report.model import Night
 from tests.unit.report import night, result
+from ttlock_hil.harness.cli import main
+from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.model import Night
 
 FIRST, SECOND, THIRD = "2026-11-30T02-00-00Z", "2026-12-01T02-00-00Z", "2026-12-02T02-00-00Z"
 

@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from harness.report.diff import diff_nights
-from harness.report.render_text import diff_table, print_diff
 from tests.unit.report import night, result
+from ttlock_hil.harness.report.diff import diff_nights
+from ttlock_hil.harness.report.render_text import diff_table, print_diff
 
 
 def render(diff, note: str | None = None) -> str:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 :class:`EchoDevice` is the smallest honest :class:`VirtualDevice`: it reassembles
 what it is written by length (like a lock) and answers every complete request
-frame with one fixed, well-formed reply frame built with :mod:`protocol.frame`.
+frame with one fixed, well-formed reply frame built with :mod:`ttlock_hil.protocol.frame`.
 It keeps what it saw so tests can tell "reached the device" from "did not".
 """
 
@@ -14,17 +14,23 @@ from typing import Any
 
 import pytest
 
-from harness.sim.air import Air
-from harness.sim.backend import TASK_PREFIX
-from harness.sim.device import GATEWAY_GATT, LOCK_GATT, Advertisement, DeviceKind, GattProfile
-from protocol.crypto import DEFAULT_LOCK_KEY, gateway_key, parse_mac
-from protocol.frame import (
+from ttlock_hil.harness.sim.air import Air
+from ttlock_hil.harness.sim.backend import TASK_PREFIX
+from ttlock_hil.harness.sim.device import (
+    GATEWAY_GATT,
+    LOCK_GATT,
+    Advertisement,
+    DeviceKind,
+    GattProfile,
+)
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, gateway_key, parse_mac
+from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     LockHeader,
     encode_gateway_command,
     encode_lock_command,
 )
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 LOCK_ADDRESS = "EE:C6:A2:04:9A:F6"
 GATEWAY_ADDRESS = "AA:BB:CC:DD:EE:FF"

@@ -12,14 +12,14 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from harness.sim.device import ManualClock
-from harness.sim.lock import DeviceError, VirtualLock
-from harness.sim.presets import LockPreset, ReplyOverride, lock_preset
-from protocol.commands import LockCommand
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.errormap import lock_error_code
-from protocol.frame import LOCK_TRAILER, build_lock_frame, encode_lock_command
-from protocol.messages import (
+from ttlock_hil.harness.sim.device import ManualClock
+from ttlock_hil.harness.sim.lock import DeviceError, VirtualLock
+from ttlock_hil.harness.sim.presets import LockPreset, ReplyOverride, lock_preset
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.errormap import lock_error_code
+from ttlock_hil.protocol.frame import LOCK_TRAILER, build_lock_frame, encode_lock_command
+from ttlock_hil.protocol.messages import (
     END_OF_LIST,
     NEW_RECORDS,
     PERMANENT_END,

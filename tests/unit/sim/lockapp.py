@@ -8,10 +8,10 @@ Not the harness: just enough of an app to drive :class:`VirtualLock` and
 * :class:`BleakDriver` goes through bleak's public API
   (``BleakClient(..., backend=VirtualClientBackend, air=air)``): chunked
   write-without-response on the write characteristic, notifications
-  reassembled by length (:mod:`protocol.reassembly`).
+  reassembled by length (:mod:`ttlock_hil.protocol.reassembly`).
 
-:class:`LockApp` builds requests with :mod:`protocol.messages` and the frame
-codec and tracks the key with :class:`protocol.connection.AppConnection` (the
+:class:`LockApp` builds requests with :mod:`ttlock_hil.protocol.messages` and the frame
+codec and tracks the key with :class:`ttlock_hil.protocol.connection.AppConnection` (the
 app role of the shared state table), so a lock that breaks the table fails the
 test with ``IllegalTransition``.
 """
@@ -24,15 +24,15 @@ from typing import Any, Protocol
 
 from bleak import BleakClient
 
-from harness.sim.air import Air
-from harness.sim.backend import VirtualClientBackend
-from harness.sim.device import DeviceKind, VirtualDevice
-from harness.sim.gateway import VirtualGateway
-from harness.sim.lock import VirtualLock
-from protocol.commands import LockCommand
-from protocol.connection import SETTING_MODE_STATES, AppConnection, AppState, Stray
-from protocol.crypto import gateway_key
-from protocol.frame import (
+from ttlock_hil.harness.sim.air import Air
+from ttlock_hil.harness.sim.backend import VirtualClientBackend
+from ttlock_hil.harness.sim.device import DeviceKind, VirtualDevice
+from ttlock_hil.harness.sim.gateway import VirtualGateway
+from ttlock_hil.harness.sim.lock import VirtualLock
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.connection import SETTING_MODE_STATES, AppConnection, AppState, Stray
+from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     V3_HEADER,
     GatewayFrame,
@@ -42,7 +42,7 @@ from protocol.frame import (
     encode_lock_command,
     parse_frame,
 )
-from protocol.messages import (
+from ttlock_hil.protocol.messages import (
     GATEWAY_MESSAGES,
     AesKeyReply,
     CheckAdmin,
@@ -64,7 +64,7 @@ from protocol.messages import (
     parse_gateway_reply,
     parse_reply,
 )
-from protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 DEADLINE = 2.0
 """Seconds any single wait on a device may take."""

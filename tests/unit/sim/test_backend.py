@@ -11,15 +11,21 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 
-from harness.sim.air import Air, DeviceBusy, UnknownDevice
-from harness.sim.backend import (
+from ttlock_hil.harness.sim.air import Air, DeviceBusy, UnknownDevice
+from ttlock_hil.harness.sim.backend import (
     TASK_PREFIX,
     VirtualClientBackend,
     VirtualScannerBackend,
     battery_level,
 )
-from harness.sim.device import CCCD_UUID, GATEWAY_GATT, LOCK_GATT, Advertisement, DeviceKind
-from protocol.reassembly import Channel
+from ttlock_hil.harness.sim.device import (
+    CCCD_UUID,
+    GATEWAY_GATT,
+    LOCK_GATT,
+    Advertisement,
+    DeviceKind,
+)
+from ttlock_hil.protocol.reassembly import Channel
 
 from .conftest import EchoDevice, Notifications, send, strip_trailer
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from harness.sim.device import ManualClock
-from harness.sim.gateway import VirtualGateway
-from harness.sim.lock import DeviceError, VirtualLock
-from protocol.commands import GatewayCommand, LockCommand
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.frame import LOCK_TRAILER, GatewayFrame, LockFrame, LockHeader, parse_frame
-from protocol.messages import (
+from ttlock_hil.harness.sim.device import ManualClock
+from ttlock_hil.harness.sim.gateway import VirtualGateway
+from ttlock_hil.harness.sim.lock import DeviceError, VirtualLock
+from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.frame import LOCK_TRAILER, GatewayFrame, LockFrame, LockHeader, parse_frame
+from ttlock_hil.protocol.messages import (
     AddAdminReply,
     AesKeyReply,
     AudioReply,

@@ -11,9 +11,9 @@ from bleak.exc import BleakCharacteristicNotFoundError, BleakError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.sim.air import Air
-from harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
-from harness.sim.faults import (
+from ttlock_hil.harness.sim.air import Air
+from ttlock_hil.harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
+from ttlock_hil.harness.sim.faults import (
     Fault,
     FaultPlan,
     FaultRule,
@@ -24,9 +24,9 @@ from harness.sim.faults import (
     garble_ciphertext,
     truncate_frame,
 )
-from protocol.crypto import DEFAULT_LOCK_KEY, aes_decrypt
-from protocol.errors import CrcMismatch, DecryptError
-from protocol.frame import (
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, aes_decrypt
+from ttlock_hil.protocol.errors import CrcMismatch, DecryptError
+from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     build_legacy_frame,
     encode_gateway_command,

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from harness.sim.device import DeviceKind, ManualClock, VirtualDevice
-from harness.sim.gateway import VirtualGateway
-from harness.sim.presets import ReplyOverride, WifiNetwork, gateway_preset
-from protocol.commands import GatewayCommand
-from protocol.crypto import gateway_key
-from protocol.errormap import gateway_status_code
-from protocol.frame import build_gateway_frame, encode_gateway_command
-from protocol.messages import (
+from ttlock_hil.harness.sim.device import DeviceKind, ManualClock, VirtualDevice
+from ttlock_hil.harness.sim.gateway import VirtualGateway
+from ttlock_hil.harness.sim.presets import ReplyOverride, WifiNetwork, gateway_preset
+from ttlock_hil.protocol.commands import GatewayCommand
+from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.errormap import gateway_status_code
+from ttlock_hil.protocol.frame import build_gateway_frame, encode_gateway_command
+from ttlock_hil.protocol.messages import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
     ConfigIp,

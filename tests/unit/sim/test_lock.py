@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.sim.device import LOCK_GATT, DeviceKind, ManualClock, VirtualDevice
-from harness.sim.lock import LOG_CAPACITY, VirtualLock
-from harness.sim.presets import PresetError, lock_preset
-from protocol.advert import Advert, parse_bleak
-from protocol.commands import LockCommand
-from protocol.connection import Auth
-from protocol.crypto import DEFAULT_LOCK_KEY
-from protocol.frame import (
+from ttlock_hil.harness.sim.device import LOCK_GATT, DeviceKind, ManualClock, VirtualDevice
+from ttlock_hil.harness.sim.lock import LOG_CAPACITY, VirtualLock
+from ttlock_hil.harness.sim.presets import PresetError, lock_preset
+from ttlock_hil.protocol.advert import Advert, parse_bleak
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.connection import Auth
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     LockFrame,
     LockHeader,
@@ -30,7 +30,7 @@ from protocol.frame import (
     encode_lock_command,
     parse_frame,
 )
-from protocol.messages import (
+from ttlock_hil.protocol.messages import (
     LOCK_MESSAGES,
     NEW_RECORDS,
     CheckAdmin,

@@ -18,10 +18,16 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDeviceNotFoundError
 
-from harness.sim import Air, Fault, VirtualClientBackend, VirtualGateway, VirtualScannerBackend
-from harness.sim.lock import DeviceError, VirtualLock
-from protocol.advert import Advert, parse_bleak
-from protocol.messages import (
+from ttlock_hil.harness.sim import (
+    Air,
+    Fault,
+    VirtualClientBackend,
+    VirtualGateway,
+    VirtualScannerBackend,
+)
+from ttlock_hil.harness.sim.lock import DeviceError, VirtualLock
+from ttlock_hil.protocol.advert import Advert, parse_bleak
+from ttlock_hil.protocol.messages import (
     AddAdmin,
     GetAesKey,
     GetLockTime,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.credentials import LockCredentials
-from harness.sim import (
+from ttlock_hil.harness.credentials import LockCredentials
+from ttlock_hil.harness.sim import (
     GATEWAY_PRESETS,
     LOCK_PRESETS,
     PRESETS,
@@ -24,10 +24,10 @@ from harness.sim import (
     create_device,
     get_preset,
 )
-from harness.sim.presets import gateway_preset, lock_preset
-from protocol.advert import parse_bleak
-from protocol.frame import LockHeader
-from protocol.messages import Feature
+from ttlock_hil.harness.sim.presets import gateway_preset, lock_preset
+from ttlock_hil.protocol.advert import parse_bleak
+from ttlock_hil.protocol.frame import LockHeader
+from ttlock_hil.protocol.messages import Feature
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
