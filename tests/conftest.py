@@ -23,27 +23,16 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-_HERE = Path(__file__).resolve().parent
-_VECTOR_CANDIDATES = (
-    Path(os.environ["TTLOCK_VECTORS"]) if "TTLOCK_VECTORS" in os.environ else None,
-    _HERE.parent.parent / "shared" / "vectors" / "ttlock.json",
-)
-
-
-def _vectors_path() -> Path:
-    for candidate in _VECTOR_CANDIDATES:
-        if candidate is not None and candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        "golden vectors not found: expected ../shared/vectors/ttlock.json beside the "
-        "checkout, or set TTLOCK_VECTORS=/path/to/ttlock.json"
-    )
+DATA_DIR = Path(__file__).resolve().parent / "data"
+"""The project's golden test data, kept byte for byte as received (tests/data/README.md)."""
+VECTORS_PATH = DATA_DIR / "vectors" / "ttlock.json"
+SEED_PATH = DATA_DIR / "seeds" / "000_123d5e311bcbde49.txt"
 
 
 @pytest.fixture(scope="session")
 def vectors() -> list[dict[str, Any]]:
-    """The golden vectors of ``../shared/vectors/ttlock.json`` (never edited)."""
-    data = json.loads(_vectors_path().read_text(encoding="utf-8"))
+    """The golden vectors of ``tests/data/vectors/ttlock.json`` (never edited)."""
+    data = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
     return list(data["vectors"])
 
 

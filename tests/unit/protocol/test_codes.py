@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import SEED_PATH
 from ttlock_hil.protocol.codes import (
     DEFAULT_PLUGIN_VERSION,
     Category,
@@ -31,25 +31,10 @@ from ttlock_hil.protocol.errors import ProtocolError, UnknownCode
 
 # ----------------------------------------------------------------------------- the seed itself
 
-SEED_NAME = "000_123d5e311bcbde49.txt"
-_CHECKOUT = Path(__file__).resolve().parents[3]
-
 
 def seed_path() -> Path:
-    """Same discovery as the ``vectors`` fixture: ../shared/seeds/ beside the checkout,
-    or ``TTLOCK_SEEDS`` (the seed file itself or the directory holding it)."""
-    candidates: list[Path] = []
-    if "TTLOCK_SEEDS" in os.environ:
-        override = Path(os.environ["TTLOCK_SEEDS"])
-        candidates += [override, override / SEED_NAME]
-    candidates.append(_CHECKOUT.parent / "shared" / "seeds" / SEED_NAME)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"error-code seed {SEED_NAME} not found (looked at {[str(c) for c in candidates]}): "
-        "put ../shared/seeds/ beside the checkout or set TTLOCK_SEEDS=/path/to/seeds"
-    )
+    """The seed error-code table, kept in the repository as test data."""
+    return SEED_PATH
 
 
 @dataclass(frozen=True)

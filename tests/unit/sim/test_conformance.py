@@ -1,4 +1,4 @@
-"""Conformance: golden request frames replayed into virtual devices (shared/vectors/ttlock.json).
+"""Conformance: golden request frames replayed into virtual devices (tests/data/vectors/).
 
 The ``frame.*`` vectors are what KIND3R and the vendor SDK put on the wire, built
 with key ``00112233…eeff``, header 5.3.1.1.1, adminPs 12345678, unlockKey
