@@ -34,7 +34,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
+from importlib import resources
 from pathlib import Path
 from typing import Final
 
@@ -51,6 +51,7 @@ from ttlock_hil.harness.report.model import (
     TestResult,
     read_results,
 )
+from ttlock_hil.harness.version import checkout_root, git_sha, harness_version
 
 __all__ = [
     "DIFF_NAME",
@@ -70,6 +71,8 @@ __all__ = [
 
 DIFF_NAME: Final = "diff.json"
 JUNIT_NAME: Final = "junit.xml"
+SUITE_SETTINGS_NAME: Final = "suite.ini"
+"""The suite's pytest settings, shipped beside its tests (``tests/hil/suite.ini``)."""
 RESULTS_LINES_NAME: Final = "results.jsonl"
 TRACES_DIR: Final = "traces"
 CACHE_DIR: Final = ".pytest-cache"
@@ -83,8 +86,6 @@ _PYTEST_INTERRUPTED: Final = 2
 _PYTEST_INTERNAL_ERROR: Final = 3
 _PYTEST_USAGE_ERROR: Final = 4
 _PYTEST_NO_TESTS: Final = 5
-
-_GIT_TIMEOUT_S: Final = 5.0
 
 
 class NightlyError(HarnessError):
@@ -100,48 +101,14 @@ class NightlyError(HarnessError):
 
 
 def project_root() -> Path:
-    """The checkout this harness runs from (the directory holding ``harness/``)."""
-    return Path(__file__).resolve().parent.parent
+    """Where the night's pytest runs: this checkout, or the working directory of an install."""
+    root = checkout_root()
+    return root if root is not None else Path.cwd()
 
 
 def default_suite() -> Path:
-    """The regression suite of the checkout: ``tests/hil``."""
-    return project_root() / "tests" / "hil"
-
-
-def harness_version() -> str:
-    """The installed ttlock-hil version (``unknown`` when running from a bare tree)."""
-    try:
-        return metadata.version("ttlock-hil")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def git_sha(root: Path | None = None) -> str | None:
-    """The commit the harness runs from (``+dirty`` when the tree has changes), if in git."""
-    where = root if root is not None else project_root()
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if not sha:
-        return None
-    return sha + ("+dirty" if dirty else "")
+    """The regression suite: ``tests/hil`` of a checkout, shipped as ``ttlock_hil.suite``."""
+    return Path(str(resources.files("ttlock_hil.suite"))).resolve()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,15 +198,17 @@ def pytest_command(
 ) -> list[str]:
     """The pytest invocation of a night (run from the project root).
 
-    The project's ``pyproject.toml`` is named explicitly so its pytest settings
-    (asyncio mode, the expectation table) apply to a ``--suite`` outside the tree too.
+    The suite's own settings (``suite.ini`` beside the tests: asyncio mode, the
+    expectation table) are named explicitly, so they hold for an installed package, for
+    a ``--suite`` outside the tree, and whatever ``pytest.ini`` the working directory has.
+    In a checkout the rootdir is the checkout, so test ids read ``tests/hil/…``.
     pytest's cache lives in the night's directory: it remembers which tests
     failed, so that a rerun (``--lf``) takes exactly those, and nothing leaks
     from one night into the next.
     """
-    root = project_root()
-    ini = root / "pyproject.toml"
-    settings = ["-c", str(ini), f"--rootdir={root}"] if ini.is_file() else []
+    ini = default_suite() / SUITE_SETTINGS_NAME
+    root = checkout_root()
+    settings = ["-c", str(ini), f"--rootdir={root if root is not None else suite}"]
     return [
         sys.executable,
         "-m",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
 
 from ttlock_hil.harness.errors import ConfigError, HarnessError
+from ttlock_hil.harness.version import version_line
 from ttlock_hil.protocol.errors import ProtocolError
 
 _GROUPS = (
@@ -29,10 +31,38 @@ class CliError(Exception):
     """A usage or input problem: printed as ``error: …`` with exit status 2."""
 
 
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")  # :class:`~a.b.C` (Sphinx cross-reference)
+_LITERAL = re.compile(r"``([^`]+)``")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def plain_text(text: str) -> str:
+    """Help text as a terminal shows it: docstring markup (RST) taken out.
+
+    ``:class:`~a.b.C``` becomes ``C`` (``a.b.C`` without the tilde), double backquotes
+    and ``**bold**`` are dropped, and a paragraph ending in ``::`` ends in one colon.
+    """
+
+    def role(match: re.Match[str]) -> str:
+        target = match.group(1)
+        return target.rsplit(".", 1)[-1] if match.group(0).find("`~") >= 0 else target
+
+    text = _ROLE.sub(role, text)
+    text = _LITERAL.sub(r"\1", text)
+    text = _BOLD.sub(r"\1", text)
+    return re.sub(r"::$", ":", text, flags=re.M)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         raise CliError(message)
+
+    def format_help(self) -> str:
+        return plain_text(super().format_help())
+
+    def format_usage(self) -> str:
+        return plain_text(super().format_usage())
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -40,6 +70,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ttlock-hil", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=version_line(),
+        help="print the version (and the git commit when run from a checkout) and exit",
+    )
     sub = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
     for name in _GROUPS:
         try:

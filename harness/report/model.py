@@ -32,11 +32,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias
 
 from ttlock_hil.harness.report import ReportError
+from ttlock_hil.harness.version import harness_version as installed_version
 
 if TYPE_CHECKING:
     from ttlock_hil.harness.config import DeviceConfig
@@ -394,13 +394,6 @@ def _check_devices(where: str, devices: tuple[DeviceInfo, ...]) -> None:
         seen.add(device.name)
 
 
-def _own_version() -> str:
-    try:
-        return metadata.version("ttlock-hil")
-    except metadata.PackageNotFoundError:  # running from a tree that was never installed
-        return "unknown"
-
-
 @dataclass(frozen=True, slots=True)
 class NightMeta:
     """What is known about a night before its first test: where, when, with what.
@@ -446,7 +439,7 @@ class NightMeta:
         return cls(
             started=started if started is not None else datetime.now(UTC),
             bench=bench,
-            harness_version=harness_version if harness_version is not None else _own_version(),
+            harness_version=harness_version if harness_version is not None else installed_version(),
             plugin_version=str(plugin_version),
             devices=tuple(devices),
             git_sha=git_sha,
