@@ -121,7 +121,7 @@ async def bleak_demo(lock: VirtualLock, key: bytes) -> None:
         )
     assert device is not None
     ((company_id, rest),) = adverts[device.address].manufacturer_data.items()
-    seen = parse_bleak(company_id, rest)  # TTLock's manufacturer data (PROTOCOL.md §6)
+    seen = parse_bleak(company_id, rest)  # TTLock's manufacturer data (docs/protocol.md §6)
     print(
         f"bleak: found {device.name} (setting mode: {seen.setting_mode}, battery {seen.battery}%)"
     )

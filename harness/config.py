@@ -17,7 +17,7 @@ Addresses are either a BLE address (``C1:23:45:67:89:AB``; a CoreBluetooth
 UUID on macOS) or ``sim:<preset>`` for a virtual device. Only the transport
 resolver should look at :attr:`DeviceConfig.is_virtual` /
 :attr:`DeviceConfig.sim_preset`: the rest of the harness must not care
-(ARCHITECTURE.md, "no ``if simulated:``").
+(docs/architecture.md §11.4, "no ``if simulated:``").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Lock credentials: what opens an initialised lock, where it comes from, where it is kept.
 
-PROTOCOL.md §4.3 "Persisted lockData": after the add-admin flow an app must keep
+docs/protocol.md §4.3 "Persisted lockData": after the add-admin flow an app must keep
 the lock's AES key, the admin password, the unlock key, the lock flag position,
 the uid and the lock's header version. Lose them and nobody can open the lock
 again without a factory reset, so this module is careful about three things:
@@ -62,7 +62,7 @@ REDACTED: Final = "«redacted»"
 
 _U32_MAX: Final = 0xFFFF_FFFF
 # CHECK_ADMIN / CHECK_USER_TIME put only the low three bytes of lockFlagPos on
-# the wire (PROTOCOL.md §4.2, opcodes 0x41/0x55).
+# the wire (docs/protocol.md §4.2, opcodes 0x41/0x55).
 _FLAG_POS_MAX: Final = 0xFF_FFFF
 _KEYS: Final = ("format", "aes_key", "admin_ps", "unlock_key", "lock_flag_pos", "uid", "header")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -75,7 +75,7 @@ _JSON_EXAMPLE: Final = (
 
 @dataclass(frozen=True, slots=True, repr=False)
 class LockCredentials:
-    """The "lockData" of one initialised lock (PROTOCOL.md §4.3).
+    """The "lockData" of one initialised lock (docs/protocol.md §4.3).
 
     ``aes_key`` is the 16-byte key the lock handed over in GET_AES_KEY (0x19);
     ``admin_ps`` and ``unlock_key`` are the two u32 values sent in ADD_ADMIN

@@ -14,7 +14,7 @@ Two families hang off :class:`HarnessError`:
   ``.device`` and ``.advice`` (what a lab engineer should do about it).
 
   :class:`DeviceError` means the device answered with an error byte or status
-  (PROTOCOL.md §5.1/§5.2). Every other subclass is a link or parse condition
+  (docs/protocol.md §5.1/§5.2). Every other subclass is a link or parse condition
   the harness detected itself (:class:`ttlock_hil.protocol.errormap.LinkCondition`, §5.3);
   those inherit the builtin they resemble, so ``except TimeoutError`` catches
   :class:`ConnectTimeout` and :class:`ResponseTimeout`, ``except
@@ -175,7 +175,7 @@ class TTLockError(HarnessError):
         """An instance of a link-error class with the code its condition maps to.
 
         ``ResponseTimeout.mapped("3.1.0", device="front-door", command=LockCommand.UNLOCK)``
-        carries code 10017; with ``"2.6.0"`` it carries −3 (PROTOCOL.md §5.3).
+        carries code 10017; with ``"2.6.0"`` it carries −3 (docs/protocol.md §5.3).
         """
         if cls.condition is None:
             raise TypeError(f"{cls.__name__} has no link condition: pass code= instead")
@@ -289,7 +289,7 @@ class DeviceError(TTLockError):
         trace_path: Path | str | None = None,
         device: str | None = None,
     ) -> DeviceError:
-        """The error for a lock reply whose status is FAILED (PROTOCOL.md §4.1, §5.1)."""
+        """The error for a lock reply whose status is FAILED (docs/protocol.md §4.1, §5.1)."""
         return cls(
             f"lock error byte 0x{error_byte:02x}",
             code=lock_error_code(error_byte, plugin_version),
@@ -311,7 +311,7 @@ class DeviceError(TTLockError):
         trace_path: Path | str | None = None,
         device: str | None = None,
     ) -> DeviceError:
-        """The error for a gateway reply with a failure status byte (PROTOCOL.md §5.2)."""
+        """The error for a gateway reply with a failure status byte (docs/protocol.md §5.2)."""
         return cls(
             f"gateway status {status}",
             code=gateway_status_code(status, plugin_version),
@@ -323,7 +323,7 @@ class DeviceError(TTLockError):
         )
 
 
-# --- link and parse conditions (PROTOCOL.md §5.3) -------------------------------
+# --- link and parse conditions (docs/protocol.md §5.3) -------------------------------
 
 
 class ConnectTimeout(TTLockError, TimeoutError):
@@ -412,7 +412,7 @@ class Busy(TTLockError):
 
 
 class ReplyCrcError(TTLockError):
-    """A reply frame arrived with a wrong CRC-8 (PROTOCOL.md §2.4)."""
+    """A reply frame arrived with a wrong CRC-8 (docs/protocol.md §2.4)."""
 
     condition = LinkCondition.REPLY_CRC_ERROR
     default_advice = (

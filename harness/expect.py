@@ -14,7 +14,7 @@
 The expected code is caught (the test goes on); anything else fails with an
 :class:`AssertionError` whose message states the expected and observed code
 (number, name and text), the command, the device and the frame trace path
-(STYLE.md rule 10)::
+(docs/architecture.md §11.10)::
 
     expected code 14 EKEY_EXPIRED (eKey expired), observed 0 OK (success):
     UNLOCK (0x47) on front-door succeeded — trace: reports/traces/front-door-….jsonl

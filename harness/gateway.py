@@ -7,7 +7,7 @@
         await gateway.init(uid=42, password="account-secret", name="bench gateway",
                            ssid="LabWiFi", wifi_password="wifi-secret")
 
-PROTOCOL.md §7. The vendor sends ECHO (``45``) right after enabling
+docs/protocol.md §7. The vendor sends ECHO (``45``) right after enabling
 notifications; :class:`Gateway` does the same on every (re)connection it
 starts. Replies are ``[status][data…]``; a failure status raises
 :class:`~ttlock_hil.harness.errors.DeviceError` with the §5.2 code (status + 0x7F,

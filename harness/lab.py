@@ -12,7 +12,7 @@ are mapped to, the timeouts, the retry policy, the :class:`~ttlock_hil.harness.t
 (``redact:``), where traces go and where credentials are kept.
 
 **Transports by moniker.** A device's ``address:`` decides how bleak reaches
-it, and :meth:`Lab.transport` is the one place that looks (STYLE.md rule 4,
+it, and :meth:`Lab.transport` is the one place that looks (docs/architecture.md §11.4,
 Bumble's moniker idea):
 
 * ``sim:<preset>`` — a virtual device built by ``ttlock_hil.harness.sim.presets.create_device``
@@ -93,8 +93,8 @@ def _default_factory() -> DeviceFactory:
 def sim_address(lab: str, device: str) -> str:
     """The BLE address of a ``sim:`` device: derived from the names, stable everywhere.
 
-    A static random address (two top bits set, Bluetooth Core Vol 6 Part B
-    §1.3.2.1), so two virtual devices of one preset never collide.
+    A static random address (two top bits set,
+    Bluetooth Core Vol 6 Part B §1.3.2.1), so two virtual devices of one preset never collide.
     """
     digest = bytearray(hashlib.sha256(f"{lab}/{device}".encode()).digest()[:6])
     digest[0] |= 0xC0

@@ -6,7 +6,7 @@ with the backend a :class:`Transport` names: the virtual backends bound to an
 (``backend=None``) for a real radio. :mod:`ttlock_hil.harness.lab` builds the transport
 from the device's address moniker; nothing here knows which one it got.
 
-What a :class:`Link` guarantees (PROTOCOL.md §1, STYLE.md rules 6-7):
+What a :class:`Link` guarantees (docs/protocol.md §1, docs/architecture.md §11.6–§11.7):
 
 * **Find first.** :meth:`Link.connect` scans for the device (by address, with
   the ``timeouts.scan`` deadline) and keeps its parsed advertisement
@@ -227,9 +227,9 @@ async def find_device(
 ) -> SeenDevice | None:
     """Scan until a device matches every criterion given, or ``within`` seconds pass.
 
-    Returns on the first match (a scan does not run to its end, BLEAK_BACKENDS.md
-    pitfall 6); ``None`` when nothing matched in time. ``setting_mode=True``
-    finds a lock waiting to be initialised.
+    Returns on the first match (a scan does not run to its end,
+    docs/architecture.md §12.7); ``None`` when nothing matched in time.
+    ``setting_mode=True`` finds a lock waiting to be initialised.
     """
     try:
         async with (

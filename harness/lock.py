@@ -10,7 +10,7 @@
             await lock.unlock(ekey=EKeyWindow.of(last_year, last_month))
 
 Connecting and logging in happen lazily: the first command connects, and a
-command that needs the admin (PROTOCOL.md §4.3 "admin-gating") logs in first
+command that needs the admin (docs/protocol.md §4.3 "admin-gating") logs in first
 (``41`` CHECK_ADMIN → ``30`` CHECK_RANDOM) unless this connection already did.
 Every method returns a typed value (a :mod:`ttlock_hil.protocol.messages` reply class or
 a small dataclass of this module) and raises the mapped
@@ -367,7 +367,7 @@ class Lock:
         uid: int = 0,
         admin_passcode: str | None = None,
     ) -> InitResult:
-        """Add this harness as the lock's admin (PROTOCOL.md §4.3); see the module docstring.
+        """Add this harness as the lock's admin (docs/protocol.md §4.3); see the module docstring.
 
         ``admin_ps``/``unlock_key`` default to fresh random values. With
         ``admin_passcode`` the keypad admin code is set (``53``) on locks

@@ -8,7 +8,7 @@ is the only way a command reaches the device::
     answer = await session.request(LockCommand.SEARCH_STATUS, SearchStatus().encode())
     reply = parse_reply(answer.plaintext)
 
-How a request runs (STYLE.md rule 7, PROTOCOL.md §4.1):
+How a request runs (docs/architecture.md §11.7, docs/protocol.md §4.1):
 
 1. A second request while one is in flight raises :class:`~ttlock_hil.harness.errors.Busy`
    at once (one command per device; await the first).
@@ -40,7 +40,7 @@ Two decisions worth knowing:
   reconnects, so lock and app start from the same (logged-out) state. The
   timeout itself is raised first, so a 3 s deadline stays 3 s.
 * **A bad reply CRC is not retried.** TTLOCK-CORE and KIND3R resend twice
-  (PROTOCOL.md §1.1 timing) — but the request may have run, and resending an
+  (docs/protocol.md §1.1 timing) — but the request may have run, and resending an
   UNLOCK or ADD_ADMIN is not harmless; the CRC error is the result under test
   (code 1, LOCK_CRC_CHECK_ERROR, §5.3). Tests that want the vendor behaviour
   retry themselves (:data:`ttlock_hil.harness.errors.NEVER_RETRIED` says the same).

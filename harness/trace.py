@@ -116,7 +116,7 @@ LOCK_SECRET_COMMANDS: Final[frozenset[LockCommand]] = frozenset(
         LockCommand.WIFI_CONFIG_ACCOUNT,  # cloud account password
     }
 )
-"""Lock opcodes whose request or reply plaintext carries a secret (PROTOCOL.md §4.2)."""
+"""Lock opcodes whose request or reply plaintext carries a secret (docs/protocol.md §4.2)."""
 
 GATEWAY_SECRET_COMMANDS: Final[frozenset[GatewayCommand]] = frozenset(
     {
@@ -125,7 +125,7 @@ GATEWAY_SECRET_COMMANDS: Final[frozenset[GatewayCommand]] = frozenset(
         GatewayCommand.SET_APN,  # APN credentials (G4)
     }
 )
-"""Gateway opcodes whose plaintext carries a secret (PROTOCOL.md §7)."""
+"""Gateway opcodes whose plaintext carries a secret (docs/protocol.md §7)."""
 
 # ``decoded`` keys a secret-bearing frame keeps: enough to see what was sent,
 # whether it arrived intact and how the device answered.
@@ -570,7 +570,7 @@ def decode_frame(raw: bytes, *, key: bytes | None = None) -> DecodedFrame:
     ``kind``, ``header`` (lock frames), ``length``, ``crc_ok`` and, when the
     payload can be read (``key`` for AES frames; legacy frames need none),
     ``plaintext`` in hex; for a lock reply (header opcode 0x54) also ``echo``,
-    ``status`` and, on failure, ``error_byte`` (PROTOCOL.md §4.1). A frame
+    ``status`` and, on failure, ``error_byte`` (docs/protocol.md §4.1). A frame
     that does not parse gives ``problem``; a payload the key cannot decrypt
     gives ``decrypt: "failed"``.
     """
@@ -635,7 +635,7 @@ def _command_name(opcode: LockCommand | GatewayCommand | int | None) -> str | No
 
 
 def _mask_payload(raw: bytes) -> str:
-    """Header and CRC in hex, the payload replaced (layouts of PROTOCOL.md §2.1-2.3).
+    """Header and CRC in hex, the payload replaced (layouts of docs/protocol.md §2.1-2.3).
 
     The payload's end comes from the length byte (never from a ``0D 0A``
     search: ciphertext may contain it, §1.1).

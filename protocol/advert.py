@@ -1,6 +1,6 @@
 """BLE advertisements of TTLock devices: parse what a scanner sees, build what a simulator sends.
 
-PROTOCOL.md §6. TTLock puts its own bytes where the Bluetooth SIG company ID of
+docs/protocol.md §6. TTLock puts its own bytes where the Bluetooth SIG company ID of
 the manufacturer-specific AD structure (type 0xFF) would be. Let ``d`` be the AD
 data after the type byte, *including* those two bytes:
 

@@ -1,6 +1,6 @@
 """The TTLock error-code registry: every code of the WeChat plugin's table.
 
-The table is the WX plugin's ``错误码.md`` (our seed, PROTOCOL.md §5): 121 rows,
+The table is the WX plugin's ``错误码.md`` (our seed, docs/protocol.md §5): 121 rows,
 119 distinct codes (10101 is listed three times). It ships as data in
 ``protocol/data/error_codes.json``; each code carries the Chinese text exactly as
 published, an English text, the plugin version that introduced it (``since``),
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_PLUGIN_VERSION: Final = "3.1.0"
-"""The plugin generation asserted when a lab config names none (ARCHITECTURE.md sketch)."""
+"""The plugin generation asserted when a lab config names none (docs/architecture.md §8)."""
 
 
 class PluginVersionError(ProtocolError):
@@ -131,7 +131,7 @@ VersionLike = str | PluginVersion
 
 
 class Category(StrEnum):
-    """What part of the system a code is about (ARCHITECTURE.md, error-code registry)."""
+    """What part of the system a code is about (docs/architecture.md §3, error-code registry)."""
 
     LOCK_DEVICE = "lock device error"  # the lock said no (error byte, §5.1) or its state
     WIFI_LOCK = "Wi-Fi lock"  # Wi-Fi lock network configuration (bytes 0x24..0x26)
@@ -174,7 +174,7 @@ class Code(IntEnum):
     LAST_CALLBACK = -1
     # generic
     OK = 0
-    # lock error byte in decimal (PROTOCOL.md §5.1; vendor LockError name in the comment)
+    # lock error byte in decimal (docs/protocol.md §5.1; vendor LockError name in the comment)
     CRC_ERROR = 1  # LOCK_CRC_CHECK_ERROR
     NO_PERMISSION = 2  # LOCK_NO_PERMISSION
     ADMIN_CHECK_FAILED = 3  # LOCK_ADMIN_CHECK_ERROR
@@ -207,7 +207,7 @@ class Code(IntEnum):
     COMMAND_RECEIVED = 36  # COMMAND_RECEIVED
     WIFI_BAD_SSID = 37  # BAD_WIFI_NAME
     WIFI_BAD_PASSWORD = 38  # BAD_WIFI_PASSWORD
-    # gateway = 0x7F + gateway status byte (PROTOCOL.md §5.2, offset inferred)
+    # gateway = 0x7F + gateway status byte (docs/protocol.md §5.2, offset inferred)
     GATEWAY_FAILED = 128
     GATEWAY_PROCESSING = 129
     GATEWAY_BAD_SSID = 130

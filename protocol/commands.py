@@ -1,6 +1,6 @@
 """Opcodes of the lock and gateway command sets.
 
-Values come from PROTOCOL.md §4.2 (lock, vendor ``com.ttlock.bl.sdk.api.Command``)
+Values come from docs/protocol.md §4.2 (lock, vendor ``com.ttlock.bl.sdk.api.Command``)
 and §7 (gateway, ``com.ttlock.bl.sdk.gateway.command.Command``). Member names drop
 the vendor's ``COMM_`` prefix; the vendor name is kept in the comment.
 """
@@ -69,7 +69,7 @@ class LockCommand(IntEnum):
 
 
 class GatewayCommand(IntEnum):
-    """Opcode in byte 2 of a gateway frame (PROTOCOL.md §7)."""
+    """Opcode in byte 2 of a gateway frame (docs/protocol.md §7)."""
 
     GET_NEARBY_SSID = 0x01  # COMM_GET_NEARBY_SSID
     CONFIGURE_WIFI = 0x02  # COMM_CONFIGURE_WIFI (G2 only)

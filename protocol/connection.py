@@ -5,7 +5,7 @@ and a small class that fires events into it; a move the table does not list
 raises :class:`~ttlock_hil.protocol.errors.IllegalTransition` and changes nothing.
 
 * :class:`LockConnection` is the **lock** role: setting mode → key handed out →
-  paired, and the per-connection login (PROTOCOL.md §4.3). It also decides,
+  paired, and the per-connection login (docs/protocol.md §4.3). It also decides,
   from a second table of data (:data:`GATE_RULES`), whether a command is
   allowed right now and, if not, which error byte the lock answers (§4.2 auth
   column, §5.1 bytes). The virtual lock drives it.
@@ -43,7 +43,7 @@ def transition(table: Mapping[tuple[_S, _E], _S], state: _S, event: _E, *, role:
 
 
 class KeyChoice(StrEnum):
-    """Which AES key a frame is encrypted with (PROTOCOL.md §3.1 key lifecycle)."""
+    """Which AES key a frame is encrypted with (docs/protocol.md §3.1 key lifecycle)."""
 
     DEFAULT = "default"  # the factory key: setting mode and every GET_AES_KEY exchange
     LOCK = "lock"  # the lock's own key, handed out by GET_AES_KEY
@@ -275,7 +275,7 @@ class LockConnection:
     ``operate_refusal`` is the byte answered to 0x47/0x58 without any login:
     0x12 USER_NOT_LOGIN by default; the vendor's ``LockError`` also has 0x02
     NO_PERMISSION, which some firmware may use instead. No capture settles which
-    (PROTOCOL.md has none), so a lock model can choose.
+    (docs/protocol.md has none), so a lock model can choose.
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Payload ciphers: AES-128-CBC as locks and gateways use it, and the XOR codec.
 
-PROTOCOL.md §3.1: AES-128-CBC with PKCS#7 padding and **IV = key**, reset for
+docs/protocol.md §3.1: AES-128-CBC with PKCS#7 padding and **IV = key**, reset for
 every frame (so encryption is deterministic). §3.3: the vendor XOR codec used by
 legacy (protocol type < 5) frames. §7: per-gateway key derivation.
 """
@@ -14,10 +14,10 @@ from .crc import TABLE
 from .errors import DecryptError, ProtocolError
 
 DEFAULT_LOCK_KEY = bytes.fromhex("987623e8a923a1bb3d9e7d0378124588")
-"""Factory key of every lock in setting mode (PROTOCOL.md §3.1)."""
+"""Factory key of every lock in setting mode (docs/protocol.md §3.1)."""
 
 GATEWAY_DEFAULT_KEY = bytes.fromhex("33a03e78236a4d5388327a32a3bbf2ef")
-"""Key that derives each gateway's own key from its MAC (PROTOCOL.md §7)."""
+"""Key that derives each gateway's own key from its MAC (docs/protocol.md §7)."""
 
 KEY_SIZE = 16
 

@@ -1,4 +1,4 @@
-"""What code an outcome maps to, as data, per plugin version (PROTOCOL.md §5.1–§5.3).
+"""What code an outcome maps to, as data, per plugin version (docs/protocol.md §5.1–§5.3).
 
 Three tables, each a tuple of frozen rows that say where the mapping comes from:
 
@@ -88,7 +88,7 @@ class LockErrorRow:
     basis: str
 
 
-_S51 = "PROTOCOL.md §5.1: WX code = error byte in decimal"
+_S51 = "docs/protocol.md §5.1: WX code = error byte in decimal"
 
 LOCK_ERROR_FALLBACK: Final = Code.OPERATION_FAILED
 """Code for error bytes the registry has no code for (our decision).
@@ -203,14 +203,14 @@ class GatewayStatusRow:
     basis: str
 
 
-_S52 = "PROTOCOL.md §5.2: WX code = 0x7F + status byte (offset INFERRED, no source states it)"
+_S52 = "docs/protocol.md §5.2: WX code = 0x7F + status byte (offset INFERRED, no source states it)"
 
 GATEWAY_STATUS_FALLBACK: Final = Code.GATEWAY_FAILED
 """Code for status bytes of 10 and above: Android's ``GatewayError.getInstance``
 maps them to FAILED (§5.2), whose WX code is 128."""
 
 GATEWAY_STATUS_TABLE: Final[tuple[GatewayStatusRow, ...]] = (
-    GatewayStatusRow(0, Code.OK, "SUCCESS", "PROTOCOL.md §5.2: status 0 is success"),
+    GatewayStatusRow(0, Code.OK, "SUCCESS", "docs/protocol.md §5.2: status 0 is success"),
     GatewayStatusRow(1, Code.GATEWAY_FAILED, "FAILED", _S52),
     GatewayStatusRow(2, Code.GATEWAY_PROCESSING, "(processing)", _S52),
     GatewayStatusRow(3, Code.GATEWAY_BAD_SSID, "BAD_WIFI_NAME", _S52),
@@ -280,7 +280,7 @@ class LinkCodeRow:
     """One candidate code for a link condition and why.
 
     Rows of one condition are tried in table order; the first whose code exists
-    in the plugin version is used. ``basis`` cites PROTOCOL.md or starts with
+    in the plugin version is used. ``basis`` cites docs/protocol.md or starts with
     "our decision" and gives the reason.
     """
 
@@ -296,18 +296,18 @@ LINK_CODE_TABLE: Final[tuple[LinkCodeRow, ...]] = (
     LinkCodeRow(
         _C.CONNECT_TIMEOUT,
         Code.CONNECT_TIMEOUT,
-        "PROTOCOL.md §5.3 'BLE connect timeout': WX 10002 (10042/10045/10503 are "
+        "docs/protocol.md §5.3 'BLE connect timeout': WX 10002 (10042/10045/10503 are "
         "platform-specific connect failures, not a timeout)",
     ),
     LinkCodeRow(
         _C.DISCONNECTED,
         Code.DISCONNECTED,
-        "PROTOCOL.md §5.3 'link lost mid-command': WX 10003 disconnected",
+        "docs/protocol.md §5.3 'link lost mid-command': WX 10003 disconnected",
     ),
     LinkCodeRow(
         _C.WRITE_FAILED,
         Code.WRITE_FAILED,
-        "our decision among PROTOCOL.md §5.3 'write failed' (10004 / 10033): 10033 belongs "
+        "our decision among docs/protocol.md §5.3 'write failed' (10004 / 10033): 10033 belongs "
         "to the plugin's BLE-API failure block 10030..10036 (adapter, scan, notify, write, "
         "parse); 10004 adds 'try again later' advice a failed GATT write does not earn",
     ),
@@ -353,33 +353,34 @@ LINK_CODE_TABLE: Final[tuple[LinkCodeRow, ...]] = (
     LinkCodeRow(
         _C.RESPONSE_TIMEOUT,
         Code.RESPONSE_TIMEOUT,
-        "PROTOCOL.md §5.3 'no reply': WX 10017 device response timeout (since 2.7.0); " + _NEWER,
+        "docs/protocol.md §5.3 'no reply': WX 10017 device response timeout (since 2.7.0); "
+        + _NEWER,
     ),
     LinkCodeRow(
         _C.RESPONSE_TIMEOUT,
         Code.RESPONSE_TIMEOUT_LEGACY,
-        "PROTOCOL.md §5.3 'no reply': WX -3 (old), valid from 2.6.0 up to 3.1.0",
+        "docs/protocol.md §5.3 'no reply': WX -3 (old), valid from 2.6.0 up to 3.1.0",
     ),
     LinkCodeRow(
         _C.RESPONSE_TIMEOUT,
         Code.CONNECT_TIMEOUT,
         "our decision before 2.6.0: the vendor SDK reports a missing reply as "
-        "LOCK_CONNECT_FAIL (PROTOCOL.md §5.3 'no reply'), whose WX counterpart is 10002",
+        "LOCK_CONNECT_FAIL (docs/protocol.md §5.3 'no reply'), whose WX counterpart is 10002",
     ),
     LinkCodeRow(
         _C.REPLY_CRC_ERROR,
         Code.CRC_ERROR,
-        "PROTOCOL.md §5.3 'reply CRC wrong': vendor LOCK_CRC_CHECK_ERROR, WX 1",
+        "docs/protocol.md §5.3 'reply CRC wrong': vendor LOCK_CRC_CHECK_ERROR, WX 1",
     ),
     LinkCodeRow(
         _C.REPLY_UNDECRYPTABLE,
         Code.LOCK_MAY_BE_RESET,
-        "PROTOCOL.md §5.3 'AES decrypt fails': vendor KEY_INVALID, WX 10001 lock may be reset",
+        "docs/protocol.md §5.3 'AES decrypt fails': vendor KEY_INVALID, WX 10001 lock may be reset",
     ),
     LinkCodeRow(
         _C.REPLY_UNPARSEABLE,
         Code.PARSE_FAILED,
-        "PROTOCOL.md §5.3 'AES decrypt fails / empty plaintext': WX 10034 parse failure",
+        "docs/protocol.md §5.3 'AES decrypt fails / empty plaintext': WX 10034 parse failure",
     ),
     LinkCodeRow(
         _C.DEVICE_NOT_FOUND,
@@ -387,7 +388,7 @@ LINK_CODE_TABLE: Final[tuple[LinkCodeRow, ...]] = (
         "our decision (§5.3 has no row): WX 10036 'no device found, scanning stopped' says "
         "exactly this; 10404 (3.1.0) is a scan timeout with a permission hint",
     ),
-    LinkCodeRow(_C.BUSY, Code.BLUETOOTH_BUSY, "PROTOCOL.md §5.3 'busy': WX 11013"),
+    LinkCodeRow(_C.BUSY, Code.BLUETOOTH_BUSY, "docs/protocol.md §5.3 'busy': WX 11013"),
     LinkCodeRow(
         _C.BUSY,
         Code.SEND_FAILED,
@@ -395,7 +396,9 @@ LINK_CODE_TABLE: Final[tuple[LinkCodeRow, ...]] = (
         "which is what 10004 says",
     ),
     LinkCodeRow(
-        _C.INVALID_PARAMETERS, Code.INVALID_PARAMETERS, "PROTOCOL.md §5.3 'bad params': WX 11003"
+        _C.INVALID_PARAMETERS,
+        Code.INVALID_PARAMETERS,
+        "docs/protocol.md §5.3 'bad params': WX 11003",
     ),
     LinkCodeRow(
         _C.INVALID_PARAMETERS,
@@ -403,7 +406,7 @@ LINK_CODE_TABLE: Final[tuple[LinkCodeRow, ...]] = (
         "our decision before 2.1.0: 32 'invalid parameter' (lock byte 0x20, §5.1) is the only "
         "parameter code that exists",
     ),
-    LinkCodeRow(_C.UNSUPPORTED, Code.UNSUPPORTED, "PROTOCOL.md §5.3 'unsupported': WX 11004"),
+    LinkCodeRow(_C.UNSUPPORTED, Code.UNSUPPORTED, "docs/protocol.md §5.3 'unsupported': WX 11004"),
     LinkCodeRow(
         _C.UNSUPPORTED,
         Code.DEVICE_UNSUPPORTED_LEGACY,

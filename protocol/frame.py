@@ -1,6 +1,6 @@
 """Frame codec: the three TTLock frame layouts, each declared once with construct.
 
-* V3 lock frame, protocol type >= 5 (PROTOCOL.md §2.1)::
+* V3 lock frame, protocol type >= 5 (docs/protocol.md §2.1)::
 
       7F 5A | type | sub_ver | scene | org u16 | sub_org u16 | cmd | encrypt | n | data | crc
 

@@ -1,6 +1,6 @@
 """Reassembly of notification chunks into frames, driven by the length byte.
 
-PROTOCOL.md §1.1: notifications carry at most MTU-3 (20 by default) bytes; a
+docs/protocol.md §1.1: notifications carry at most MTU-3 (20 by default) bytes; a
 frame ends where its length byte says, **never** where ``0D 0A`` appears —
 AES ciphertext contains those bytes. This follows the vendor's newest parser:
 hunt for the magic, read the header, collect ``header + n + 1`` bytes; the

@@ -1,4 +1,4 @@
-"""``ttlock-hil advert …``: decode TTLock advertisements (PROTOCOL.md §6).
+"""``ttlock-hil advert …``: decode TTLock advertisements (docs/protocol.md §6).
 
 ``advert decode HEX [--json]`` takes the manufacturer-specific AD data
 *including* the two header ("company id") bytes, as in the golden vectors.

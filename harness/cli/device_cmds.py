@@ -1,7 +1,7 @@
 """``ttlock-hil scan`` and ``ttlock-hil lock …``: see what is on the air, bring a lock up.
 
 ``scan [--config FILE] [--json] [--duration S] [--full]`` lists the TTLock locks
-and gateways seen, with their parsed advertisements (PROTOCOL.md §6) and the
+and gateways seen, with their parsed advertisements (docs/protocol.md §6) and the
 config name of each configured one. With the default config that is the virtual
 lab. A scan stops as soon as every configured device was seen; ``--full`` scans
 for the whole duration (default ``timeouts.scan``) to find unconfigured ones too.

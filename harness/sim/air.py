@@ -7,10 +7,10 @@ see, what clients connect to, and each device's radio-side state:
 * which central is connected (one at a time, like a real lock),
 * whether it advertises: a device in range advertises while no central is
   connected, stops when one connects and restarts after the disconnect
-  (BLEAK_BACKENDS.md pitfall 8),
+  (docs/architecture.md §12.9),
 * whether it is in range: out of range it does not advertise, connection
   attempts time out and an open link drops,
-* the MTU it negotiates (default 23 → 20-byte chunks, PROTOCOL.md §1.1).
+* the MTU it negotiates (default 23 → 20-byte chunks, docs/protocol.md §1.1).
 
 Devices are models implementing :class:`~ttlock_hil.harness.sim.device.VirtualDevice`;
 the transports (:mod:`ttlock_hil.harness.sim.backend`, the Bumble tier) claim and release

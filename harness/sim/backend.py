@@ -20,13 +20,13 @@ bleak; bleak forwards the extra keyword to the backend::
 Code that builds ``BleakClient``/``BleakScanner`` without ``backend=`` (third-party
 libraries) can be redirected by patching ``bleak.get_platform_client_backend_type``
 and ``bleak.get_platform_scanner_backend_type`` to return
-``(VirtualClientBackend.bind(air), "virtual")`` (BLEAK_BACKENDS.md pitfall 7);
+``(VirtualClientBackend.bind(air), "virtual")`` (docs/architecture.md §12.8);
 :meth:`~VirtualClientBackend.bind` makes a subclass whose ``air`` is preset.
 Prefer ``backend=VirtualScannerBackend.bind(air)`` in type-checked code too:
 bleak types the ``**kwargs`` of ``discover``/``find_device_by_*`` as a TypedDict
 that has no ``air`` key (``BleakScanner(...)`` and ``BleakClient(...)`` accept it).
 
-What the backends do like a real lock, and why (BLEAK_BACKENDS.md, PROTOCOL.md §1):
+What the backends do like a real lock, and why (docs/architecture.md §12, docs/protocol.md §1):
 
 * the scanner advertises every advertising device periodically from a task it
   owns (pitfall 2), with the device's own manufacturer data and service UUIDs;
@@ -97,7 +97,7 @@ DEVICE_INFORMATION_UUID = normalize_uuid_str("180a")
 TASK_PREFIX = "ttlock-sim"
 """Name prefix of every task the backends own (tests look for leftovers by it)."""
 
-# Handles as on a real S202F (PROTOCOL.md §1.1, FUSS gatttool dump: notify 0x000e,
+# Handles as on a real S202F (docs/protocol.md §1.1, FUSS gatttool dump: notify 0x000e,
 # CCCD 0x000f, write 0x0011); the battery service follows.
 _SERVICE_HANDLE = 0x000C
 _NOTIFY_HANDLE = 0x000E
@@ -122,7 +122,7 @@ def _resolve_air(air: Air | None, cls: type[object], default: Air | None) -> Air
 
 
 def battery_level(advert: Advertisement) -> int | None:
-    """Battery % in a TTLock lock advert, if it carries one (PROTOCOL.md §6).
+    """Battery % in a TTLock lock advert, if it carries one (docs/protocol.md §6).
 
     bleak splits the manufacturer data as ``{company_id: rest}``; TTLock puts
     protocol type/version where the company id would be, so ``d = company_id
@@ -141,7 +141,7 @@ def battery_level(advert: Advertisement) -> int | None:
 def device_information(device: object) -> dict[str, bytes]:
     """The device's Device Information values by normalized UUID (none if it has none).
 
-    Models that offer ``device_information()`` (PROTOCOL.md §1.1: a real lock
+    Models that offer ``device_information()`` (docs/protocol.md §1.1: a real lock
     serves 0x180A with model 2a24, FW 2a26, HW 2a27; §1.2: a gateway adds its
     network MAC in 2a25) get a read-only 0x180A service.
     """
@@ -557,7 +557,7 @@ class VirtualClientBackend(BaseBleakClient):
             error = BleakGATTProtocolError(BleakGATTProtocolErrorCode.WRITE_NOT_PERMITTED)
             error.add_note(
                 f"{characteristic.uuid} only supports write-without-response "
-                "(PROTOCOL.md §1.1): pass response=False"
+                "(docs/protocol.md §1.1): pass response=False"
             )
             raise error
         chunk = bytes(memoryview(data))
@@ -566,7 +566,7 @@ class VirtualClientBackend(BaseBleakClient):
             raise BleakError(
                 f"write of {len(chunk)} bytes exceeds max_write_without_response_size "
                 f"{limit} (MTU {self._mtu} - 3): split frames into chunks of at most "
-                f"{limit} bytes (PROTOCOL.md §1.1)"
+                f"{limit} bytes (docs/protocol.md §1.1)"
             )
         buffered = self._reassembler.pending + chunk
         magic = GATEWAY_MAGIC if entry.device.kind is DeviceKind.GATEWAY else LOCK_MAGIC

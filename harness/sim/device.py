@@ -22,7 +22,7 @@ class DeviceKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class GattProfile:
-    """UUIDs (normalized, lowercase 128-bit) a device exposes (PROTOCOL.md §1)."""
+    """UUIDs (normalized, lowercase 128-bit) a device exposes (docs/protocol.md §1)."""
 
     service: str
     write: str
@@ -87,7 +87,7 @@ class HasDeviceInformation(Protocol):
     """Optional extra of a model: values of the Device Information service (0x180A).
 
     Keys are characteristic UUIDs (short ``"2a24"`` or full); transports that
-    see it serve them read-only (PROTOCOL.md §1.1 lock DIS, §1.2 gateway DIS).
+    see it serve them read-only (docs/protocol.md §1.1 lock DIS, §1.2 gateway DIS).
     """
 
     def device_information(self) -> dict[str, bytes]: ...

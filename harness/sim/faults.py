@@ -12,7 +12,7 @@ Tests arm it with rules::
 
 Which request a rule applies to is decided on the *complete request frame* the
 app wrote (any chunking), by its command byte: byte 9 of a V3 lock frame, byte 3
-of a legacy lock frame, byte 2 of a gateway frame (PROTOCOL.md §2.1–2.3).
+of a legacy lock frame, byte 2 of a gateway frame (docs/protocol.md §2.1–2.3).
 ``command=None`` matches any request; ``skip`` lets that many matching requests
 pass first; ``times`` is how many matches the rule fires for (``None`` =
 always). Several rules of *different* faults may fire on one request (e.g. a
@@ -26,7 +26,7 @@ the device's reply frames into what goes on the air. The transports
 delays, link drops, MTU.
 
 Every :class:`Fault` member documents the TTLock error code (WeChat plugin
-numbering, PROTOCOL.md §5.3) a correct harness reports when the fault fires;
+numbering, docs/protocol.md §5.3) a correct harness reports when the fault fires;
 :attr:`Fault.expected_code` has it as a number where there is exactly one.
 """
 
@@ -117,7 +117,7 @@ class Fault(Enum):
         None,
         "The device refuses the request without acting on it: the reply is "
         "``device.error_reply(command, error)``. Harness reports ``error`` as the same number "
-        "in decimal (0x1E -> 30; PROTOCOL.md §5.1).",
+        "in decimal (0x1E -> 30; docs/protocol.md §5.1).",
     )
     PARTIAL_FRAME = (
         "partial-frame",
@@ -136,7 +136,7 @@ class Fault(Enum):
         "push-before-reply",
         None,
         "``device.push_frame()`` (an unsolicited state frame) is notified just before the "
-        "reply. No error: the harness matches replies by echoed opcode (PROTOCOL.md §4.1).",
+        "reply. No error: the harness matches replies by echoed opcode (docs/protocol.md §4.1).",
     )
     MTU = (
         "mtu",
@@ -201,7 +201,7 @@ _LINK_FAULTS: Final = frozenset(
     }
 )
 # WRITE_FAILED is link-level but may still target a command (its header is in the
-# first chunk, PROTOCOL.md §2.1), so it accepts ``command=``.
+# first chunk, docs/protocol.md §2.1), so it accepts ``command=``.
 _COMMAND_FAULTS: Final = frozenset((set(Fault) - _LINK_FAULTS) | {Fault.WRITE_FAILED})
 _CHARACTERISTICS: Final = ("write", "notify")
 
@@ -504,14 +504,14 @@ class FaultPlan:
                 self._armed.remove(armed)
 
 
-# --- byte surgery on frames (PROTOCOL.md §2) ----------------------------------
+# --- byte surgery on frames (docs/protocol.md §2) ----------------------------------
 
 
 def frame_command(buffer: bytes) -> int | None:
     """Opcode of the frame starting at ``buffer[0]``, or ``None`` if not yet buffered.
 
     V3 lock frame: byte 9; legacy lock frame (protocol type < 5): byte 3;
-    gateway frame: byte 2 (PROTOCOL.md §2.1–2.3). ``None`` too when ``buffer``
+    gateway frame: byte 2 (docs/protocol.md §2.1–2.3). ``None`` too when ``buffer``
     does not start with a frame magic.
     """
     if buffer[:2] == GATEWAY_MAGIC:

@@ -1,4 +1,4 @@
-"""A virtual TTLock gateway (G2 Wi-Fi, G3 wired, G4 4G): the gateway role of PROTOCOL.md §7.
+"""A virtual TTLock gateway (G2 Wi-Fi, G3 wired, G4 4G): the gateway role of docs/protocol.md §7.
 
 Bytes in, frames out, like :class:`~ttlock_hil.harness.sim.lock.VirtualLock`::
 

@@ -10,7 +10,7 @@ Requests are decoded with :mod:`ttlock_hil.protocol.messages` (the very classes 
 uses), gated by :class:`ttlock_hil.protocol.connection.LockConnection` (the shared state
 table) and answered with a reply frame: the lock's own header (e.g. 5.3.2.1.1),
 command 0x54, encrypt 0xAA, plaintext ``[echo][status][data]`` encrypted with
-the key in force when the request arrived, then ``0D 0A`` (PROTOCOL.md §2.1,
+the key in force when the request arrived, then ``0D 0A`` (docs/protocol.md §2.1,
 §4.1). Time comes from an injected :class:`~ttlock_hil.harness.sim.device.Clock`;
 randomness (AES keys, login challenges, fingerprint ids, the admin code) from
 an injected :data:`~ttlock_hil.harness.sim.presets.RandomSource`.
@@ -193,7 +193,7 @@ _U32: Final = 0xFFFF_FFFF
 MAX_REPLY_PLAINTEXT: Final = 111
 """Largest reply plaintext a page of a list carries (ciphertext 112 bytes).
 
-The vendor reads the length byte as a *signed* Java byte (PROTOCOL.md §1.1), so
+The vendor reads the length byte as a *signed* Java byte (docs/protocol.md §1.1), so
 ciphertexts above 127 bytes would break it; lists are paged below that.
 """
 
@@ -205,7 +205,7 @@ PASSAGE_MODE_END: Final = 0xFF
 
 
 class DeviceError(IntEnum):
-    """Lock error bytes the model answers (reply plaintext[2], PROTOCOL.md §5.1)."""
+    """Lock error bytes the model answers (reply plaintext[2], docs/protocol.md §5.1)."""
 
     CRC_CHECK_ERROR = 0x01  # LOCK_CRC_CHECK_ERROR
     NO_PERMISSION = 0x02  # LOCK_NO_PERMISSION
@@ -307,7 +307,7 @@ class _AddMode(Enum):
 
 @dataclass(slots=True)
 class _Session:
-    """Per-connection state: lost with the link (PROTOCOL.md §4.3: login each connection)."""
+    """Per-connection state: lost with the link (docs/protocol.md §4.3: login each connection)."""
 
     challenge: int | None = None
     uid: int = 0
@@ -395,7 +395,7 @@ class VirtualLock:
         clock: Clock | None = None,
         rng: RandomSource | None = None,
     ) -> VirtualLock:
-        """A lock already initialised with these credentials (PROTOCOL.md §4.3 lockData).
+        """A lock already initialised with these credentials (docs/protocol.md §4.3 lockData).
 
         ``header`` is the lock's own protocol header, put on every reply
         (default: the preset's, e.g. 5.3.2.1.1); apps may send any V3 header.
@@ -523,7 +523,7 @@ class VirtualLock:
         return Advertisement(self._name, {company_id: rest}, [LOCK_GATT.service])
 
     def device_information(self) -> dict[str, bytes]:
-        """Device Information service values (0x180A, PROTOCOL.md §1.1): model, FW, HW."""
+        """Device Information service values (0x180A, docs/protocol.md §1.1): model, FW, HW."""
         return {
             "2a24": self._preset.model.encode(),
             "2a26": self._preset.firmware.encode(),
@@ -957,7 +957,7 @@ class VirtualLock:
     def _is_admin(self) -> bool:
         return self._connection.auth in (Auth.ADMIN, Auth.ADMIN_CHALLENGED)
 
-    # --- handlers: init and login (PROTOCOL.md §4.3) --------------------------------
+    # --- handlers: init and login (docs/protocol.md §4.3) --------------------------------
 
     def _on_get_aes_key(self, request: GetAesKey) -> AesKeyReply:
         key = self._random(KEY_SIZE)

@@ -1,7 +1,7 @@
 """Device presets: what each simulated TTLock model is, as small data records.
 
 A preset is everything that differs between models of the same protocol: the
-protocol header the device answers with (PROTOCOL.md §2.1), its scene (§6), the
+protocol header the device answers with (docs/protocol.md §2.1), its scene (§6), the
 feature bits it reports (§4.3 step 5), its strings (model, firmware, hardware:
 0x90 READ_DEVICE_INFO and the Device Information service), its storage
 capacities, its starting battery, its advertised name prefix and MAC::
@@ -176,7 +176,7 @@ class WifiNetwork:
 
 @dataclass(frozen=True, slots=True)
 class GatewayPreset:
-    """One gateway model: G2 (Wi-Fi), G3 (wired), G4 (4G) — PROTOCOL.md §7.
+    """One gateway model: G2 (Wi-Fi), G3 (wired), G4 (4G) — docs/protocol.md §7.
 
     ``model`` is the plugVersion (2/3/4) and decides which commands exist:
     Wi-Fi scan/config on G2 only, APN on G4 only; anything else is answered
@@ -242,7 +242,7 @@ _KEYPAD_FEATURES: Final = frozenset(
 )
 
 V3_LOCK_HEADER: Final = LockHeader(5, 3, 2, 1, 1)
-"""The header every captured V3 reply carries (PROTOCOL.md §2.1)."""
+"""The header every captured V3 reply carries (docs/protocol.md §2.1)."""
 
 _LOCKS: Final = (
     LockPreset(
@@ -250,7 +250,7 @@ _LOCKS: Final = (
         description="V3 door lock with keypad (passcodes, admin code, audio, passage mode)",
         header=V3_LOCK_HEADER,
         features=_KEYPAD_FEATURES,
-        # The advertised name and MAC are the real S202F of PROTOCOL.md §6 (FUSS).
+        # The advertised name and MAC are the real S202F of docs/protocol.md §6 (FUSS).
         model="S202F",
         hardware="1.3",
         firmware="6.0.6.210622",  # invented
@@ -329,7 +329,7 @@ _GATEWAYS: Final = (
         hardware="1.2",
         firmware="1.4.5",  # invented
         name_prefix="G2",
-        # The MAC of the gateway vectors (key 5d84146b…, PROTOCOL.md §7).
+        # The MAC of the gateway vectors (key 5d84146b…, docs/protocol.md §7).
         mac="AA:BB:CC:DD:EE:FF",
         network_mac="AA:BB:CC:DD:EF:00",
         networks=_HOME_NETWORKS,
@@ -431,6 +431,6 @@ def create_device(
     if credentials is not None:
         raise PresetError(
             f"preset {record.name!r} is a gateway: gateways have no lock credentials "
-            "(their key derives from the MAC, PROTOCOL.md §7); drop credentials="
+            "(their key derives from the MAC, docs/protocol.md §7); drop credentials="
         )
     return VirtualGateway(record, name=name, address=address, clock=clock, rng=rng)

@@ -1,6 +1,6 @@
 """Typed TTLock messages: one definition per command, used by the app and the device role.
 
-Everything here is a plaintext codec (PROTOCOL.md §4 lock, §7 gateway). Frames,
+Everything here is a plaintext codec (docs/protocol.md §4 lock, §7 gateway). Frames,
 CRC and encryption are :mod:`ttlock_hil.protocol.frame`'s business: a request's
 ``encode()`` is what goes into ``encode_lock_command(command, plaintext, key)``,
 and a decrypted reply frame payload is what :func:`parse_reply` reads.

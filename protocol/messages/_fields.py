@@ -1,7 +1,7 @@
 """Wire fields shared by every TTLock message, and the small engine that uses them.
 
 A message is a frozen, slotted dataclass whose class attribute ``LAYOUT`` lists
-its wire fields in order, the way PROTOCOL.md's tables do::
+its wire fields in order, the way docs/protocol.md's tables do::
 
     LAYOUT = (F("admin_ps", U32, secret=True), F("flag_pos", FLAG_POS), F("uid", U32))
 
@@ -12,7 +12,7 @@ on their own content (a type byte that decides whether an end date follows, a
 length byte that bounds a record) override ``_read`` and ``_write`` but keep the
 same public API and the same :class:`Reader`, so errors look the same everywhere.
 
-Encodings (PROTOCOL.md §4.2, "Time/number encodings"): every integer is
+Encodings (docs/protocol.md §4.2, "Time/number encodings"): every integer is
 big-endian; every date byte is the *decimal* value (2026 → ``0x1A``, not BCD).
 """
 
@@ -554,7 +554,7 @@ U32: Final = UInt(4)
 U48: Final = UInt(6, "u48 BE")
 U64: Final = UInt(8)
 FLAG_POS: Final = UInt(3, "lockFlagPos low 3 B BE")
-"""lockFlagPos: the low three bytes of the e-key reset counter (PROTOCOL.md §4.2, 0x41/0x55)."""
+"""lockFlagPos: low three bytes of the e-key reset counter (docs/protocol.md §4.2, 0x41/0x55)."""
 DATE5: Final = Date(seconds=False)
 DATE6: Final = Date(seconds=True)
 ASCII_LEN: Final = Text(prefixed=True)

@@ -1,4 +1,4 @@
-"""Gateway (G2 Wi-Fi, G3 wired, G4 4G) configuration messages (PROTOCOL.md §7).
+"""Gateway (G2 Wi-Fi, G3 wired, G4 4G) configuration messages (docs/protocol.md §7).
 
 Same scheme as :mod:`ttlock_hil.protocol.messages.lock`: frozen dataclasses with
 ``encode()``/``decode()``, one registry, two roles. The app builds requests and
@@ -6,7 +6,7 @@ reads :class:`GatewayReply` (and :class:`SsidScanReply` for the Wi-Fi scan);
 the virtual gateway decodes requests with :func:`decode_gateway_request` and
 answers with ``GatewayReply(status).encode()`` or ``SsidScanReply(...).encode()``.
 
-A gateway reply plaintext starts with a status byte (PROTOCOL.md §5.2), not
+A gateway reply plaintext starts with a status byte (docs/protocol.md §5.2), not
 with an echoed opcode: ``[status][data…]``.
 """
 

@@ -1,4 +1,4 @@
-"""Lock messages: one typed request and reply per documented V3 command (PROTOCOL.md §4).
+"""Lock messages: one typed request and reply per documented V3 command (docs/protocol.md §4).
 
 Both roles use these classes: the app builds a request with ``Cls(...).encode()``
 and reads the answer with :func:`parse_reply` then :func:`decode_reply_data`;
@@ -910,7 +910,7 @@ class Reply(WireStruct):
     """A reply plaintext: ``[echoed opcode][status][data…]`` (§4.1).
 
     On FAILED (status 0) ``data[0]`` — plaintext[2] — is the lock's error byte
-    (:attr:`error_byte`; PROTOCOL.md §5.1 maps it). A failed reply without it
+    (:attr:`error_byte`; docs/protocol.md §5.1 maps it). A failed reply without it
     still parses (``error_byte`` is then ``None``).
     """
 

@@ -1,4 +1,4 @@
-"""Happy paths of every Gateway API command (G2 Wi-Fi, G3 wired, G4 4G), PROTOCOL.md §7.
+"""Happy paths of every Gateway API command (G2 Wi-Fi, G3 wired, G4 4G), docs/protocol.md §7.
 
 A G2 reaches its server over Wi-Fi, so the tests that need an uplink join the
 bench's network first (``bench_wifi``; on a real bench from the environment).

@@ -1,4 +1,4 @@
-"""Every gateway code (128..136, = 0x7F + status byte, PROTOCOL.md §5.2) provoked and asserted.
+"""Every gateway code (128..136, = 0x7F + status byte, docs/protocol.md §5.2) provoked and asserted.
 
 A wrong SSID or password and a Wi-Fi command to a gateway without Wi-Fi run on
 real gateways too; an unplugged network, a missing SIM and status bytes no

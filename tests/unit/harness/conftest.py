@@ -7,7 +7,7 @@
   ``sim:`` devices are the simulator presets, ``echo_factory`` puts the
   transport-level :class:`~tests.unit.sim.conftest.EchoDevice` there instead.
 * The autouse :func:`no_task_outlives_the_test` fails any test that leaves an
-  asyncio task running (aioesphomeapi's discipline, STYLE.md rule 7).
+  asyncio task running (aioesphomeapi's discipline, docs/architecture.md §11.7).
 """
 
 from __future__ import annotations

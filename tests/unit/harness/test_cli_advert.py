@@ -1,4 +1,4 @@
-"""``ttlock-hil advert decode`` against the golden advertisement vectors (PROTOCOL.md §6)."""
+"""``ttlock-hil advert decode`` against the golden advertisement vectors (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from ttlock_hil.harness.credentials import (
 from ttlock_hil.harness.errors import ConfigError
 from ttlock_hil.protocol.frame import V3_HEADER, LockHeader
 
-# The worked values of PROTOCOL.md §4.3.
+# The worked values of docs/protocol.md §4.3.
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 ADMIN_PS = 12345678
 UNLOCK_KEY = 87654321

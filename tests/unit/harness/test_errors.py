@@ -136,7 +136,7 @@ def test_link_error_carries_the_code_the_mapping_table_gives_for_the_version(
 
 
 def test_response_timeout_code_follows_the_plugin_generation() -> None:
-    # PROTOCOL.md §5.3 "no reply": -3 in the old plugins, 10017 from 2.7.0 on.
+    # docs/protocol.md §5.3 "no reply": -3 in the old plugins, 10017 from 2.7.0 on.
     assert ResponseTimeout.mapped("2.6.0").code.code == -3
     assert ResponseTimeout.mapped("3.1.0").code.code == Code.RESPONSE_TIMEOUT
 

@@ -30,7 +30,7 @@ KEY = bytes.fromhex("8c2f9a41d07e53b6e9120a7fc4d83b25")
 ADMIN_PS = 1_987_654_321
 UNLOCK_KEY = 305_419_896
 CREDS = LockCredentials(aes_key=KEY, admin_ps=ADMIN_PS, unlock_key=UNLOCK_KEY, uid=77)
-PS_FROM_LOCK = 0x1DB78A8F  # a real ps from a capture (PROTOCOL.md §4.3)
+PS_FROM_LOCK = 0x1DB78A8F  # a real ps from a capture (docs/protocol.md §4.3)
 CHECK_SUM = (PS_FROM_LOCK + UNLOCK_KEY) % 2**32
 PASSCODE = "7391046"
 WIFI_PASSWORD = "correct-horse-battery"
@@ -237,7 +237,7 @@ def test_fields_named_like_secrets_are_redacted_whatever_their_value(tmp_path: P
     assert decoded["battery"] == 80
 
 
-# --- decoding raw frames (golden vectors, PROTOCOL.md §4.3) ----------------------------------
+# --- decoding raw frames (golden vectors, docs/protocol.md §4.3) ----------------------------------
 
 VECTOR_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 

@@ -1,4 +1,4 @@
-"""Advertisement parsing and building (PROTOCOL.md §6)."""
+"""Advertisement parsing and building (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connection state machines of both roles (PROTOCOL.md §4.1-§4.3), tables tested exhaustively."""
+"""Connection state machines of both roles (docs/protocol.md §4.1-§4.3), tested exhaustively."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def test_table_differs_from_standard_maxim_only_at_entry_33() -> None:
 @pytest.mark.parametrize(
     ("frame_hex", "carried"),
     [
-        # Real lock replies (PROTOCOL.md §2.4 table) that verify only with the quirk table.
+        # Real lock replies (docs/protocol.md §2.4 table) that verify only with the quirk table.
         ("7f5a0503020001000154aa102d2f9276f7eea8794974e465f0e99e18", 0x09),
         (
             "7f5a0503020001000154aa20df862dda9de19dbdf73afce5eb29d32a24feca385bf44991075a85"

@@ -63,7 +63,7 @@ def test_key_of_wrong_size_is_rejected() -> None:
 
 
 def test_xor_codec_vendor_vectors(vectors_by_id: dict[str, Any]) -> None:
-    # PROTOCOL.md §3.3: encodeWithEncrypt("SCIENER", 0x2a) = faeae0ece7ecfb (also inside the
+    # docs/protocol.md §3.3: encodeWithEncrypt("SCIENER", 0x2a) = faeae0ece7ecfb (also inside the
     # legacy frame vector) and vendor encode("0659525046") = 4442414d4146414440420a.
     legacy = vectors_by_id["v2.frame.0x14.seed42"]["wire_hex"]
     assert "faeae0ece7ecfb" in legacy

@@ -86,7 +86,7 @@ def test_every_registry_code_0_to_38_is_a_lock_byte_mapped_to_itself() -> None:
     assert [row.byte for row in mapped] == device_codes
     assert len(mapped) == 32
     for row in mapped:
-        assert row.basis.startswith("PROTOCOL.md §5.1"), row
+        assert row.basis.startswith("docs/protocol.md §5.1"), row
     unmapped = [row.byte for row in LOCK_ERROR_TABLE if row.code != row.byte]
     assert unmapped == [0x21, 0x27]  # §5.1 bytes the WX table has no code for
 
@@ -191,7 +191,7 @@ def test_every_link_condition_has_rows_whose_codes_are_registered_and_cited() ->
         assert rows, condition
         for row in rows:
             lookup(row.code)  # raises if the code is not registered
-            assert "PROTOCOL.md §5" in row.basis or row.basis.startswith(
+            assert "docs/protocol.md §5" in row.basis or row.basis.startswith(
                 ("our decision", "WX table")
             ), row
 

@@ -17,7 +17,7 @@ from ttlock_hil.protocol.frame import (
 from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 
 # A real LL609 reply whose ciphertext contains 0D 0A right after the length byte
-# (PROTOCOL.md §1.1, §2.4 table): CRLF-based reassembly cuts it in two.
+# (docs/protocol.md §1.1, §2.4 table): CRLF-based reassembly cuts it in two.
 LL609_REPLY = bytes.fromhex(
     "7f5a0503020001000154aa20730d0ac33249f9d9c290485f6b8f6b347e75bfa1177f9069aea203aca4956752f7"
 )

@@ -35,7 +35,7 @@ from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
 LOCK_ADDRESS = "EE:C6:A2:04:9A:F6"
 GATEWAY_ADDRESS = "AA:BB:CC:DD:EE:FF"
 REPLY_HEADER = LockHeader(5, 3, 2, 1, 1)
-"""What real V3 locks put on their replies (PROTOCOL.md §2.1)."""
+"""What real V3 locks put on their replies (docs/protocol.md §2.1)."""
 RESPONSE = 0x54
 """Header command of every lock reply ('T', COMM_RESPONSE, §2.1)."""
 REPLY_DATA = bytes(range(20))
@@ -89,7 +89,7 @@ class EchoDevice:
     def advertisement(self) -> Advertisement:
         mac_reversed = parse_mac(self._address)[::-1]
         if self._kind is DeviceKind.LOCK:
-            # d = 05 03 | scene 2 | flags 0 | battery | … | MAC reversed (PROTOCOL.md §6)
+            # d = 05 03 | scene 2 | flags 0 | battery | … | MAC reversed (docs/protocol.md §6)
             rest = bytes([2, 0x00, self.battery]) + bytes(6) + mac_reversed
             return Advertisement(self._name, {0x0305: rest}, [LOCK_GATT.service])
         # gateway G2 header (0x11, 0x19): company id 0x1911

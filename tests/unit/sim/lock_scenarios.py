@@ -108,7 +108,7 @@ from ttlock_hil.protocol.messages import (
 from .lockapp import Driver, LockApp, NoReply, aes_key_of
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
-"""The lock key of the frame vectors (PROTOCOL.md §4.3)."""
+"""The lock key of the frame vectors (docs/protocol.md §4.3)."""
 ADMIN_PS = 12345678
 UNLOCK_KEY = 87654321
 PS = 0x1DB78A8F
@@ -182,7 +182,7 @@ def scenario(function: Scenario) -> Scenario:
     return function
 
 
-# --- init (PROTOCOL.md §4.3) ----------------------------------------------------------
+# --- init (docs/protocol.md §4.3) ----------------------------------------------------------
 
 
 @scenario

@@ -71,7 +71,7 @@ DEADLINE = 2.0
 QUIET = 0.15
 """How long to listen before concluding that nothing arrives (bleak pushes poll at 50 ms)."""
 UNIX_TIME = 1767225600
-"""2026-01-01 00:00 UTC, the unix time of the unlock vectors (PROTOCOL.md §4.3)."""
+"""2026-01-01 00:00 UTC, the unix time of the unlock vectors (docs/protocol.md §4.3)."""
 
 
 class NoReply(AssertionError):

@@ -2,7 +2,7 @@
 
 The ``frame.*`` vectors are what KIND3R and the vendor SDK put on the wire, built
 with key ``00112233…eeff``, header 5.3.1.1.1, adminPs 12345678, unlockKey
-87654321 and a lock ps of 0x1DB78A8F (PROTOCOL.md §4.3). They are replayed as an
+87654321 and a lock ps of 0x1DB78A8F (docs/protocol.md §4.3). They are replayed as an
 app would send them — init into a setting-mode lock whose GET_AES_KEY hands out
 that key, the rest into a lock paired with those credentials whose challenge is
 that ps — and each reply must decode as the command's reply type. Where a
@@ -250,7 +250,7 @@ def test_bolt_commands_without_a_login_are_refused(vectors_by_id: Vectors, vecto
     assert reply_frame(frame, KEY).error_byte == DeviceError.USER_NOT_LOGIN
 
 
-# --- gateway vectors (PROTOCOL.md §7) ---------------------------------------------------------
+# --- gateway vectors (docs/protocol.md §7) -------------------------------------------------
 
 
 def gateway_status(frame: bytes, command: int, key: bytes) -> int:

@@ -1,4 +1,4 @@
-"""The virtual gateway (G2/G3/G4, PROTOCOL.md §7), through ``receive()`` and through bleak.
+"""The virtual gateway (G2/G3/G4, docs/protocol.md §7), through ``receive()`` and through bleak.
 
 Every test runs twice: once handing bytes to ``receive()``, once over a
 ``BleakClient`` on the virtual backend (the ``driver`` fixture).
