@@ -29,6 +29,7 @@ from ttlock_hil.harness.sim import (
 )
 from ttlock_hil.protocol.advert import parse_bleak
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import LOCK_TRAILER, LockFrame, encode_lock_command, parse_frame
 from ttlock_hil.protocol.messages import (
     AddAdmin,
@@ -46,7 +47,7 @@ from ttlock_hil.protocol.messages import (
     decode_reply,
     parse_reply,
 )
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
 ADMIN_PS = 12345678  # what *your* app chose during ADD_ADMIN
 UNLOCK_KEY = 87654321
@@ -89,7 +90,7 @@ class TinyClient:
         self.client = client
         self.key = key
         self.frames: asyncio.Queue[bytes] = asyncio.Queue()
-        self.reassembler = FrameReassembler(Channel.LOCK)  # by length, never by CRLF
+        self.reassembler = FrameReassembler(DeviceKind.LOCK)  # by length, never by CRLF
 
     def on_notify(self, _sender: object, data: bytearray) -> None:
         for frame in self.reassembler.feed(data):

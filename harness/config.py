@@ -49,10 +49,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ttlock_hil.protocol.codes import DEFAULT_PLUGIN_VERSION, PluginVersion, PluginVersionError
+from ttlock_hil.protocol.device import DeviceKind
 
 from .credentials import CredentialRef, CredentialStore, LockCredentials, load_credentials
 from .errors import NEVER_RETRIED, TRANSIENT_ERRORS, ConfigError, TTLockError
-from .sim.device import DeviceKind
 
 __all__ = [
     "Adapter",

@@ -43,22 +43,32 @@ import re
 import stat
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from ttlock_hil.protocol.errors import ProtocolError
 from ttlock_hil.protocol.frame import V3_HEADER, LockHeader
+from ttlock_hil.protocol.lockdata import REDACTED, LockData
 
 from .errors import ConfigError
+
+__all__ = [
+    "FORMAT",
+    "REDACTED",
+    "CredentialRef",
+    "CredentialStore",
+    "LockCredentials",
+    "backup_path",
+    "load_credentials",
+    "save_credentials",
+    "write_atomically",
+]
 
 logger = logging.getLogger(__name__)
 
 FORMAT: Final = "ttlock-hil.credentials/1"
 """Value of the ``format`` key written into every credentials file."""
-
-REDACTED: Final = "«redacted»"
-"""What a secret looks like wherever the harness prints or writes it."""
 
 _U32_MAX: Final = 0xFFFF_FFFF
 # CHECK_ADMIN / CHECK_USER_TIME put only the low three bytes of lockFlagPos on
@@ -74,7 +84,7 @@ _JSON_EXAMPLE: Final = (
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class LockCredentials:
+class LockCredentials(LockData):
     """The "lockData" of one initialised lock (docs/protocol.md §4.3).
 
     ``aes_key`` is the 16-byte key the lock handed over in GET_AES_KEY (0x19);
@@ -85,13 +95,6 @@ class LockCredentials:
     ``repr()`` and ``str()`` never show the key, admin password or unlock key.
     Invalid values raise :class:`~ttlock_hil.harness.errors.ConfigError` naming the field.
     """
-
-    aes_key: bytes
-    admin_ps: int
-    unlock_key: int
-    lock_flag_pos: int = 0
-    uid: int = 0
-    header: LockHeader = field(default=V3_HEADER)
 
     def __post_init__(self) -> None:
         if not isinstance(self.aes_key, bytes | bytearray) or len(self.aes_key) != 16:
@@ -124,15 +127,6 @@ class LockCredentials:
             raise ConfigError(
                 "must be a LockHeader", field="header", fix='use a string such as "5.3.1.1.1"'
             )
-
-    def __repr__(self) -> str:
-        return (
-            f"LockCredentials(aes_key={REDACTED}, admin_ps={REDACTED}, "
-            f"unlock_key={REDACTED}, lock_flag_pos={self.lock_flag_pos}, uid={self.uid}, "
-            f"header={self.header})"
-        )
-
-    __str__ = __repr__
 
     def evolve(self, **changes: Any) -> LockCredentials:
         """A copy with some fields changed (e.g. ``lock_flag_pos`` after an e-key reset)."""

@@ -44,20 +44,22 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ttlock_hil.protocol.codes import PluginVersion
+from ttlock_hil.protocol.device import Clock, DeviceKind
 from ttlock_hil.protocol.frame import V3_HEADER
 
+from .clock import SystemClock
 from .config import DeviceConfig, LabConfig, RetryPolicy, Timeouts, load_config
 from .credentials import CredentialStore, LockCredentials, save_credentials
 from .errors import ConfigError
 from .link import SeenDevice, Transport, scan
 from .session import Session
-from .sim.device import Clock, DeviceKind, SystemClock, VirtualDevice
 from .trace import RedactingFilter, Redactor
 
 if TYPE_CHECKING:
     from .gateway import Gateway
     from .lock import Lock
     from .sim.air import Air, OnAir
+    from .sim.device import VirtualDevice
 
 __all__ = ["DeviceFactory", "Lab", "Sighting", "sim_address"]
 

@@ -57,13 +57,14 @@ from bleak.uuids import normalize_uuid_str
 
 from ttlock_hil.protocol.advert import Advert, AdvertError, AdvertKind, parse_bleak
 from ttlock_hil.protocol.codes import Code, VersionLike, lookup
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errormap import LinkCondition
 from ttlock_hil.protocol.frame import LOCK_TRAILER
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.gatt import GATEWAY_GATT, LOCK_GATT, GattProfile
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
 from .config import RetryPolicy, Timeouts
 from .errors import TTLockError, link_error
-from .sim.device import GATEWAY_GATT, LOCK_GATT, GattProfile
 from .trace import FrameTrace
 
 __all__ = [
@@ -293,7 +294,7 @@ class Link:
         transport: Transport,
         *,
         device: str,
-        channel: Channel,
+        channel: DeviceKind,
         timeouts: Timeouts,
         retry: RetryPolicy,
         plugin_version: VersionLike,
@@ -310,8 +311,8 @@ class Link:
         self._on_frame = on_frame
         self._on_lost = on_lost
         self.trace = trace
-        self.gatt: GattProfile = LOCK_GATT if channel is Channel.LOCK else GATEWAY_GATT
-        self._trailer = LOCK_TRAILER if channel is Channel.LOCK else b""
+        self.gatt: GattProfile = LOCK_GATT if channel is DeviceKind.LOCK else GATEWAY_GATT
+        self._trailer = LOCK_TRAILER if channel is DeviceKind.LOCK else b""
         self._reassembler = FrameReassembler(channel)
         self._client: BleakClient | None = None
         self._write_char: BleakGATTCharacteristic | None = None

@@ -50,6 +50,7 @@ from typing import Any, Final, TypeVar
 
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.connection import Auth
+from ttlock_hil.protocol.device import Clock
 from ttlock_hil.protocol.errormap import LinkCondition
 from ttlock_hil.protocol.errors import MessageError
 from ttlock_hil.protocol.frame import V3_HEADER
@@ -147,7 +148,6 @@ from ttlock_hil.protocol.messages import (
 from .credentials import LockCredentials
 from .errors import ConfigError
 from .session import Answer, FinalPredicate, Session
-from .sim.device import Clock
 
 __all__ = [
     "DeviceInfo",

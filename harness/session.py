@@ -66,6 +66,7 @@ from ttlock_hil.protocol.codes import VersionLike, lookup
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
 from ttlock_hil.protocol.connection import AppConnection, Auth, Stray
 from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errormap import (
     GATEWAY_STATUS_FALLBACK,
     LOCK_ERROR_FALLBACK,
@@ -94,12 +95,10 @@ from ttlock_hil.protocol.messages import (
     parse_push,
     parse_reply,
 )
-from ttlock_hil.protocol.reassembly import Channel
 
 from .config import RetryPolicy, Timeouts
 from .errors import ConfigError, DeviceError, TTLockError
 from .link import Link, SeenDevice, Transport
-from .sim.device import DeviceKind
 from .trace import FrameTrace, Redactor
 
 __all__ = [
@@ -201,7 +200,7 @@ class _Outcome:
 
 
 class _Codec(Protocol):
-    channel: Channel
+    channel: DeviceKind
     trace_kind: str
 
     def encode(self, app: AppConnection, command: int, plaintext: bytes) -> tuple[bytes, bytes]:
@@ -252,7 +251,7 @@ def _open_frame(
 class _LockCodec:
     """V3 lock frames (§2.1), AES with the key the connection state picks (§3.1)."""
 
-    channel = Channel.LOCK
+    channel = DeviceKind.LOCK
     trace_kind = "lock"
 
     def __init__(self, header: LockHeader) -> None:
@@ -306,7 +305,7 @@ class _LockCodec:
 class _GatewayCodec:
     """Gateway frames (§2.3), AES with the key derived from the MAC (§7)."""
 
-    channel = Channel.GATEWAY
+    channel = DeviceKind.GATEWAY
     trace_kind = "gateway"
 
     def __init__(self, mac: str) -> None:
@@ -409,7 +408,7 @@ class Session:
         self.trace = FrameTrace(trace_path, device=device, redactor=redactor, kind=self.kind.value)
         self._header = header
         self._lock_key = lock_key
-        channel = Channel.GATEWAY if self.kind is DeviceKind.GATEWAY else Channel.LOCK
+        channel = DeviceKind.GATEWAY if self.kind is DeviceKind.GATEWAY else DeviceKind.LOCK
         self._link = Link(
             transport,
             device=device,

@@ -77,8 +77,9 @@ from ttlock_hil.protocol.frame import (
     frame_size,
     parse_frame,
 )
+from ttlock_hil.protocol.lockdata import REDACTED
 
-from .credentials import REDACTED, LockCredentials
+from .credentials import LockCredentials
 
 __all__ = [
     "GATEWAY_SECRET_COMMANDS",

@@ -10,20 +10,13 @@ lock's ``0D 0A`` trailer and any garbage between frames are skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
+from .device import DeviceKind
 from .frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER, frame_size
 
 DEFAULT_MAX_BUFFER: Final = 1024
 """Bytes kept while waiting for a frame; a max frame is 270 bytes (§1.1)."""
-
-
-class Channel(StrEnum):
-    """Which device family's frames the stream carries."""
-
-    LOCK = "lock"
-    GATEWAY = "gateway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +30,7 @@ class Discarded:
 class FrameReassembler:
     """Feed notification chunks, get complete raw frames back.
 
-    >>> r = FrameReassembler(Channel.LOCK)
+    >>> r = FrameReassembler(DeviceKind.LOCK)
     >>> r.feed(bytes.fromhex("7f5a0503010001000145aa"))
     []
     >>> [f.hex() for f in r.feed(bytes.fromhex("00b30d0a"))]
@@ -49,12 +42,14 @@ class FrameReassembler:
     kept in :attr:`discarded` (bounded) for traces.
     """
 
-    def __init__(self, channel: Channel = Channel.LOCK, *, max_buffer: int = DEFAULT_MAX_BUFFER):
+    def __init__(
+        self, channel: DeviceKind = DeviceKind.LOCK, *, max_buffer: int = DEFAULT_MAX_BUFFER
+    ):
         if max_buffer < 270:
             raise ValueError("max_buffer must hold at least one maximum frame (270 bytes)")
         self.channel = channel
         self.max_buffer = max_buffer
-        self._magic = LOCK_MAGIC if channel is Channel.LOCK else GATEWAY_MAGIC
+        self._magic = LOCK_MAGIC if channel is DeviceKind.LOCK else GATEWAY_MAGIC
         self._buffer = bytearray()
         self.discarded: list[Discarded] = []
 
@@ -75,7 +70,7 @@ class FrameReassembler:
         chunk = bytes(self._buffer[:count])
         del self._buffer[:count]
         # A lone trailer between frames is expected, not garbage.
-        if chunk == LOCK_TRAILER and self.channel is Channel.LOCK:
+        if chunk == LOCK_TRAILER and self.channel is DeviceKind.LOCK:
             return
         self.discarded.append(Discarded(chunk, reason))
         del self.discarded[:-32]
@@ -103,7 +98,7 @@ class FrameReassembler:
                 break
             frames.append(bytes(self._buffer[:size]))
             del self._buffer[:size]
-            if self.channel is Channel.LOCK and self._buffer[:2] == LOCK_TRAILER:
+            if self.channel is DeviceKind.LOCK and self._buffer[:2] == LOCK_TRAILER:
                 del self._buffer[:2]
         if len(self._buffer) > self.max_buffer:  # pragma: no cover - bounded by frame_size
             self._discard(len(self._buffer) - self.max_buffer, "buffer overflow")

@@ -23,7 +23,6 @@ from .device import (
     DeviceKind,
     GattProfile,
     ManualClock,
-    SystemClock,
     VirtualDevice,
 )
 from .faults import Fault, FaultPlan
@@ -66,7 +65,6 @@ __all__ = [
     "PresetError",
     "RandomSource",
     "ReplyOverride",
-    "SystemClock",
     "UnknownDevice",
     "UnknownPreset",
     "VirtualClientBackend",

@@ -81,11 +81,12 @@ from bleak.exc import (
 )
 from bleak.uuids import normalize_uuid_str
 
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
 from .air import Air, OnAir
-from .device import CCCD_UUID, Advertisement, DeviceKind, HasDeviceInformation
+from .device import CCCD_UUID, Advertisement, HasDeviceInformation
 from .faults import MAX_MTU, MIN_MTU, Fault, frame_command
 
 logger = logging.getLogger(__name__)
@@ -359,7 +360,7 @@ class VirtualClientBackend(BaseBleakClient):
         self._loop = loop
         self._generation += 1
         self._mtu = self._requested_mtu or entry.mtu
-        channel = Channel.GATEWAY if entry.device.kind is DeviceKind.GATEWAY else Channel.LOCK
+        channel = DeviceKind.GATEWAY if entry.device.kind is DeviceKind.GATEWAY else DeviceKind.LOCK
         self._reassembler = FrameReassembler(channel)
         self._callback = None
         self._write_uuid = normalize_uuid_str(entry.device.gatt.write)

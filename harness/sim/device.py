@@ -11,35 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from ttlock_hil.protocol.device import Clock, DeviceKind
+from ttlock_hil.protocol.gatt import CCCD_UUID, GATEWAY_GATT, LOCK_GATT, GattProfile
 
-class DeviceKind(StrEnum):
-    LOCK = "lock"
-    GATEWAY = "gateway"
-
-
-@dataclass(frozen=True, slots=True)
-class GattProfile:
-    """UUIDs (normalized, lowercase 128-bit) a device exposes (docs/protocol.md §1)."""
-
-    service: str
-    write: str
-    notify: str
-
-
-LOCK_GATT = GattProfile(
-    service="00001910-0000-1000-8000-00805f9b34fb",
-    write="0000fff2-0000-1000-8000-00805f9b34fb",
-    notify="0000fff4-0000-1000-8000-00805f9b34fb",
-)
-GATEWAY_GATT = GattProfile(
-    service="00001911-0000-1000-8000-00805f9b34fb",
-    write="00000002-0000-1000-8000-00805f9b34fb",
-    notify="00000003-0000-1000-8000-00805f9b34fb",
-)
-CCCD_UUID = "00002902-0000-1000-8000-00805f9b34fb"
+__all__ = [
+    "CCCD_UUID",
+    "GATEWAY_GATT",
+    "LOCK_GATT",
+    "Advertisement",
+    "Clock",
+    "DeviceKind",
+    "GattProfile",
+    "HasDeviceInformation",
+    "ManualClock",
+    "VirtualDevice",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +39,6 @@ class Advertisement:
     service_uuids: list[str] = field(default_factory=list)
     tx_power: int | None = None
     rssi: int = -60
-
-
-class Clock(Protocol):
-    """Where a device model reads "now" (lock-local wall time)."""
-
-    def now(self) -> datetime: ...
 
 
 class ManualClock:
@@ -73,13 +55,6 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
-
-
-class SystemClock:
-    """Wall-clock local time, for interactive use of the simulator."""
-
-    def now(self) -> datetime:
-        return datetime.now().replace(microsecond=0)
 
 
 @runtime_checkable

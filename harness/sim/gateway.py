@@ -44,6 +44,7 @@ from typing import Any, Final
 from ttlock_hil.protocol.advert import build_gateway_advert, lock_local_name, split_for_bleak
 from ttlock_hil.protocol.commands import GatewayCommand
 from ttlock_hil.protocol.crypto import gateway_key, parse_mac
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, FrameError, MessageError
 from ttlock_hil.protocol.frame import GatewayFrame, encode_gateway_command, parse_frame
 from ttlock_hil.protocol.messages import (
@@ -64,9 +65,9 @@ from ttlock_hil.protocol.messages import (
     SsidScanReply,
     decode_gateway_request,
 )
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
-from .device import GATEWAY_GATT, Advertisement, Clock, DeviceKind, GattProfile, ManualClock
+from .device import GATEWAY_GATT, Advertisement, Clock, GattProfile, ManualClock
 from .presets import (
     DEFAULT_GATEWAY_PRESET,
     GatewayPreset,
@@ -157,7 +158,7 @@ class VirtualGateway:
         self.sim_card = True
         """Bench (G4): a SIM card is inserted."""
         self.config = GatewayConfig()
-        self._reassembler = FrameReassembler(Channel.GATEWAY)
+        self._reassembler = FrameReassembler(DeviceKind.GATEWAY)
         self._pending: list[tuple[datetime, bytes]] = []
         self._connected = False
 

@@ -63,11 +63,11 @@ from enum import Enum, IntEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from ttlock_hil.harness.credentials import LockCredentials
 from ttlock_hil.protocol.advert import build_lock_advert, lock_local_name, split_for_bleak
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.connection import Auth, KeyChoice, LockConnection, LockState
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, KEY_SIZE, parse_mac
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, FrameError, MessageError
 from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
@@ -76,6 +76,7 @@ from ttlock_hil.protocol.frame import (
     encode_lock_command,
     parse_frame,
 )
+from ttlock_hil.protocol.lockdata import LockData
 from ttlock_hil.protocol.messages import (
     END_OF_LIST,
     LOCK_MESSAGES,
@@ -174,9 +175,9 @@ from ttlock_hil.protocol.messages import (
     decode_request,
 )
 from ttlock_hil.protocol.messages import LockState as BoltState
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
-from .device import LOCK_GATT, Advertisement, Clock, DeviceKind, GattProfile, ManualClock
+from .device import LOCK_GATT, Advertisement, Clock, GattProfile, ManualClock
 from .presets import (
     DEFAULT_LOCK_PRESET,
     LockPreset,
@@ -363,7 +364,7 @@ class VirtualLock:
         self._header = record.header
         self._clock: Clock = clock if clock is not None else ManualClock()
         self._random = _random_source(rng)
-        self._reassembler = FrameReassembler(Channel.LOCK)
+        self._reassembler = FrameReassembler(DeviceKind.LOCK)
         self._pushes: list[bytes] = []
         self._session = _Session()
         # Physical conditions the bench controls.
@@ -423,7 +424,7 @@ class VirtualLock:
     @classmethod
     def from_credentials(
         cls,
-        credentials: LockCredentials,
+        credentials: LockData,
         *,
         preset: LockPreset | str = DEFAULT_LOCK_PRESET,
         name: str | None = None,
@@ -595,13 +596,13 @@ class VirtualLock:
         return self._connection.setting_mode
 
     @property
-    def credentials(self) -> LockCredentials | None:
+    def credentials(self) -> LockData | None:
         """The lockData an app holds for this lock (``None`` in setting mode)."""
         if self.setting_mode or self._aes_key is None:
             return None
         assert self._admin_ps is not None
         assert self._unlock_key is not None
-        return LockCredentials(
+        return LockData(
             aes_key=self._aes_key,
             admin_ps=self._admin_ps,
             unlock_key=self._unlock_key,

@@ -41,7 +41,7 @@ from ttlock_hil.protocol.messages import Feature, GatewayModel
 from .device import Clock
 
 if TYPE_CHECKING:
-    from ttlock_hil.harness.credentials import LockCredentials
+    from ttlock_hil.protocol.lockdata import LockData
 
     from .gateway import VirtualGateway
     from .lock import VirtualLock
@@ -402,7 +402,7 @@ def create_device(
     address: str | None = None,
     clock: Clock | None = None,
     rng: RandomSource | None = None,
-    credentials: LockCredentials | None = None,
+    credentials: LockData | None = None,
 ) -> VirtualLock | VirtualGateway:
     """A virtual device of ``preset`` (a name from :data:`PRESETS` or a preset record).
 

@@ -26,10 +26,9 @@ from enum import IntEnum
 from typing import Any, ClassVar, Final, Generic, NoReturn, Protocol, Self, TypeVar
 
 from ..errors import MessageError
+from ..lockdata import REDACTED
 
 T = TypeVar("T")
-
-REDACTED: Final = "<redacted>"
 
 
 # --- dates -------------------------------------------------------------------

@@ -37,8 +37,8 @@ from ttlock_hil.harness.sim.faults import Fault
 from ttlock_hil.protocol.advert import AdvertKind
 from ttlock_hil.protocol.codes import Code
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import LOCK_TRAILER, encode_lock_command
-from ttlock_hil.protocol.reassembly import Channel
 
 from .conftest import DEADLINE, build_config, gateway_entry, lock_entry, make_lab
 
@@ -80,7 +80,7 @@ def make_link(lab: Lab, name: str, recorder: Recorder, transport: Transport | No
     return Link(
         transport if transport is not None else lab.transport(name),
         device=name,
-        channel=Channel.GATEWAY if device.kind.value == "gateway" else Channel.LOCK,
+        channel=DeviceKind.GATEWAY if device.kind.value == "gateway" else DeviceKind.LOCK,
         timeouts=lab.timeouts,
         retry=lab.retry,
         plugin_version=lab.plugin_version(name),

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.errors import MessageError
 from ttlock_hil.protocol.frame import LockFrame, parse_frame
+from ttlock_hil.protocol.lockdata import REDACTED
 from ttlock_hil.protocol.messages import (
     LOCK_MESSAGES,
     PERMANENT_END,
@@ -718,8 +719,8 @@ def test_arguments_are_checked_when_building() -> None:
 def test_secrets_are_redacted_unless_asked() -> None:
     message = AddAdmin(admin_ps=12345678, unlock_key=87654321)
     assert "12345678" not in repr(message)
-    assert "<redacted>" in repr(message)
-    assert message.to_dict() == {"admin_ps": "<redacted>", "unlock_key": "<redacted>"}
+    assert REDACTED in repr(message)
+    assert message.to_dict() == {"admin_ps": REDACTED, "unlock_key": REDACTED}
     assert message.to_dict(redact=False) == {"admin_ps": 12345678, "unlock_key": 87654321}
     assert "87654321" not in repr(Unlock.answer(0, 87654321, 0))
 

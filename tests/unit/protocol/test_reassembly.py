@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errors import FrameError
 from ttlock_hil.protocol.frame import (
     build_lock_frame,
@@ -14,7 +15,7 @@ from ttlock_hil.protocol.frame import (
     encode_lock_command,
     parse_frame,
 )
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
 # A real LL609 reply whose ciphertext contains 0D 0A right after the length byte
 # (docs/protocol.md §1.1, §2.4 table): CRLF-based reassembly cuts it in two.
@@ -74,7 +75,7 @@ def test_gateway_channel_reassembles_gateway_frames_without_trailer(
     vectors_by_id: dict[str, Any],
 ) -> None:
     wire = bytes.fromhex(vectors_by_id["gateway.config_wifi_0x02"]["expected_hex"])
-    reassembler = FrameReassembler(Channel.GATEWAY)
+    reassembler = FrameReassembler(DeviceKind.GATEWAY)
     assert feed_all(reassembler, chunks(wire * 2, 20)) == [wire, wire]
 
 
@@ -111,7 +112,7 @@ def test_any_chunking_of_any_frames_reassembles_them_in_order(
 @given(st.lists(st.binary(max_size=200), min_size=1, max_size=4), st.integers(1, 40))
 def test_gateway_frames_of_any_payload_reassemble(payloads: list[bytes], size: int) -> None:
     frames = [encode_gateway_command(0x01, p, bytes(16)) for p in payloads]
-    reassembler = FrameReassembler(Channel.GATEWAY)
+    reassembler = FrameReassembler(DeviceKind.GATEWAY)
     assert feed_all(reassembler, chunks(b"".join(frames), size)) == frames
 
 

@@ -20,17 +20,17 @@ from ttlock_hil.harness.sim.device import (
     GATEWAY_GATT,
     LOCK_GATT,
     Advertisement,
-    DeviceKind,
     GattProfile,
 )
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, gateway_key, parse_mac
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     LockHeader,
     encode_gateway_command,
     encode_lock_command,
 )
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
 LOCK_ADDRESS = "EE:C6:A2:04:9A:F6"
 GATEWAY_ADDRESS = "AA:BB:CC:DD:EE:FF"
@@ -60,7 +60,7 @@ class EchoDevice:
         self._name = name or ("S202F_" if kind is DeviceKind.LOCK else "G2_") + mac[:2:-1].hex()
         self.battery = battery
         self.key = DEFAULT_LOCK_KEY if kind is DeviceKind.LOCK else gateway_key(self._address)
-        channel = Channel.LOCK if kind is DeviceKind.LOCK else Channel.GATEWAY
+        channel = DeviceKind.LOCK if kind is DeviceKind.LOCK else DeviceKind.GATEWAY
         self._reassembler = FrameReassembler(channel)
         self.requests: list[bytes] = []
         self.writes: list[bytes] = []
@@ -153,7 +153,7 @@ def chunks(data: bytes, size: int = 20) -> list[bytes]:
 class Notifications:
     """A ``start_notify`` callback that keeps chunks and reassembled frames."""
 
-    def __init__(self, channel: Channel = Channel.LOCK) -> None:
+    def __init__(self, channel: DeviceKind = DeviceKind.LOCK) -> None:
         self.chunks: list[bytes] = []
         self.frames: list[bytes] = []
         self.reassembler = FrameReassembler(channel)

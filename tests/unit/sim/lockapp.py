@@ -26,12 +26,13 @@ from bleak import BleakClient
 
 from ttlock_hil.harness.sim.air import Air
 from ttlock_hil.harness.sim.backend import VirtualClientBackend
-from ttlock_hil.harness.sim.device import DeviceKind, VirtualDevice
+from ttlock_hil.harness.sim.device import VirtualDevice
 from ttlock_hil.harness.sim.gateway import VirtualGateway
 from ttlock_hil.harness.sim.lock import VirtualLock
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.connection import SETTING_MODE_STATES, AppConnection, AppState, Stray
 from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     V3_HEADER,
@@ -64,7 +65,7 @@ from ttlock_hil.protocol.messages import (
     parse_gateway_reply,
     parse_reply,
 )
-from ttlock_hil.protocol.reassembly import Channel, FrameReassembler
+from ttlock_hil.protocol.reassembly import FrameReassembler
 
 DEADLINE = 2.0
 """Seconds any single wait on a device may take."""
@@ -111,7 +112,7 @@ class SansIOTransport:
     def __init__(self, device: VirtualDevice, *, chunk: int | None = None) -> None:
         self.device = device
         self.chunk = chunk
-        channel = Channel.GATEWAY if device.kind is DeviceKind.GATEWAY else Channel.LOCK
+        channel = DeviceKind.GATEWAY if device.kind is DeviceKind.GATEWAY else DeviceKind.LOCK
         self._reassembler = FrameReassembler(channel)
         self._inbox: list[bytes] = []
         device.on_connect()
@@ -166,7 +167,7 @@ class BleakTransport:
     def __init__(self, client: BleakClient, device: VirtualDevice) -> None:
         self.client = client
         self.device = device
-        channel = Channel.GATEWAY if device.kind is DeviceKind.GATEWAY else Channel.LOCK
+        channel = DeviceKind.GATEWAY if device.kind is DeviceKind.GATEWAY else DeviceKind.LOCK
         self._reassembler = FrameReassembler(channel)
         self._inbox: list[bytes] = []
         self._arrived = asyncio.Event()

@@ -23,9 +23,8 @@ from ttlock_hil.harness.sim.device import (
     GATEWAY_GATT,
     LOCK_GATT,
     Advertisement,
-    DeviceKind,
 )
-from ttlock_hil.protocol.reassembly import Channel
+from ttlock_hil.protocol.device import DeviceKind
 
 from .conftest import EchoDevice, Notifications, send, strip_trailer
 
@@ -256,7 +255,7 @@ async def test_chunked_replies_reassemble_to_the_devices_frames(air: Air, lock: 
 
 
 async def test_gateway_frames_travel_without_trailer(air: Air, gateway: EchoDevice) -> None:
-    notes = Notifications(Channel.GATEWAY)
+    notes = Notifications(DeviceKind.GATEWAY)
     async with asyncio.timeout(DEADLINE), client_for(air, gateway.address) as client:
         await client.start_notify(GATEWAY_GATT.notify, notes)
         await send(client, gateway.request(0x45), char=GATEWAY_GATT.write)
