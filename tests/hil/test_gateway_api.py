@@ -6,12 +6,16 @@ bench's network first (``bench_wifi``; on a real bench from the environment).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from ttlock_hil.fixtures.expectations import Expected
 from ttlock_hil.harness.config import DeviceConfig
 from ttlock_hil.harness.expect import expect_ok
 from ttlock_hil.harness.gateway import Gateway, IpSettings
+from ttlock_hil.harness.trace import read_trace
 from ttlock_hil.protocol.commands import GatewayCommand
 
 from .conftest import WifiNetwork
@@ -28,10 +32,20 @@ async def _join_uplink(gateway: Gateway, device: DeviceConfig, wifi: WifiNetwork
 
 
 @pytest.mark.hil_case("ECHO", "ok")
-async def test_the_gateway_answers_echo(gateway: Gateway, hil_expected: Expected) -> None:
+async def test_the_gateway_answers_echo(
+    gateway: Gateway, hil_expected: Expected, frame_trace: os.PathLike[str]
+) -> None:
     async with hil_expected.check():
         reply = await gateway.echo()
     assert reply.ok
+    # The harness's own evidence: the last exchange on the link is this ECHO and its
+    # answer (a reply taken from anywhere else would not be traced as ECHO → ok).
+    frames = [
+        (record["direction"], record["decoded"].get("command"), record["verdict"])
+        for record in read_trace(Path(frame_trace))
+        if record["direction"] in ("tx", "rx")
+    ]
+    assert frames[-2:] == [("tx", "ECHO", "sent"), ("rx", "ECHO", "ok")]
 
 
 @pytest.mark.hil_feature("gateway_wifi")

@@ -12,6 +12,7 @@ model is untouched, and the test asserts what the harness reports. They use
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -19,6 +20,7 @@ from ttlock_hil.fixtures.bench import VirtualBench
 from ttlock_hil.fixtures.expectations import Expected
 from ttlock_hil.harness.errors import TTLockError
 from ttlock_hil.harness.gateway import Gateway
+from ttlock_hil.harness.lab import Lab
 from ttlock_hil.harness.lock import Lock
 from ttlock_hil.harness.sim.faults import Fault
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
@@ -154,15 +156,18 @@ async def test_a_failed_gatt_write_is_a_write_failure(
 
 @pytest.mark.hil_case("SEARCH_STATUS", "duplicate-notification")
 async def test_a_duplicated_reply_does_not_answer_the_next_request(
-    fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
+    fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected, hil_lab: Lab
 ) -> None:
     await fast_lock.connect()
     virtual_device.inject(Fault.DUPLICATE_NOTIFICATION, command=_STATUS)
     async with hil_expected.check():
         await fast_lock.status()
     assert _fired(virtual_device, Fault.DUPLICATE_NOTIFICATION), "no duplicate: proved nothing"
-    time = await fast_lock.get_time()  # must get its own reply, not the stray copy
-    assert time.year >= 2000
+    # GET_LOCK_TIME must get its own reply, not the stray status copy: the lock's
+    # clock was set from the lab's at init, so its own answer is within a minute.
+    date = await fast_lock.get_time()
+    lock_time = datetime(date.year, date.month, date.day, date.hour, date.minute, date.second)
+    assert abs(lock_time - hil_lab.clock.now().replace(tzinfo=None)) < timedelta(minutes=1)
 
 
 @pytest.mark.hil_case("SEARCH_STATUS", "push-before-reply")
