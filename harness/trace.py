@@ -63,19 +63,15 @@ from types import TracebackType
 from typing import Any, Final
 
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
-from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, FrameError
+from ttlock_hil.protocol.dissect import dissect
 from ttlock_hil.protocol.frame import (
     GATEWAY_HEADER_SIZE,
     GATEWAY_MAGIC,
     LEGACY_HEADER_SIZE,
     LOCK_MAGIC,
     V3_HEADER_SIZE,
-    Frame,
-    GatewayFrame,
-    LegacyLockFrame,
     LockFrame,
     frame_size,
-    parse_frame,
 )
 from ttlock_hil.protocol.lockdata import REDACTED
 
@@ -575,56 +571,26 @@ def decode_frame(raw: bytes, *, key: bytes | None = None) -> DecodedFrame:
     that does not parse gives ``problem``; a payload the key cannot decrypt
     gives ``decrypt: "failed"``.
     """
-    data = bytes(raw)
-    frame: Frame
-    try:
-        frame = parse_frame(data)
-        crc_ok = True
-    except CrcMismatch as exc:
-        # The frame is otherwise well formed: show it, with the verdict.
-        if not isinstance(exc.frame, LockFrame | LegacyLockFrame | GatewayFrame):
-            return DecodedFrame({"problem": str(exc), "crc_ok": False}, None)
-        frame = exc.frame
-        crc_ok = False
-    except FrameError as exc:
-        return DecodedFrame({"problem": str(exc), "crc_ok": None}, None)
+    seen = dissect(raw, key=key)
+    frame = seen.frame
+    if frame is None:
+        return DecodedFrame({"problem": seen.problem, "crc_ok": seen.crc_ok}, None)
     fields: dict[str, Any] = {"kind": frame.kind.value}
     if isinstance(frame, LockFrame):
         fields["header"] = str(frame.header)
         fields["encrypt"] = f"0x{frame.encrypt:02x}"
     fields["length"] = frame.length
-    fields["crc_ok"] = crc_ok
-    command: int | None = frame.command
-    plaintext: bytes | None = None
-    if isinstance(frame, LegacyLockFrame):
-        plaintext = frame.decode()
-    elif not frame.payload:
-        plaintext = b""
-    elif key is not None:
-        try:
-            plaintext = frame.decrypt(key)
-        except DecryptError:
-            fields["decrypt"] = "failed"
-    is_lock_reply = frame.kind.value != "gateway" and frame.command == LockCommand.RESPONSE
-    if is_lock_reply:
-        command = None  # the real opcode is the echo inside the payload
-    if plaintext is not None:
-        fields["plaintext"] = plaintext.hex()
-        if is_lock_reply and len(plaintext) >= 2:
-            command = plaintext[0]
-            fields["echo"] = f"0x{plaintext[0]:02x}"
-            fields["status"] = plaintext[1]
-            if plaintext[1] == 0 and len(plaintext) >= 3:
-                fields["error_byte"] = plaintext[2]
-    if command is None:
-        return DecodedFrame(fields, None)
-    enum: type[LockCommand] | type[GatewayCommand] = (
-        GatewayCommand if frame.kind.value == "gateway" else LockCommand
-    )
-    try:
-        return DecodedFrame(fields, enum(command))
-    except ValueError:
-        return DecodedFrame(fields, command)
+    fields["crc_ok"] = seen.crc_ok
+    if seen.decrypt_error is not None:
+        fields["decrypt"] = "failed"
+    if seen.plaintext is not None:
+        fields["plaintext"] = seen.plaintext.hex()
+    if seen.reply is not None:
+        fields["echo"] = f"0x{seen.reply.echo:02x}"
+        fields["status"] = seen.reply.status
+        if seen.reply.status == 0 and seen.reply.data:
+            fields["error_byte"] = seen.reply.data[0]
+    return DecodedFrame(fields, seen.command)
 
 
 def _command_name(opcode: LockCommand | GatewayCommand | int | None) -> str | None:

@@ -19,12 +19,10 @@ from typing import Any
 from ttlock_hil.protocol.codes import DEFAULT_PLUGIN_VERSION
 from ttlock_hil.protocol.crc import crc8
 from ttlock_hil.protocol.crypto import KEY_SIZE, aes_encrypt, gateway_key
+from ttlock_hil.protocol.dissect import dissect
 from ttlock_hil.protocol.errormap import lock_error_code
 from ttlock_hil.protocol.errors import (
-    CrcMismatch,
-    DecryptError,
     FrameError,
-    ProtocolError,
     Truncated,
 )
 from ttlock_hil.protocol.frame import (
@@ -39,9 +37,7 @@ from ttlock_hil.protocol.frame import (
     build_legacy_frame,
     encode_lock_command,
     frame_size,
-    parse_frame,
 )
-from ttlock_hil.protocol.messages import parse_reply
 
 from . import CliError
 
@@ -165,16 +161,13 @@ def describe_frame(
     key: bytes | None,
     plugin_version: str = DEFAULT_PLUGIN_VERSION,
 ) -> dict[str, Any]:
-    """The JSON object ``frame decode --json`` prints for one frame."""
-    crc_ok = True
-    try:
-        frame = parse_frame(raw)
-    except CrcMismatch as exc:
-        crc_ok = False
-        frame = exc.frame  # type: ignore[assignment]
+    """The JSON object ``frame decode --json`` prints for one frame (a frame as parsed:
+    :func:`split_frames` has already refused what is no frame at all)."""
+    seen = dissect(raw, key=key)
+    frame = seen.frame
+    if frame is None:
+        raise FrameError(seen.problem or "not a frame", field="magic", offset=0)
     out: dict[str, Any] = {"kind": frame.kind.value}
-    plaintext: bytes | None = None
-    decrypt_error: str | None = None
     if isinstance(frame, LockFrame):
         h = frame.header
         out |= {
@@ -195,38 +188,25 @@ def describe_frame(
         "encrypt": frame.encrypt if not isinstance(frame, GatewayFrame) else None,
         "length": frame.length,
         "crc": frame.crc,
-        "crc_ok": crc_ok,
+        "crc_ok": seen.crc_ok,
         "payload": frame.payload.hex(),
     }
-    if isinstance(frame, LegacyLockFrame):
-        plaintext = frame.decode()
-    elif not frame.payload:
-        plaintext = b""
-    elif key is not None:
-        try:
-            plaintext = frame.decrypt(key)
-        except DecryptError as exc:
-            decrypt_error = str(exc)
-    out["plaintext"] = plaintext.hex() if plaintext is not None else None
-    if decrypt_error is not None:
-        out["decrypt_error"] = decrypt_error
+    out["plaintext"] = seen.plaintext.hex() if seen.plaintext is not None else None
+    if seen.decrypt_error is not None:
+        out["decrypt_error"] = seen.decrypt_error
     out["reply"] = None
-    if isinstance(frame, LockFrame) and frame.command == 0x54 and plaintext:
-        try:
-            reply = parse_reply(plaintext)
-        except ProtocolError:
-            reply = None
-        if reply is not None:
-            error_code = None
-            if reply.error_byte is not None:
-                error_code = lock_error_code(reply.error_byte, plugin_version).code
-            out["reply"] = {
-                "command": reply.command,
-                "status": reply.status,
-                "error_code": error_code,
-                "error_byte": reply.error_byte,
-                "data": reply.data.hex(),
-            }
+    if isinstance(frame, LockFrame) and seen.reply is not None:
+        reply = seen.reply
+        error_code = None
+        if reply.error_byte is not None:
+            error_code = lock_error_code(reply.error_byte, plugin_version).code
+        out["reply"] = {
+            "command": reply.echo,
+            "status": reply.status,
+            "error_code": error_code,
+            "error_byte": reply.error_byte,
+            "data": reply.data.hex(),
+        }
     return out
 
 
