@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ttlock_hil.harness.credentials import LockCredentials
 from ttlock_hil.harness.trace import (
     REDACTED,
     Direction,
     FrameTrace,
-    RedactingFilter,
     Redactor,
     decode_frame,
     read_trace,
@@ -26,62 +22,16 @@ from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
 from ttlock_hil.protocol.frame import LOCK_TRAILER, encode_gateway_command, encode_lock_command
 
-KEY = bytes.fromhex("8c2f9a41d07e53b6e9120a7fc4d83b25")
-ADMIN_PS = 1_987_654_321
-UNLOCK_KEY = 305_419_896
-CREDS = LockCredentials(aes_key=KEY, admin_ps=ADMIN_PS, unlock_key=UNLOCK_KEY, uid=77)
-PS_FROM_LOCK = 0x1DB78A8F  # a real ps from a capture (docs/protocol.md §4.3)
-CHECK_SUM = (PS_FROM_LOCK + UNLOCK_KEY) % 2**32
-PASSCODE = "7391046"
-WIFI_PASSWORD = "correct-horse-battery"
-
-
-def u32_forms(value: int) -> list[str]:
-    big = value.to_bytes(4, "big")
-    return [
-        str(value),
-        f"{value:010d}",
-        big.hex(),
-        big.hex().upper(),
-        big[::-1].hex(),
-        big.hex(" "),
-        f"{value:#x}",
-    ]
-
-
-def bytes_forms(value: bytes) -> list[str]:
-    return [
-        value.hex(),
-        value.hex().upper(),
-        value.hex(" "),
-        value.hex(":").upper(),
-        base64.b64encode(value).decode(),
-        repr(value)[2:-1],
-    ]
-
-
-def every_secret_form() -> list[str]:
-    """Each representation a careless log line or decoder could produce."""
-    return [
-        *bytes_forms(KEY),
-        *u32_forms(ADMIN_PS),
-        *u32_forms(UNLOCK_KEY),
-        *u32_forms(CHECK_SUM),
-        PASSCODE,
-        PASSCODE.encode().hex(),
-        bytes(int(d) for d in PASSCODE).hex(),
-        WIFI_PASSWORD,
-        WIFI_PASSWORD.encode().hex(),
-    ]
-
-
-def run_redactor(enabled: bool) -> Redactor:
-    redactor = Redactor(enabled=enabled)
-    redactor.add_credentials(CREDS)
-    redactor.add_u32(CHECK_SUM)
-    redactor.add_passcode(PASSCODE)
-    redactor.add_text(WIFI_PASSWORD)
-    return redactor
+from .secret_sample import (
+    ADMIN_PS,
+    CHECK_SUM,
+    KEY,
+    PASSCODE,
+    UNLOCK_KEY,
+    WIFI_PASSWORD,
+    every_secret_form,
+    run_redactor,
+)
 
 
 def write_session_full_of_secrets(path: Path, redactor: Redactor) -> None:
@@ -414,97 +364,3 @@ def test_a_trace_appends_to_an_existing_file(tmp_path: Path) -> None:
 def test_kind_must_be_lock_or_gateway(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="kind"):
         FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor(), kind="padlock")
-
-
-# --- the redactor on its own ------------------------------------------------------------
-
-
-def test_short_secrets_are_redacted_only_as_whole_tokens() -> None:
-    redactor = Redactor()
-    redactor.add_u32(123)
-    assert redactor.text("pin 123, time 41234") == f"pin {REDACTED}, time 41234"
-
-
-def test_degenerate_tiny_secrets_do_not_wipe_ordinary_numbers() -> None:
-    redactor = Redactor()
-    redactor.add_u32(5)
-    assert redactor.value({"code": 5, "length": 16, "note": "5 of 16"}) == {
-        "code": 5,
-        "length": 16,
-        "note": "5 of 16",
-    }
-    assert redactor.text("admin 0000000005 / 00000005") == f"admin {REDACTED} / {REDACTED}"
-
-
-def test_longer_forms_win_over_their_substrings() -> None:
-    redactor = Redactor()
-    redactor.add_u32(0x00BC614E)
-    assert redactor.text("ps=00bc614e") == f"ps={REDACTED}"
-
-
-def test_secret_integers_are_redacted_in_structured_values() -> None:
-    redactor = run_redactor(enabled=True)
-    assert redactor.value({"n": ADMIN_PS, "m": 7, "flag": True}) == {
-        "n": REDACTED,
-        "m": 7,
-        "flag": True,
-    }
-
-
-def test_a_disabled_redactor_still_makes_values_json_ready() -> None:
-    redactor = run_redactor(enabled=False)
-    assert redactor.value({"k": KEY, "t": (1, 2), "c": LockCommand.UNLOCK}) == {
-        "k": KEY.hex(),
-        "t": [1, 2],
-        "c": 0x47,
-    }
-    assert redactor.text(KEY.hex()) == KEY.hex()
-
-
-def test_secrets_learned_later_are_redacted_from_then_on() -> None:
-    redactor = Redactor()
-    assert redactor.text("pin 5555") == "pin 5555"
-    redactor.add_passcode(5555)
-    assert redactor.text("pin 5555") == f"pin {REDACTED}"
-
-
-# --- logging ------------------------------------------------------------------------------
-
-
-def make_logger(redactor: Redactor) -> tuple[logging.Logger, io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter(redactor))
-    logger = logging.getLogger(f"test.trace.{id(stream)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    return logger, stream
-
-
-def test_log_records_are_redacted_in_message_args_and_traceback() -> None:
-    logger, stream = make_logger(run_redactor(enabled=True))
-    logger.info("key %s admin %d sum %08x", KEY.hex(), ADMIN_PS, CHECK_SUM)
-    logger.debug("raw bytes %r", KEY)
-    try:
-        raise ValueError(f"bad passcode {PASSCODE} for {WIFI_PASSWORD}")
-    except ValueError:
-        logger.exception("failed with unlock key %s", UNLOCK_KEY)
-    logger.warning("stack", stack_info=True, extra={})
-    output = stream.getvalue().lower()
-    assert "traceback" in output
-    assert REDACTED in output
-    for form in every_secret_form():
-        assert form.lower() not in output, form
-
-
-def test_log_records_pass_untouched_when_redaction_is_off() -> None:
-    logger, stream = make_logger(run_redactor(enabled=False))
-    logger.info("key %s", KEY.hex())
-    assert KEY.hex() in stream.getvalue()
-
-
-def test_a_malformed_log_call_is_still_redacted() -> None:
-    logger, stream = make_logger(run_redactor(enabled=True))
-    logger.info("two args %s %s", KEY.hex())  # noqa: PLE1206 -- malformed on purpose
-    assert KEY.hex() not in stream.getvalue()
