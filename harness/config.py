@@ -22,18 +22,14 @@ resolver should look at :attr:`DeviceConfig.is_virtual` /
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import types
-import typing
 from collections.abc import Mapping
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -51,6 +47,7 @@ from pydantic_core import PydanticCustomError
 from ttlock_hil.protocol.codes import DEFAULT_PLUGIN_VERSION, PluginVersion, PluginVersionError
 from ttlock_hil.protocol.device import DeviceKind
 
+from .config_yaml import config_error, did_you_mean, read_yaml_document
 from .credentials import CredentialRef, CredentialStore, LockCredentials, load_credentials
 from .errors import NEVER_RETRIED, TRANSIENT_ERRORS, ConfigError, TTLockError
 
@@ -115,14 +112,6 @@ LOCK_FEATURES: Final = frozenset(Feature) - GATEWAY_FEATURES - BENCH_FEATURES
 def _invalid(reason: str, fix: str, *at: str | int) -> PydanticCustomError:
     """A validation error that keeps its fix (and, optionally, a deeper location)."""
     return PydanticCustomError("hil_config", "{reason}", {"reason": reason, "fix": fix, "at": at})
-
-
-def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    options = sorted(choices)
-    close = difflib.get_close_matches(word, options, n=1)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return "use one of: " + ", ".join(options)
 
 
 def _parse_plugin_version(value: object) -> PluginVersion:
@@ -252,7 +241,7 @@ class RetryPolicy(_Model):
                     f"remove it; retryable errors: {allowed}",
                     index,
                 )
-            raise _invalid(f"unknown error {name!r}", _did_you_mean(name, TRANSIENT_ERRORS), index)
+            raise _invalid(f"unknown error {name!r}", did_you_mean(name, TRANSIENT_ERRORS), index)
         return value
 
     @property
@@ -323,7 +312,7 @@ class DeviceConfig(_Model):
             if not isinstance(item, str) or item not in _FEATURE_VALUES:
                 raise _invalid(
                     f"unknown feature {item!r}",
-                    _did_you_mean(str(item), (f.value for f in Feature)),
+                    did_you_mean(str(item), (f.value for f in Feature)),
                     index,
                 )
             if item in seen:
@@ -438,7 +427,7 @@ class LabConfig(_Model):
         for index, device in enumerate(self.devices):
             if device.adapter is not None and device.adapter not in names:
                 fix = (
-                    _did_you_mean(device.adapter, names)
+                    did_you_mean(device.adapter, names)
                     if names
                     else f"add it under adapters: (- name: {device.adapter})"
                 )
@@ -481,7 +470,7 @@ class LabConfig(_Model):
             f"no device named {name!r}",
             file=self._source,
             field="devices",
-            fix=_did_you_mean(name, names) if names else "add it under devices:",
+            fix=did_you_mean(name, names) if names else "add it under devices:",
         )
 
     def devices_of(
@@ -603,222 +592,11 @@ def parse_config(
 ) -> LabConfig:
     """Validate YAML text as a lab config (``file`` only names it in messages)."""
     file = Path(file)
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(
-            f"YAML syntax error: {problem}",
-            file=file,
-            line=mark.line + 1 if mark is not None else None,
-            fix="check indentation, colons and quotes on this line and the one before",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"YAML error: {exc}", file=file, fix="check the file is plain YAML text"
-        ) from None
-    finally:
-        loader.dispose()
-    if root is None:
-        raise ConfigError("the file is empty", file=file, fix=f"start from {_EXAMPLE_FILE}")
-    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
-        raise ConfigError(
-            "the top level must be a mapping of key: value lines",
-            file=file,
-            line=root.start_mark.line + 1,
-            fix=f"start from {_EXAMPLE_FILE}",
-        )
-    _reject_duplicate_keys(root, (), file)
-    lines = _field_lines(root)
+    document = read_yaml_document(text, file=file, example=_EXAMPLE_FILE)
     try:
         return LabConfig.model_validate(
-            data, context={"source": file, "base_dir": base_dir, "lines": lines}
+            document.data,
+            context={"source": file, "base_dir": base_dir, "lines": document.lines},
         )
     except ValidationError as exc:
-        raise _config_error(exc, root, file) from None
-
-
-# --- YAML node bookkeeping --------------------------------------------------------
-
-Loc = tuple[str | int, ...]
-
-
-def _field_name(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _reject_duplicate_keys(node: yaml.Node, loc: Loc, file: Path) -> None:
-    # PyYAML keeps the last of two equal keys silently; a lab config must not.
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            name = str(key.value)
-            if name in seen:
-                raise ConfigError(
-                    f"key {name!r} appears twice (first on line {seen[name]})",
-                    file=file,
-                    line=key.start_mark.line + 1,
-                    field=_field_name((*loc, name)),
-                    fix="keep one of them",
-                )
-            seen[name] = key.start_mark.line + 1
-            _reject_duplicate_keys(value, (*loc, name), file)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _reject_duplicate_keys(item, (*loc, index), file)
-
-
-def _field_lines(root: yaml.Node) -> dict[str, int]:
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, loc: Loc) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*loc, str(key.value))
-                lines[_field_name(child)] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                child = (*loc, index)
-                lines[_field_name(child)] = item.start_mark.line + 1
-                walk(item, child)
-
-    walk(root, ())
-    return lines
-
-
-def _locate(root: yaml.Node, loc: Loc) -> tuple[int, Loc]:
-    """The line of the deepest YAML node on ``loc`` and the part of ``loc`` found."""
-    node = root
-    line = root.start_mark.line + 1
-    found: list[str | int] = []
-    for part in loc:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
-            if match is None:
-                break
-            line = match[0].start_mark.line + 1  # the key's line reads best
-            node = match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not 0 <= part < len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-        found.append(part)
-    return line, tuple(found)
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The pydantic model that validates the mapping at ``loc`` (for key suggestions)."""
-    model: type[BaseModel] = LabConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        inner = _find_model(field.annotation)
-        if inner is None:
-            return None
-        model = inner
-    return model
-
-
-def _find_model(annotation: object) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        if arg is Ellipsis or arg is types.NoneType:
-            continue
-        found = _find_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-_TYPE_FIXES: Final[Mapping[str, str]] = {
-    "float_parsing": "use a number such as 10.0",
-    "float_type": "use a number such as 10.0",
-    "int_parsing": "use a whole number such as 3",
-    "int_type": "use a whole number such as 3",
-    "int_from_float": "use a whole number such as 3",
-    "bool_parsing": "use true or false",
-    "bool_type": "use true or false",
-    "string_type": "use a string (quote it if it looks like a number)",
-    "string_too_short": "give a non-empty value",
-    "list_type": "use a YAML list: one '- item' per line, or [a, b]",
-    "tuple_type": "use a YAML list: one '- item' per line, or [a, b]",
-    "model_type": "use a mapping of key: value lines",
-    "model_attributes_type": "use a mapping of key: value lines",
-    "dict_type": "use a mapping of key: value lines",
-    "path_type": "use a path such as reports/",
-    "greater_than": "use a larger value",
-    "greater_than_equal": "use a larger value",
-    "less_than_equal": "use a smaller value",
-}
-
-
-def _config_error(exc: ValidationError, root: yaml.Node, file: Path) -> ConfigError:
-    errors = exc.errors(include_url=False)
-    # An unknown key usually explains a "missing" one (a typo): report it first;
-    # otherwise the topmost problem in the file, as one fixes a file top down.
-    first = min(
-        errors,
-        key=lambda e: (e["type"] != "extra_forbidden", _locate(root, tuple(e["loc"]))[0]),
-    )
-    loc: Loc = tuple(first["loc"])
-    ctx = first.get("ctx") or {}
-    kind = first["type"]
-    message = first["msg"]
-    fix: str | None = None
-    if kind == "hil_config":
-        loc = (*loc, *ctx.get("at", ()))
-        message = str(ctx["reason"])
-        fix = str(ctx["fix"])
-    line, found = _locate(root, loc)
-    field = found
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        model = _model_at(loc[:-1])
-        message = "unknown key"
-        fix = _did_you_mean(key, model.model_fields) if model is not None else f"remove {key!r}"
-    elif kind == "missing":
-        missing = loc[len(found)] if len(loc) > len(found) else loc[-1]
-        field = (*found, missing)
-        message = "required key missing"
-        model = _model_at(found)
-        example = _example(model, str(missing))
-        fix = f"add '{missing}: {example}'" if example is not None else f"add '{missing}:'"
-    elif kind in ("enum", "literal_error"):
-        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        value = first.get("input")
-        message = f"{value!r} is not one of {', '.join(expected)}"
-        fix = _did_you_mean(str(value), expected) if expected else "use one of the listed values"
-    elif fix is None:
-        fix = _TYPE_FIXES.get(kind, f"see {_EXAMPLE_FILE} for a valid example")
-        if kind in ("greater_than", "greater_than_equal", "less_than_equal") and ctx:
-            bound = next(iter(ctx.values()))
-            fix = {
-                "greater_than": f"use a value above {bound}",
-                "greater_than_equal": f"use {bound} or more",
-                "less_than_equal": f"use {bound} or less",
-            }[kind]
-    more = len(errors) - 1
-    if more:
-        message += f" (+{more} more problem{'s' if more > 1 else ''})"
-    return ConfigError(message, file=file, line=line, field=_field_name(field) or None, fix=fix)
-
-
-def _example(model: type[BaseModel] | None, field: str) -> str | None:
-    if model is None or field not in model.model_fields:
-        return None
-    examples = model.model_fields[field].examples
-    return str(examples[0]) if examples else None
+        raise config_error(exc, document.root, file, LabConfig, example=_EXAMPLE_FILE) from None
