@@ -52,6 +52,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.dissect import dissect
 from ttlock_hil.protocol.frame import (
     GATEWAY_HEADER_SIZE,
@@ -145,7 +146,7 @@ class Direction(StrEnum):
 class FrameTrace:
     """Writes one device session's frames and events to a JSON-lines file.
 
-    ``kind`` ("lock" or "gateway") says how to read a plain-int ``command``
+    ``kind`` (a :class:`DeviceKind`, or its value) says how to read a plain-int ``command``
     (lock and gateway opcodes overlap). ``clock``/``wall_clock`` are injectable
     for deterministic tests. Use as a context manager or call :meth:`close`.
     """
@@ -156,16 +157,17 @@ class FrameTrace:
         *,
         device: str,
         redactor: Redactor,
-        kind: str = "lock",
+        kind: DeviceKind | str = DeviceKind.LOCK,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if kind not in ("lock", "gateway"):
-            raise ValueError(f"kind must be 'lock' or 'gateway', got {kind!r}")
+        try:
+            self.kind = DeviceKind(kind)
+        except ValueError:
+            raise ValueError(f"kind must be 'lock' or 'gateway', got {kind!r}") from None
         self.path = Path(path)
         self.device = device
         self.redactor = redactor
-        self.kind = kind
         self._clock = clock
         self._wall = wall_clock if wall_clock is not None else _utc_now
         self._start = clock()
@@ -318,7 +320,7 @@ class FrameTrace:
         if isinstance(command, LockCommand | GatewayCommand):
             return command
         enum: type[LockCommand] | type[GatewayCommand] = (
-            LockCommand if self.kind == "lock" else GatewayCommand
+            LockCommand if self.kind is DeviceKind.LOCK else GatewayCommand
         )
         try:
             return enum(int(command))
