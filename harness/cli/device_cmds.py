@@ -21,6 +21,10 @@ factory-fresh in every new process** — the CLI is one — so against the defau
 virtual lab ``lock unlock`` needs ``--init`` every time, and the credentials
 file it leaves behind is only good for that one process's lock.
 
+A ``sim:`` device may name a firmware variant, ``sim:<preset>_<variant>``, like
+in pytest; an unknown preset or variant is a config error that suggests the
+nearest name.
+
 Errors (config, link, device) are one ``error: …`` line with the TTLock code,
 the advice and the frame trace path; exit status 2.
 """
@@ -36,7 +40,7 @@ from typing import Any
 from bleak.exc import BleakError
 
 from ttlock_hil.harness.cli import CliError
-from ttlock_hil.harness.errors import TTLockError
+from ttlock_hil.harness.errors import ConfigError, HarnessError, TTLockError
 from ttlock_hil.harness.lab import Lab, Sighting
 from ttlock_hil.harness.lock import Lock
 from ttlock_hil.protocol.advert import AdvertKind
@@ -128,11 +132,29 @@ def _run(coroutine: Any) -> Any:
         ) from exc
 
 
+def _build_virtual_devices(lab: Lab) -> None:
+    """Build the lab's ``sim:`` devices now, before any radio work.
+
+    The simulator builds them when a transport first needs them; building them
+    here turns a preset or variant it does not know into one config error line
+    (with its did-you-mean), not a traceback from inside the event loop.
+    """
+    if not any(device.is_virtual for device in lab.config.devices):
+        return  # a radio-only lab never loads the simulator
+    try:
+        lab.air  # noqa: B018 - built for its errors
+    except HarnessError:
+        raise
+    except (LookupError, ValueError) as exc:  # the simulator's UnknownPreset, PresetError
+        raise ConfigError(str(exc), file=lab.config.source, field="devices") from exc
+
+
 # --- scan ----------------------------------------------------------------------------------
 
 
 def scan_command(args: argparse.Namespace) -> int:
     lab = Lab.load(args.config)
+    _build_virtual_devices(lab)
 
     async def run() -> list[Sighting]:
         async with lab:
@@ -185,6 +207,7 @@ def _describe(sighting: Sighting) -> str:
 def lock_command(args: argparse.Namespace) -> int:
     lab = Lab.load(args.config)
     lab.device(args.device)  # a ConfigError with a suggestion for a typo, before any radio work
+    _build_virtual_devices(lab)
 
     async def run() -> dict[str, Any]:
         async with lab:

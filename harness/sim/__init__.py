@@ -6,6 +6,7 @@ lock without a radio (docs/simulator.md)::
     from ttlock_hil.harness.sim import Air, VirtualClientBackend, create_device
 
     lock = create_device("v3-keypad")                 # a factory-fresh V3 keypad lock
+    quirky = create_device("v3-keypad_unlock-refusal-2")   # …with a firmware variant
     frames = lock.receive(request_frame)              # sans-IO
     air = Air([lock])                                 # or through bleak:
     client = BleakClient(lock.address, backend=VirtualClientBackend, air=air)
@@ -29,26 +30,32 @@ from .faults import Fault, FaultPlan
 from .gateway import VirtualGateway
 from .lock import DeviceError, VirtualLock
 from .presets import (
+    FIRMWARE_VARIANTS,
     GATEWAY_PRESETS,
     LOCK_PRESETS,
     PRESETS,
+    VARIANT_SEPARATOR,
+    FirmwareVariant,
     GatewayPreset,
     LockPreset,
     PresetError,
     RandomSource,
     ReplyOverride,
     UnknownPreset,
+    UnknownVariant,
     WifiNetwork,
     create_device,
     get_preset,
 )
 
 __all__ = [
+    "FIRMWARE_VARIANTS",
     "GATEWAY_GATT",
     "GATEWAY_PRESETS",
     "LOCK_GATT",
     "LOCK_PRESETS",
     "PRESETS",
+    "VARIANT_SEPARATOR",
     "Advertisement",
     "Air",
     "Clock",
@@ -57,6 +64,7 @@ __all__ = [
     "DeviceKind",
     "Fault",
     "FaultPlan",
+    "FirmwareVariant",
     "GatewayPreset",
     "GattProfile",
     "LockPreset",
@@ -67,6 +75,7 @@ __all__ = [
     "ReplyOverride",
     "UnknownDevice",
     "UnknownPreset",
+    "UnknownVariant",
     "VirtualClientBackend",
     "VirtualDevice",
     "VirtualGateway",

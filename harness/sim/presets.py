@@ -23,18 +23,33 @@ preset copy whose lock answers one command with another error byte::
         name="v3-keypad-fw-2", overrides=(ReplyOverride(0x47, 0x02, replaces=0x12),)
     )
     lock = create_device(quirky)      # unlock without login now answers 2, not 18
+
+A *firmware variant* is such a copy with a name, so a lab config can choose it:
+``sim:<preset>_<variant>`` (:data:`FIRMWARE_VARIANTS`). Every way to build a
+device resolves it — :func:`get_preset`, :func:`create_device`, ``VirtualLock(name)``
+— so pytest, the CLI and :class:`~ttlock_hil.harness.lab.Lab` accept the same
+addresses::
+
+    lock = create_device("v3-keypad_unlock-refusal-2")
+    lock.preset.name                  # 'v3-keypad_unlock-refusal-2', the firmware is v3-keypad's
+
+An unknown preset or variant is an :class:`UnknownPreset` (:class:`UnknownVariant`)
+that suggests the nearest valid name.
 """
 
 from __future__ import annotations
 
+import difflib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from ttlock_hil.protocol.advert import GatewayType
+from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.crypto import parse_mac
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import LockHeader
 from ttlock_hil.protocol.messages import Feature, GatewayModel
 
@@ -54,16 +69,53 @@ any callable ``n -> n bytes`` (e.g. one that returns the key a test expects).
 """
 
 
-class UnknownPreset(LookupError):
-    """No preset has that name; the message lists the valid ones."""
+def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
+    """``"did you mean 'x'? "`` for the nearest candidate, or nothing when none is near."""
+    near = difflib.get_close_matches(name, candidates, n=1)
+    return f"did you mean {near[0]!r}? " if near else ""
 
-    def __init__(self, name: str, valid: list[str]) -> None:
-        super().__init__(
-            f"unknown device preset {name!r}; valid presets: {', '.join(valid)} "
-            "(hil-config.yaml: address: sim:<preset>)"
-        )
+
+class UnknownPreset(LookupError):
+    """No preset has that name; the message suggests the nearest and lists the valid ones.
+
+    ``name`` is the name asked for, ``valid`` the preset names it could have been.
+    """
+
+    def __init__(self, name: str, valid: Sequence[str], *, near: Sequence[str] = ()) -> None:
         self.name = name
-        self.valid = valid
+        self.valid = list(valid)
+        super().__init__(self._message(near))
+
+    def _message(self, near: Sequence[str]) -> str:
+        return (
+            f"unknown device preset {self.name!r}; "
+            f"{_did_you_mean(self.name, [*self.valid, *near])}"
+            f"valid presets: {', '.join(self.valid)} "
+            "(hil-config.yaml: address: sim:<preset> or sim:<preset>_<variant>)"
+        )
+
+
+class UnknownVariant(UnknownPreset):
+    """A ``<preset>_<variant>`` name whose preset exists but whose variant does not (for its kind).
+
+    ``preset`` and ``variant`` are the two halves of ``name``; ``valid`` the
+    variants of that preset's kind of device.
+    """
+
+    def __init__(self, preset: Preset, variant: str, valid: Sequence[str]) -> None:
+        self.preset = preset.name
+        self.variant = variant
+        self.kind = preset.kind
+        super().__init__(f"{preset.name}{VARIANT_SEPARATOR}{variant}", valid)
+
+    def _message(self, near: Sequence[str]) -> str:
+        kind = self.kind.value
+        return (
+            f"unknown firmware variant {self.variant!r} of {kind} preset {self.preset!r}; "
+            f"{_did_you_mean(self.variant, self.valid)}"
+            f"{kind} variants: {', '.join(self.valid) or 'none'} "
+            "(hil-config.yaml: address: sim:<preset>_<variant>)"
+        )
 
 
 class PresetError(ValueError):
@@ -154,6 +206,10 @@ class LockPreset:
         object.__setattr__(self, "features", frozenset(int(bit) for bit in self.features))
 
     @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.LOCK
+
+    @property
     def scene(self) -> int:
         return self.header.scene
 
@@ -205,6 +261,10 @@ class GatewayPreset:
         _check_mac(self.name, "network_mac", self.network_mac)
         if self.wifi_join_seconds < 0:
             raise PresetError(f"preset {self.name!r}: wifi_join_seconds must be >= 0")
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.GATEWAY
 
     @property
     def has_wifi(self) -> bool:
@@ -371,25 +431,114 @@ DEFAULT_LOCK_PRESET: Final = "v3-keypad"
 DEFAULT_GATEWAY_PRESET: Final = "g2"
 
 
+# --- firmware variants ------------------------------------------------------------------
+
+VARIANT_SEPARATOR: Final = "_"
+"""Between preset and variant in a name (``v3-keypad_unlock-refusal-2``); no preset name has it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareVariant:
+    """A named firmware quirk: ``<preset>_<name>`` is the preset plus :attr:`overrides`.
+
+    A regression suite must notice when a firmware answers one command
+    differently; a variant rehearses that on the virtual lab. ``kind`` is the
+    kind of device whose presets the variant applies to.
+    """
+
+    name: str
+    kind: DeviceKind
+    description: str
+    overrides: tuple[ReplyOverride, ...]
+
+    def __post_init__(self) -> None:
+        if not self.name or VARIANT_SEPARATOR in self.name:
+            raise PresetError(f"variant name {self.name!r} must be non-empty, without '_'")
+        if not self.overrides:
+            raise PresetError(f"variant {self.name!r} overrides nothing")
+
+    def apply(self, preset: Preset) -> Preset:
+        """``preset`` with this variant's quirks, named ``<preset>_<variant>``."""
+        if preset.kind is not self.kind:
+            raise PresetError(
+                f"variant {self.name!r} is for {self.kind.value} presets, "
+                f"{preset.name!r} is a {preset.kind.value}"
+            )
+        return preset.evolve(
+            name=f"{preset.name}{VARIANT_SEPARATOR}{self.name}",
+            overrides=(*preset.overrides, *self.overrides),
+        )
+
+
+FIRMWARE_VARIANTS: Final[Mapping[str, FirmwareVariant]] = MappingProxyType(
+    {
+        variant.name: variant
+        for variant in (
+            FirmwareVariant(
+                "unlock-refusal-2",
+                DeviceKind.LOCK,
+                # The vendor's LockError has both 0x02 and 0x12 and no capture settles
+                # which one a lock answers (protocol.connection.LockConnection).
+                "UNLOCK without any login answers 0x02 NO_PERMISSION instead of 0x12 "
+                "USER_NOT_LOGIN",
+                (ReplyOverride(LockCommand.UNLOCK, 0x02, replaces=0x12),),
+            ),
+            FirmwareVariant(
+                "passcode-delete-19",
+                DeviceKind.LOCK,
+                "deleting an unknown passcode answers 0x13 OPERATE_FAILED instead of 0x15 "
+                "PASSWORD_NOT_EXIST (a firmware that reports every passcode failure alike)",
+                (ReplyOverride(LockCommand.MANAGE_KEYBOARD_PASSWORD, 0x13, replaces=0x15),),
+            ),
+        )
+    }
+)
+"""Every firmware variant by name (read-only)."""
+
+
+def variants_for(kind: DeviceKind) -> tuple[str, ...]:
+    """The names of the variants that apply to presets of ``kind``, sorted."""
+    return tuple(sorted(v.name for v in FIRMWARE_VARIANTS.values() if v.kind is kind))
+
+
+def _composed_names() -> list[str]:
+    """Every valid ``<preset>_<variant>`` name (the did-you-mean candidates)."""
+    return [
+        f"{preset.name}{VARIANT_SEPARATOR}{variant}"
+        for preset in PRESETS.values()
+        for variant in variants_for(preset.kind)
+    ]
+
+
 def get_preset(name: str) -> Preset:
-    """The preset called ``name``; :class:`UnknownPreset` lists the valid names."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise UnknownPreset(name, sorted(PRESETS)) from None
+    """The preset called ``name``: ``<preset>`` or ``<preset>_<variant>``.
+
+    :class:`UnknownPreset` (or :class:`UnknownVariant`) suggests the nearest
+    valid name and lists the valid ones.
+    """
+    base, separator, variant_name = name.partition(VARIANT_SEPARATOR)
+    preset = PRESETS.get(base)
+    if preset is None:
+        raise UnknownPreset(base, sorted(PRESETS), near=_composed_names())
+    if not separator:
+        return preset
+    variant = FIRMWARE_VARIANTS.get(variant_name)
+    if variant is None or variant.kind is not preset.kind:
+        raise UnknownVariant(preset, variant_name, variants_for(preset.kind))
+    return variant.apply(preset)
 
 
 def lock_preset(name: str) -> LockPreset:
-    """The lock preset called ``name`` (:class:`UnknownPreset` if no lock has it)."""
-    preset = PRESETS.get(name)
+    """The lock preset (or lock variant) called ``name`` (:class:`UnknownPreset` otherwise)."""
+    preset = get_preset(name)
     if not isinstance(preset, LockPreset):
         raise UnknownPreset(name, list(LOCK_PRESETS))
     return preset
 
 
 def gateway_preset(name: str) -> GatewayPreset:
-    """The gateway preset called ``name`` (:class:`UnknownPreset` if no gateway has it)."""
-    preset = PRESETS.get(name)
+    """The gateway preset (or gateway variant) called ``name`` (else :class:`UnknownPreset`)."""
+    preset = get_preset(name)
     if not isinstance(preset, GatewayPreset):
         raise UnknownPreset(name, list(GATEWAY_PRESETS))
     return preset
@@ -404,7 +553,8 @@ def create_device(
     rng: RandomSource | None = None,
     credentials: LockData | None = None,
 ) -> VirtualLock | VirtualGateway:
-    """A virtual device of ``preset`` (a name from :data:`PRESETS` or a preset record).
+    """A virtual device of ``preset``: a preset record, or a name from :data:`PRESETS`
+    optionally with a firmware variant (``v3-keypad_unlock-refusal-2``, :func:`get_preset`).
 
     ``name``/``address`` override the advertised name and the MAC (give each
     device on one :class:`~ttlock_hil.harness.sim.air.Air` its own address). ``clock``:

@@ -10,15 +10,19 @@ import yaml
 
 from ttlock_hil.harness.credentials import LockCredentials
 from ttlock_hil.harness.sim import (
+    FIRMWARE_VARIANTS,
     GATEWAY_PRESETS,
     LOCK_PRESETS,
     PRESETS,
+    VARIANT_SEPARATOR,
+    FirmwareVariant,
     GatewayPreset,
     LockPreset,
     ManualClock,
     PresetError,
     ReplyOverride,
     UnknownPreset,
+    UnknownVariant,
     VirtualGateway,
     VirtualLock,
     create_device,
@@ -26,6 +30,8 @@ from ttlock_hil.harness.sim import (
 )
 from ttlock_hil.harness.sim.presets import gateway_preset, lock_preset
 from ttlock_hil.protocol.advert import parse_bleak
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.frame import LockHeader
 from ttlock_hil.protocol.messages import Feature
 
@@ -222,3 +228,83 @@ def test_presets_carry_the_strings_device_info_reports() -> None:
         assert preset.manufacture_date.isdigit()
         lock = VirtualLock(preset)
         assert lock.device_information()["2a26"] == preset.firmware.encode()
+
+
+# --- firmware variants: sim:<preset>_<variant> -------------------------------------------------
+
+
+def test_a_plain_preset_name_is_the_preset_itself() -> None:
+    device = create_device("v3-keypad", address="C0:00:00:00:00:01")
+    assert isinstance(device, VirtualLock)
+    assert device.preset is PRESETS["v3-keypad"]
+
+
+def test_a_variant_is_its_preset_plus_its_reply_overrides() -> None:
+    device = create_device("v3-keypad_unlock-refusal-2", address="C0:00:00:00:00:02")
+    assert isinstance(device, VirtualLock)
+    assert device.preset.name == "v3-keypad_unlock-refusal-2"
+    assert device.preset.overrides == (ReplyOverride(LockCommand.UNLOCK, 0x02, replaces=0x12),)
+    assert device.preset == PRESETS["v3-keypad"].evolve(
+        name="v3-keypad_unlock-refusal-2", overrides=device.preset.overrides
+    )
+
+
+def test_every_way_to_build_a_device_accepts_a_variant() -> None:
+    name = "v3-fingerprint-ic_passcode-delete-19"
+    assert get_preset(name) == lock_preset(name)
+    assert VirtualLock(name).preset == get_preset(name)
+    paired = VirtualLock.paired(aes_key=KEY, admin_ps=1, unlock_key=2, preset=name)
+    assert paired.preset.overrides == get_preset(name).overrides
+
+
+def test_every_variant_is_named_without_the_separator_and_overrides_something() -> None:
+    assert FIRMWARE_VARIANTS
+    for name, variant in FIRMWARE_VARIANTS.items():
+        assert variant.name == name
+        assert VARIANT_SEPARATOR not in name
+        assert variant.overrides, name
+        assert variant.description, name
+    assert all(VARIANT_SEPARATOR not in preset for preset in PRESETS)
+
+
+def test_an_unknown_variant_suggests_the_nearest_and_lists_the_variants_of_its_kind() -> None:
+    with pytest.raises(UnknownVariant) as caught:
+        create_device("v3-keypad_unlock-refusal-3")
+    error = caught.value
+    assert isinstance(error, UnknownPreset)
+    assert isinstance(error, LookupError)
+    assert (error.name, error.preset, error.variant) == (
+        "v3-keypad_unlock-refusal-3",
+        "v3-keypad",
+        "unlock-refusal-3",
+    )
+    assert "did you mean 'unlock-refusal-2'?" in str(error)
+    assert error.valid == sorted(FIRMWARE_VARIANTS)
+    assert "lock variants: passcode-delete-19, unlock-refusal-2" in str(error)
+
+
+def test_a_lock_variant_does_not_apply_to_a_gateway() -> None:
+    with pytest.raises(UnknownVariant, match="gateway variants: none"):
+        create_device("g2_unlock-refusal-2")
+    with pytest.raises(PresetError, match="is for lock presets"):
+        FIRMWARE_VARIANTS["unlock-refusal-2"].apply(PRESETS["g2"])
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("v3-keypd", "v3-keypad"),
+        ("v3-keypd_unlock-refusal-2", "v3-keypad"),
+        ("v3-keypad-unlock-refusal-2", "v3-keypad_unlock-refusal-2"),
+    ],
+)
+def test_an_unknown_preset_suggests_the_nearest_name(name: str, suggestion: str) -> None:
+    with pytest.raises(UnknownPreset, match=f"did you mean '{suggestion}'"):
+        get_preset(name)
+
+
+def test_a_variant_that_overrides_nothing_or_has_a_separator_is_refused() -> None:
+    with pytest.raises(PresetError, match="overrides nothing"):
+        FirmwareVariant("quiet", DeviceKind.LOCK, "nothing", ())
+    with pytest.raises(PresetError, match="without '_'"):
+        FirmwareVariant("a_b", DeviceKind.LOCK, "x", (ReplyOverride(0x47, 2),))
