@@ -54,6 +54,7 @@ from ttlock_hil.protocol.device import Clock
 from ttlock_hil.protocol.errormap import LinkCondition
 from ttlock_hil.protocol.errors import MessageError
 from ttlock_hil.protocol.frame import V3_HEADER
+from ttlock_hil.protocol.login import check_value
 from ttlock_hil.protocol.messages import (
     END_OF_LIST,
     NEW_RECORDS,
@@ -347,7 +348,7 @@ class Lock:
         return creds
 
     def _proof(self, ps: int, creds: LockCredentials) -> int:
-        check = (ps + creds.unlock_key) & 0xFFFF_FFFF
+        check = check_value(ps, creds.unlock_key)
         self.session.redactor.add_u32(check)  # before the frame carrying it is traced
         return check
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum, IntEnum, StrEnum
+from enum import Enum, StrEnum
 from typing import Final, TypeVar
 
 from .commands import LockCommand
 from .crypto import DEFAULT_LOCK_KEY, KEY_SIZE
+from .errormap import LockError
 from .errors import IllegalTransition, MessageError, ProtocolError
 
 _S = TypeVar("_S", bound=Enum)
@@ -56,16 +57,6 @@ class Auth(StrEnum):
     ADMIN_CHALLENGED = "admin_challenged"  # 0x41 answered: may 0x30 (login) or 0x47/0x58 as admin
     ADMIN = "admin"  # 0x30 accepted, or the admin was added on this very connection
     USER_CHALLENGED = "user_challenged"  # 0x55 answered: may 0x47/0x58 as a user
-
-
-class LockRefusal(IntEnum):
-    """Lock error bytes (§5.1, vendor ``LockError``) the gate answers with."""
-
-    NO_PERMISSION = 0x02  # LOCK_NO_PERMISSION "not administrator"
-    IN_SETTING_MODE = 0x05  # LOCK_IS_IN_SETTING_MODE
-    NOT_IN_SETTING_MODE = 0x07  # LOCK_IS_IN_NO_SETTING_MODE (add admin on a paired lock)
-    USER_NOT_LOGIN = 0x12  # LOCK_USER_NOT_LOGIN (18)
-    OPERATE_FAILED = 0x13  # LOCK_OPERATE_FAILED "failed, undefined"
 
 
 # --------------------------------------------------------------------------- lock role
@@ -218,14 +209,14 @@ class GateRule:
     """Where a gate lets commands through, and what the lock answers elsewhere."""
 
     allowed: frozenset[LockState]
-    refused_in_setting_mode: LockRefusal | None  # error byte while in a setting-mode state
-    refused_when_paired: LockRefusal | None  # error byte on a paired lock
+    refused_in_setting_mode: LockError | None  # error byte while in a setting-mode state
+    refused_when_paired: LockError | None  # error byte on a paired lock
 
 
 _PAIRED_CONNECTED: Final = frozenset(
     {_L.CONNECTED, _L.ADMIN_CHALLENGED, _L.ADMIN, _L.USER_CHALLENGED}
 )
-_R = LockRefusal
+_R = LockError
 
 # The refusal bytes are our reading of §5.1 names; no capture shows them, except the
 # shape "admin command without 41+30 is rejected" (§4.3). In setting mode only status
@@ -282,7 +273,7 @@ class LockConnection:
         self,
         *,
         setting_mode: bool = True,
-        operate_refusal: int = LockRefusal.USER_NOT_LOGIN,
+        operate_refusal: int = LockError.USER_NOT_LOGIN,
         role: str = "lock",
     ) -> None:
         self._state = LockState.SETTING_MODE if setting_mode else LockState.PAIRED_IDLE

@@ -2,8 +2,8 @@
 
 Three tables, each a tuple of frozen rows that say where the mapping comes from:
 
-* :data:`LOCK_ERROR_TABLE` — the lock's error byte (reply plaintext[2] when the
-  status is FAILED, §4.1) → code. The WX plugin reports the byte in decimal
+* :data:`LOCK_ERROR_TABLE` — the lock's error byte (:class:`LockError`: reply
+  plaintext[2] when the status is FAILED, §4.1) → code. The WX plugin reports the byte in decimal
   (§5.1: 0x1E → 30), so the code *is* the byte wherever the registry has it.
 * :data:`GATEWAY_STATUS_TABLE` — the gateway's status byte (reply plaintext[0])
   → code. 1..9 → 128..136 = 0x7F + byte; **the offset is inferred** from the two
@@ -21,7 +21,7 @@ Every function returns a code that is valid in the plugin version asked about
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Final
 
 from ttlock_hil.protocol.codes import (
@@ -45,6 +45,7 @@ __all__ = [
     "InvalidStatusByte",
     "LinkCodeRow",
     "LinkCondition",
+    "LockError",
     "LockErrorRow",
     "gateway_status_code",
     "is_gateway_processing",
@@ -78,17 +79,66 @@ def _check_byte(value: object, field: str) -> int:
 # --------------------------------------------------------------------------- lock error byte
 
 
+class LockError(IntEnum):
+    """The lock's error byte: reply plaintext[2] when the status is FAILED (§4.1, §5.1).
+
+    The one definition of these bytes: the lock role answers them (the virtual lock,
+    the gate table of :mod:`ttlock_hil.protocol.connection`), the app role reads them,
+    :data:`LOCK_ERROR_TABLE` maps them to codes. Member names drop the vendor's
+    ``LOCK_`` prefix; the vendor name is in the comment.
+    """
+
+    SUCCESS = 0x00  # SUCCESS
+    CRC_CHECK_ERROR = 0x01  # LOCK_CRC_CHECK_ERROR
+    NO_PERMISSION = 0x02  # LOCK_NO_PERMISSION "not administrator"
+    ADMIN_CHECK_ERROR = 0x03  # LOCK_ADMIN_CHECK_ERROR "wrong admin password"
+    IN_SETTING_MODE = 0x05  # LOCK_IS_IN_SETTING_MODE
+    NO_ADMIN = 0x06  # LOCK_NOT_EXIST_ADMIN
+    NOT_IN_SETTING_MODE = 0x07  # LOCK_IS_IN_NO_SETTING_MODE (add admin on a paired lock)
+    DYNAMIC_PWD_ERROR = 0x08  # LOCK_DYNAMIC_PWD_ERROR
+    NO_POWER = 0x0A  # LOCK_NO_POWER
+    INIT_KEYBOARD_FAILED = 0x0B  # LOCK_INIT_KEYBOARD_FAILED
+    KEY_FLAG_INVALID = 0x0D  # LOCK_KEY_FLAG_INVALID "lockFlagPos too low"
+    USER_TIME_EXPIRED = 0x0E  # LOCK_USER_TIME_EXPIRED
+    PASSWORD_LENGTH_INVALID = 0x0F  # LOCK_PASSWORD_LENGTH_INVALID
+    SUPER_PASSWORD_SAME_AS_DELETE = 0x10  # LOCK_SUPER_PASSWORD_IS_SAME_WITH_DELETE_PASSWORD
+    USER_TIME_INEFFECTIVE = 0x11  # LOCK_USER_TIME_INEFFECTIVE
+    USER_NOT_LOGIN = 0x12  # LOCK_USER_NOT_LOGIN
+    OPERATE_FAILED = 0x13  # LOCK_OPERATE_FAILED "failed, undefined"
+    PASSWORD_EXIST = 0x14  # LOCK_PASSWORD_EXIST
+    PASSWORD_NOT_EXIST = 0x15  # LOCK_PASSWORD_NOT_EXIST
+    NO_FREE_MEMORY = 0x16  # LOCK_NO_FREE_MEMORY
+    NO_DEFINED_ERROR = 0x17  # NO_DEFINED_ERROR
+    IC_CARD_NOT_EXIST = 0x18  # IC_CARD_NOT_EXIST
+    # Not in the vendor's LockError: TTLOCK-BLE saw it for 0x90 item 7 on a lock without
+    # NB-IoT, an "unrecognised step" (§5.1 last row). No code of its own: the catch-all.
+    UNRECOGNISED_STEP = 0x19
+    FINGER_PRINT_NOT_EXIST = 0x1A  # FINGER_PRINT_NOT_EXIST
+    INVALID_COMMAND = 0x1B  # INVALID_COMMAND
+    FROZEN = 0x1C  # LOCK_FROZEN
+    INVALID_VENDOR = 0x1D  # INVALID_VENDOR
+    LOCK_REVERSE = 0x1E  # LOCK_REVERSE "double locked"
+    RECORD_NOT_EXIST = 0x1F  # RECORD_NOT_EXIST
+    INVALID_PARAM = 0x20  # INVALID_PARAM
+    PARKING_LOCK_LOCKED_FAILED = 0x21  # PARKING_LOCK_LOCKED_FAILED
+    COMMAND_RECEIVED = 0x24  # COMMAND_RECEIVED "accepted, processing" (not a failure, §4.1)
+    BAD_WIFI_NAME = 0x25  # BAD_WIFI_NAME
+    BAD_WIFI_PASSWORD = 0x26  # BAD_WIFI_PASSWORD
+    QR_CODE_ALREADY_EXIST = 0x27  # QR_CODE_ALREADY_EXIST (newest AAR only)
+
+
 @dataclass(frozen=True, slots=True)
 class LockErrorRow:
     """Lock error byte → code, with the vendor's ``LockError`` name and the basis."""
 
-    byte: int
+    byte: LockError
     code: int
     vendor_name: str
     basis: str
 
 
 _S51 = "docs/protocol.md §5.1: WX code = error byte in decimal"
+_E = LockError
 
 LOCK_ERROR_FALLBACK: Final = Code.OPERATION_FAILED
 """Code for error bytes the registry has no code for (our decision).
@@ -102,54 +152,70 @@ plugin version.
 """
 
 LOCK_ERROR_TABLE: Final[tuple[LockErrorRow, ...]] = (
-    LockErrorRow(0x00, Code.OK, "SUCCESS", _S51),
-    LockErrorRow(0x01, Code.CRC_ERROR, "LOCK_CRC_CHECK_ERROR", _S51),
-    LockErrorRow(0x02, Code.NO_PERMISSION, "LOCK_NO_PERMISSION", _S51),
-    LockErrorRow(0x03, Code.ADMIN_CHECK_FAILED, "LOCK_ADMIN_CHECK_ERROR", _S51),
-    LockErrorRow(0x05, Code.IN_SETTING_MODE, "LOCK_IS_IN_SETTING_MODE", _S51),
-    LockErrorRow(0x06, Code.NO_ADMIN, "LOCK_NOT_EXIST_ADMIN", _S51),
-    LockErrorRow(0x07, Code.NOT_IN_SETTING_MODE, "LOCK_IS_IN_NO_SETTING_MODE", _S51),
-    LockErrorRow(0x08, Code.DYNAMIC_CODE_INVALID, "LOCK_DYNAMIC_PWD_ERROR", _S51),
-    LockErrorRow(0x0A, Code.LOW_BATTERY, "LOCK_NO_POWER", _S51),
-    LockErrorRow(0x0B, Code.INIT_KEYBOARD_FAILED, "LOCK_INIT_KEYBOARD_FAILED", _S51),
-    LockErrorRow(0x0D, Code.EKEY_FLAG_TOO_LOW, "LOCK_KEY_FLAG_INVALID", _S51),
-    LockErrorRow(0x0E, Code.EKEY_EXPIRED, "LOCK_USER_TIME_EXPIRED", _S51),
-    LockErrorRow(0x0F, Code.PASSCODE_LENGTH_INVALID, "LOCK_PASSWORD_LENGTH_INVALID", _S51),
+    LockErrorRow(_E.SUCCESS, Code.OK, "SUCCESS", _S51),
+    LockErrorRow(_E.CRC_CHECK_ERROR, Code.CRC_ERROR, "LOCK_CRC_CHECK_ERROR", _S51),
+    LockErrorRow(_E.NO_PERMISSION, Code.NO_PERMISSION, "LOCK_NO_PERMISSION", _S51),
+    LockErrorRow(_E.ADMIN_CHECK_ERROR, Code.ADMIN_CHECK_FAILED, "LOCK_ADMIN_CHECK_ERROR", _S51),
+    LockErrorRow(_E.IN_SETTING_MODE, Code.IN_SETTING_MODE, "LOCK_IS_IN_SETTING_MODE", _S51),
+    LockErrorRow(_E.NO_ADMIN, Code.NO_ADMIN, "LOCK_NOT_EXIST_ADMIN", _S51),
     LockErrorRow(
-        0x10,
+        _E.NOT_IN_SETTING_MODE, Code.NOT_IN_SETTING_MODE, "LOCK_IS_IN_NO_SETTING_MODE", _S51
+    ),
+    LockErrorRow(_E.DYNAMIC_PWD_ERROR, Code.DYNAMIC_CODE_INVALID, "LOCK_DYNAMIC_PWD_ERROR", _S51),
+    LockErrorRow(_E.NO_POWER, Code.LOW_BATTERY, "LOCK_NO_POWER", _S51),
+    LockErrorRow(
+        _E.INIT_KEYBOARD_FAILED, Code.INIT_KEYBOARD_FAILED, "LOCK_INIT_KEYBOARD_FAILED", _S51
+    ),
+    LockErrorRow(_E.KEY_FLAG_INVALID, Code.EKEY_FLAG_TOO_LOW, "LOCK_KEY_FLAG_INVALID", _S51),
+    LockErrorRow(_E.USER_TIME_EXPIRED, Code.EKEY_EXPIRED, "LOCK_USER_TIME_EXPIRED", _S51),
+    LockErrorRow(
+        _E.PASSWORD_LENGTH_INVALID,
+        Code.PASSCODE_LENGTH_INVALID,
+        "LOCK_PASSWORD_LENGTH_INVALID",
+        _S51,
+    ),
+    LockErrorRow(
+        _E.SUPER_PASSWORD_SAME_AS_DELETE,
         Code.SUPER_PASSCODE_SAME_AS_DELETE,
         "LOCK_SUPER_PASSWORD_IS_SAME_WITH_DELETE_PASSWORD",
         _S51,
     ),
-    LockErrorRow(0x11, Code.EKEY_NOT_EFFECTIVE, "LOCK_USER_TIME_INEFFECTIVE", _S51),
-    LockErrorRow(0x12, Code.USER_NOT_LOGGED_IN, "LOCK_USER_NOT_LOGIN", _S51),
-    LockErrorRow(0x13, Code.OPERATION_FAILED, "LOCK_OPERATE_FAILED", _S51),
-    LockErrorRow(0x14, Code.PASSCODE_EXISTS, "LOCK_PASSWORD_EXIST", _S51),
-    LockErrorRow(0x15, Code.PASSCODE_NOT_EXIST, "LOCK_PASSWORD_NOT_EXIST", _S51),
-    LockErrorRow(0x16, Code.OUT_OF_MEMORY, "LOCK_NO_FREE_MEMORY", _S51),
-    LockErrorRow(0x17, Code.NO_DEFINED_ERROR, "NO_DEFINED_ERROR", _S51),
-    LockErrorRow(0x18, Code.IC_CARD_NOT_EXIST, "IC_CARD_NOT_EXIST", _S51),
-    LockErrorRow(0x1A, Code.FINGERPRINT_NOT_EXIST, "FINGER_PRINT_NOT_EXIST", _S51),
-    LockErrorRow(0x1B, Code.INVALID_COMMAND, "INVALID_COMMAND", _S51),
-    LockErrorRow(0x1C, Code.LOCK_FROZEN, "LOCK_FROZEN", _S51),
-    LockErrorRow(0x1D, Code.INVALID_VENDOR, "INVALID_VENDOR", _S51),
-    LockErrorRow(0x1E, Code.DOUBLE_LOCKED, "LOCK_REVERSE", _S51),
-    LockErrorRow(0x1F, Code.RECORD_NOT_EXIST, "RECORD_NOT_EXIST", _S51),
-    LockErrorRow(0x20, Code.INVALID_PARAM, "INVALID_PARAM", _S51),
     LockErrorRow(
-        0x21,
+        _E.USER_TIME_INEFFECTIVE, Code.EKEY_NOT_EFFECTIVE, "LOCK_USER_TIME_INEFFECTIVE", _S51
+    ),
+    LockErrorRow(_E.USER_NOT_LOGIN, Code.USER_NOT_LOGGED_IN, "LOCK_USER_NOT_LOGIN", _S51),
+    LockErrorRow(_E.OPERATE_FAILED, Code.OPERATION_FAILED, "LOCK_OPERATE_FAILED", _S51),
+    LockErrorRow(_E.PASSWORD_EXIST, Code.PASSCODE_EXISTS, "LOCK_PASSWORD_EXIST", _S51),
+    LockErrorRow(_E.PASSWORD_NOT_EXIST, Code.PASSCODE_NOT_EXIST, "LOCK_PASSWORD_NOT_EXIST", _S51),
+    LockErrorRow(_E.NO_FREE_MEMORY, Code.OUT_OF_MEMORY, "LOCK_NO_FREE_MEMORY", _S51),
+    LockErrorRow(_E.NO_DEFINED_ERROR, Code.NO_DEFINED_ERROR, "NO_DEFINED_ERROR", _S51),
+    LockErrorRow(_E.IC_CARD_NOT_EXIST, Code.IC_CARD_NOT_EXIST, "IC_CARD_NOT_EXIST", _S51),
+    LockErrorRow(
+        _E.FINGER_PRINT_NOT_EXIST, Code.FINGERPRINT_NOT_EXIST, "FINGER_PRINT_NOT_EXIST", _S51
+    ),
+    LockErrorRow(_E.INVALID_COMMAND, Code.INVALID_COMMAND, "INVALID_COMMAND", _S51),
+    LockErrorRow(_E.FROZEN, Code.LOCK_FROZEN, "LOCK_FROZEN", _S51),
+    LockErrorRow(_E.INVALID_VENDOR, Code.INVALID_VENDOR, "INVALID_VENDOR", _S51),
+    LockErrorRow(_E.LOCK_REVERSE, Code.DOUBLE_LOCKED, "LOCK_REVERSE", _S51),
+    LockErrorRow(_E.RECORD_NOT_EXIST, Code.RECORD_NOT_EXIST, "RECORD_NOT_EXIST", _S51),
+    LockErrorRow(_E.INVALID_PARAM, Code.INVALID_PARAM, "INVALID_PARAM", _S51),
+    LockErrorRow(
+        _E.PARKING_LOCK_LOCKED_FAILED,
         LOCK_ERROR_FALLBACK,
         "PARKING_LOCK_LOCKED_FAILED",
         "our decision: §5.1 gives this parking-lock byte no WX code; reported as the "
         "catch-all 19 (see LOCK_ERROR_FALLBACK)",
     ),
     LockErrorRow(
-        0x24, Code.COMMAND_RECEIVED, "COMMAND_RECEIVED", _S51 + "; means processing (§4.1)"
+        _E.COMMAND_RECEIVED,
+        Code.COMMAND_RECEIVED,
+        "COMMAND_RECEIVED",
+        _S51 + "; means processing (§4.1)",
     ),
-    LockErrorRow(0x25, Code.WIFI_BAD_SSID, "BAD_WIFI_NAME", _S51),
-    LockErrorRow(0x26, Code.WIFI_BAD_PASSWORD, "BAD_WIFI_PASSWORD", _S51),
+    LockErrorRow(_E.BAD_WIFI_NAME, Code.WIFI_BAD_SSID, "BAD_WIFI_NAME", _S51),
+    LockErrorRow(_E.BAD_WIFI_PASSWORD, Code.WIFI_BAD_PASSWORD, "BAD_WIFI_PASSWORD", _S51),
     LockErrorRow(
-        0x27,
+        _E.QR_CODE_ALREADY_EXIST,
         LOCK_ERROR_FALLBACK,
         "QR_CODE_ALREADY_EXIST",
         "our decision: §5.1 lists this byte in the newest AAR only, with no WX code; "
@@ -157,9 +223,9 @@ LOCK_ERROR_TABLE: Final[tuple[LockErrorRow, ...]] = (
     ),
 )
 
-_LOCK_ROWS: Final = {row.byte: row for row in LOCK_ERROR_TABLE}
+_LOCK_ROWS: Final[dict[int, LockErrorRow]] = {row.byte: row for row in LOCK_ERROR_TABLE}
 
-COMMAND_RECEIVED_BYTE: Final = 0x24
+COMMAND_RECEIVED_BYTE: Final = LockError.COMMAND_RECEIVED
 
 
 def lock_error_row(byte: int) -> LockErrorRow | None:

@@ -77,6 +77,7 @@ from ttlock_hil.protocol.frame import (
     parse_frame,
 )
 from ttlock_hil.protocol.lockdata import LockData
+from ttlock_hil.protocol.login import check_value
 from ttlock_hil.protocol.messages import (
     END_OF_LIST,
     LOCK_MESSAGES,
@@ -993,7 +994,7 @@ class VirtualLock:
     def _expected_check(self) -> int | None:
         if self._session.challenge is None or self._unlock_key is None:
             return None
-        return (self._session.challenge + self._unlock_key) & _U32
+        return check_value(self._session.challenge, self._unlock_key)
 
     def _on_check_random(self, request: CheckRandom) -> EmptyReply:
         if request.check_value != self._expected_check():

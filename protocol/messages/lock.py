@@ -21,6 +21,7 @@ from typing import ClassVar, Final, Self
 
 from ..commands import LockCommand
 from ..errors import MessageError
+from ..login import check_value
 from ._fields import (
     ASCII_LEN,
     ASCII_REST,
@@ -345,11 +346,6 @@ class ReplyData(WireStruct):
     COMMAND: ClassVar[LockCommand | None] = None
 
 
-def _check_sum(ps: int, unlock_key: int) -> int:
-    """(psFromLock + unlockKey) mod 2^32, the proof sent by 0x30/0x47/0x58 (§4.3)."""
-    return (ps + unlock_key) & 0xFFFFFFFF
-
-
 # --- requests: no payload -------------------------------------------------------
 
 
@@ -429,7 +425,7 @@ class CheckRandom(Request):
     @classmethod
     def answer(cls, ps: int, unlock_key: int) -> Self:
         """The request answering the lock's ``ps`` with the stored ``unlock_key``."""
-        return cls(_check_sum(ps, unlock_key))
+        return cls(check_value(ps, unlock_key))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -517,7 +513,7 @@ class _BoltRequest(Request):
         floors: tuple[int, ...] | None = None,
     ) -> Self:
         """The request answering the lock's ``ps`` (from 0x55 or 0x41)."""
-        return cls(_check_sum(ps, unlock_key), unix_time, local_time, floors)
+        return cls(check_value(ps, unlock_key), unix_time, local_time, floors)
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -34,7 +34,6 @@ from ttlock_hil.protocol.connection import (
     KeyChoice,
     LockConnection,
     LockEvent,
-    LockRefusal,
     LockState,
     Reply,
     Stray,
@@ -42,6 +41,7 @@ from ttlock_hil.protocol.connection import (
     transition,
 )
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
+from ttlock_hil.protocol.errormap import LockError
 from ttlock_hil.protocol.errors import IllegalTransition, MessageError, ProtocolError
 
 LOCK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")  # test key of the vectors
@@ -227,9 +227,9 @@ def test_hardware_confirmed_admin_commands_need_41_and_30(command: int) -> None:
     # §4.3 "Admin-gating confirmed on hardware": rejected without 41+30.
     conn = lock_in(LockState.CONNECTED)
     verdict = conn.on_command(command)
-    assert (verdict.allowed, verdict.error) == (False, LockRefusal.NO_PERMISSION)
+    assert (verdict.allowed, verdict.error) == (False, LockError.NO_PERMISSION)
     conn.on_result(C.CHECK_ADMIN, success=True)
-    assert conn.predict(command).error == LockRefusal.NO_PERMISSION  # 41 alone is not enough
+    assert conn.predict(command).error == LockError.NO_PERMISSION  # 41 alone is not enough
     conn.on_result(C.CHECK_RANDOM, success=True)
     assert conn.on_command(command).allowed
 
@@ -250,7 +250,7 @@ def test_unlock_without_login_answers_user_not_login(command: int) -> None:
 
 
 def test_unlock_refusal_byte_can_be_the_vendor_no_permission() -> None:
-    conn = LockConnection(setting_mode=False, operate_refusal=LockRefusal.NO_PERMISSION)
+    conn = LockConnection(setting_mode=False, operate_refusal=LockError.NO_PERMISSION)
     conn.connect()
     assert conn.on_command(C.UNLOCK).error == 2
 
@@ -272,24 +272,24 @@ def test_unlock_is_allowed_after_any_login(login: list[int]) -> None:
 
 def test_add_admin_outside_setting_mode_answers_7() -> None:
     verdict = lock_in(LockState.ADMIN).on_command(C.ADD_ADMIN)
-    assert (verdict.allowed, verdict.error) == (False, LockRefusal.NOT_IN_SETTING_MODE)
+    assert (verdict.allowed, verdict.error) == (False, LockError.NOT_IN_SETTING_MODE)
     assert lock_in(LockState.CONNECTED).on_command(C.GET_AES_KEY).error == 7
 
 
 def test_add_admin_before_the_key_was_handed_out_fails() -> None:
     verdict = lock_in(LockState.SETTING_MODE_CONNECTED).on_command(C.ADD_ADMIN)
-    assert verdict.error == LockRefusal.OPERATE_FAILED
+    assert verdict.error == LockError.OPERATE_FAILED
 
 
 @pytest.mark.parametrize("command", [C.UNLOCK, C.CHECK_ADMIN, C.RESET_LOCK, C.CHECK_RANDOM])
 def test_setting_mode_refuses_everything_but_setup_and_status(command: int) -> None:
-    assert lock_in(LockState.KEY_ISSUED).on_command(command).error == LockRefusal.IN_SETTING_MODE
+    assert lock_in(LockState.KEY_ISSUED).on_command(command).error == LockError.IN_SETTING_MODE
 
 
 def test_check_random_without_check_admin_is_refused_and_counts_as_failed_login() -> None:
     conn = lock_in(LockState.USER_CHALLENGED)
     verdict = conn.on_command(C.CHECK_RANDOM)
-    assert verdict.error == LockRefusal.NO_PERMISSION
+    assert verdict.error == LockError.NO_PERMISSION
     assert conn.state is LockState.CONNECTED
 
 
@@ -468,7 +468,7 @@ def test_disconnect_clears_the_pending_command_and_is_idempotent() -> None:
 
 def test_app_tracks_admin_login_from_replies() -> None:
     conn = app_in(AppState.IDLE)
-    assert conn.predict(C.AUDIO_MANAGE).error == LockRefusal.NO_PERMISSION
+    assert conn.predict(C.AUDIO_MANAGE).error == LockError.NO_PERMISSION
     for command in (C.CHECK_ADMIN, C.CHECK_RANDOM):
         conn.send(command)
         conn.receive(command, success=True)
