@@ -125,7 +125,9 @@ class Lab:
     ``ttlock_hil.harness.sim.presets.create_device``). ``trace_dir``: where session traces
     go (default ``<reports>/traces``). ``log_file``: also log the harness there,
     through the redacting filter. ``environ``: where ``env:`` credentials are
-    read (default ``os.environ``).
+    read (default ``os.environ``). ``tier``: where ``sim:`` devices live — ``virtual``
+    (in this process) or ``bluez`` (in a BlueZ double, reached through bleak's own OS
+    backend at the device's MAC; :func:`ttlock_hil.harness.tiers.running_tier` starts it).
     """
 
     def __init__(
@@ -138,8 +140,14 @@ class Lab:
         trace_dir: Path | None = None,
         log_file: Path | None = None,
         environ: Mapping[str, str] | None = None,
+        tier: str = "virtual",
     ) -> None:
+        if tier not in ("virtual", "bluez"):
+            raise ConfigError(
+                f"unknown tier {tier!r}", field="tier", fix="use one of: virtual, bluez"
+            )
         self.config = config
+        self.tier = tier
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._sim_rng = rng
         self.rng: random.Random = rng if rng is not None else random.SystemRandom()
@@ -211,6 +219,9 @@ class Lab:
         """How bleak reaches device ``name``, resolved from its address moniker."""
         device = self.device(name)
         preset = device.sim_preset
+        if preset is not None and self.tier == "bluez":
+            # The double serves it like bluetoothd serves a real lock: the radio path.
+            return Transport(moniker=device.address, address=sim_address(self.config.lab, name))
         if preset is not None:
             air = self.air
             scanner, client = self._virtual_backends()
@@ -238,6 +249,12 @@ class Lab:
                 "for simulated devices",
                 field="address",
                 fix="use a sim:<preset> device for fault-injection tests",
+            )
+        if self.tier == "bluez":
+            raise ConfigError(
+                f"{name} lives in the BlueZ double on this tier, not in this process",
+                field="tier",
+                fix="drive its faults through the double's control interface (docs/tiers.md)",
             )
         return self.air.get(sim_address(self.config.lab, name))
 

@@ -24,6 +24,7 @@ _GROUPS = (
     "ttlock_hil.harness.cli.codes_cmds",  # codes
     "ttlock_hil.harness.cli.device_cmds",  # scan, lock
     "ttlock_hil.harness.cli.nightly_cmds",  # nightly, report
+    "ttlock_hil.harness.cli.sim_cmds",  # sim bluez
 )
 
 
