@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .air import Air, DeviceBusy, OnAir, UnknownDevice
 from .backend import VirtualClientBackend, VirtualScannerBackend
+from .bench import VirtualBench
 from .device import (
     GATEWAY_GATT,
     LOCK_GATT,
@@ -26,7 +27,7 @@ from .device import (
     ManualClock,
     VirtualDevice,
 )
-from .faults import Fault, FaultPlan
+from .faults import Fault, FaultPlan, FaultRule, FiredFault
 from .gateway import VirtualGateway
 from .lock import DeviceError, VirtualLock
 from .presets import (
@@ -47,6 +48,7 @@ from .presets import (
     create_device,
     get_preset,
 )
+from .settings import BenchSetting, BenchSettingError, bench_settings
 
 __all__ = [
     "FIRMWARE_VARIANTS",
@@ -58,12 +60,16 @@ __all__ = [
     "VARIANT_SEPARATOR",
     "Advertisement",
     "Air",
+    "BenchSetting",
+    "BenchSettingError",
     "Clock",
     "DeviceBusy",
     "DeviceError",
     "DeviceKind",
     "Fault",
     "FaultPlan",
+    "FaultRule",
+    "FiredFault",
     "FirmwareVariant",
     "GatewayPreset",
     "GattProfile",
@@ -76,12 +82,14 @@ __all__ = [
     "UnknownDevice",
     "UnknownPreset",
     "UnknownVariant",
+    "VirtualBench",
     "VirtualClientBackend",
     "VirtualDevice",
     "VirtualGateway",
     "VirtualLock",
     "VirtualScannerBackend",
     "WifiNetwork",
+    "bench_settings",
     "create_device",
     "get_preset",
 ]

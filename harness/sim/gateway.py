@@ -77,6 +77,7 @@ from .presets import (
     WifiNetwork,
     get_preset,
 )
+from .settings import BenchSetting
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,17 @@ class VirtualGateway:
     accepted for symmetry with the lock (a gateway draws no random bytes).
     """
 
+    # Bench settings (docs/architecture.md §5): what a bench may change, restored after a test.
+    network_available = BenchSetting[bool](
+        bool,
+        "The uplink works (G3: cable plugged in; G4: coverage; G2: the AP routes); without it "
+        "CONFIGURE_SERVER/ACCOUNT answer [9] (136).",
+        default=True,
+    )
+    sim_card = BenchSetting[bool](
+        bool, "A SIM card is inserted (G4); without it the G4 answers [8] (135).", default=True
+    )
+
     def __init__(
         self,
         preset: GatewayPreset | str = DEFAULT_GATEWAY_PRESET,
@@ -153,10 +165,6 @@ class VirtualGateway:
         self._clock: Clock = clock if clock is not None else ManualClock()
         self.networks: list[WifiNetwork] = list(record.networks if networks is None else networks)
         """Wi-Fi networks in range (bench: edit to change what a scan finds)."""
-        self.network_available = True
-        """Bench: the uplink works (G3: cable plugged in; G4: coverage; G2: the AP routes)."""
-        self.sim_card = True
-        """Bench (G4): a SIM card is inserted."""
         self.config = GatewayConfig()
         self._reassembler = FrameReassembler(DeviceKind.GATEWAY)
         self._pending: list[tuple[datetime, bytes]] = []

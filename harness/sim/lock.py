@@ -187,6 +187,7 @@ from .presets import (
     ReplyOverride,
     get_preset,
 )
+from .settings import BenchSetting
 
 logger = logging.getLogger(__name__)
 
@@ -343,6 +344,38 @@ class VirtualLock:
     its randomness (a seeded ``random.Random`` or a callable ``n -> bytes``).
     """
 
+    # Bench settings (docs/architecture.md §5): the physical conditions a bench may change,
+    # each checked on assignment; the model updates the private fields itself.
+    battery = BenchSetting[int](
+        int,
+        "Battery percentage (assign to simulate a draining battery); at or below the preset's "
+        "low_battery, unlock and lock fail with 0x0A.",
+        valid=range(101),
+        attribute="_battery",
+    )
+    frozen = BenchSetting[bool](
+        bool, "Frozen locks refuse non-admin unlocks with 0x1C (28).", attribute="_frozen"
+    )
+    double_locked = BenchSetting[bool](
+        bool,
+        "Double-locked (LOCK_REVERSE) locks refuse non-admin unlocks with 0x1E (30).",
+        attribute="_double_locked",
+    )
+    lock_flag_pos = BenchSetting[int](
+        int,
+        "The lock's flag position: e-keys and admins presenting a lower one get 0x0D.",
+        valid=range(0x100_0000),
+        attribute="_lock_flag_pos",
+    )
+    delete_passcode = BenchSetting[str | None](
+        (str, type(None)),
+        "Keypad delete code (V2S 0x44 has no V3 layout: set it here); 0x53 refuses it (0x10).",
+        default=None,
+        valid=lambda code: code is None or (code.isdigit() and 4 <= len(code) <= 9),
+        expect="4..9 digits or None",
+        secret=True,
+    )
+
     def __init__(
         self,
         preset: LockPreset | str = DEFAULT_LOCK_PRESET,
@@ -374,8 +407,6 @@ class VirtualLock:
         self._double_locked = False
         self._unlocked_at: datetime | None = None
         self._clock_offset = timedelta(0)
-        self.delete_passcode: str | None = None
-        """Keypad delete code (V2S 0x44 has no V3 layout: set it here); 0x53 refuses it (0x10)."""
         self._connection = LockConnection(setting_mode=True, operate_refusal=record.operate_refusal)
         self._wipe()
 
@@ -662,44 +693,6 @@ class VirtualLock:
         return self._show_password
 
     # --- bench ---------------------------------------------------------------------
-
-    @property
-    def battery(self) -> int:
-        """Battery percentage (bench: assign to simulate a draining battery)."""
-        return self._battery
-
-    @battery.setter
-    def battery(self, value: int) -> None:
-        _check_byte_range("battery", value, 0, 100)
-        self._battery = value
-
-    @property
-    def frozen(self) -> bool:
-        """Frozen locks refuse non-admin unlocks with 0x1C (28)."""
-        return self._frozen
-
-    @frozen.setter
-    def frozen(self, value: bool) -> None:
-        self._frozen = bool(value)
-
-    @property
-    def double_locked(self) -> bool:
-        """Double-locked (LOCK_REVERSE) locks refuse non-admin unlocks with 0x1E (30)."""
-        return self._double_locked
-
-    @double_locked.setter
-    def double_locked(self, value: bool) -> None:
-        self._double_locked = bool(value)
-
-    @property
-    def lock_flag_pos(self) -> int:
-        """The lock's flag position: e-keys and admins presenting a lower one get 0x0D."""
-        return self._lock_flag_pos
-
-    @lock_flag_pos.setter
-    def lock_flag_pos(self, value: int) -> None:
-        _check_byte_range("lock_flag_pos", value, 0, 0xFF_FFFF)
-        self._lock_flag_pos = value
 
     @property
     def now(self) -> datetime:

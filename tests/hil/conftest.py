@@ -22,13 +22,13 @@ from datetime import datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from ttlock_hil.fixtures.traces import TraceFile
 from ttlock_hil.harness.config import DeviceConfig, RetryPolicy, Timeouts
 from ttlock_hil.harness.credentials import LockCredentials
 from ttlock_hil.harness.gateway import Gateway
 from ttlock_hil.harness.lab import Lab
 from ttlock_hil.harness.lock import EKeyWindow, Lock
 from ttlock_hil.harness.session import Session
+from ttlock_hil.harness.testtrace import TraceFile
 
 SIM_DEADLINES = Timeouts(scan=0.3, connect=0.15, command=0.15)
 """Deadlines for fault-injection tests on simulated devices (see the module docstring)."""

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ttlock_hil.fixtures.expectations import Expected
 from ttlock_hil.harness.config import DeviceConfig
 from ttlock_hil.harness.expect import expect_ok
+from ttlock_hil.harness.expectations import Expected
 from ttlock_hil.harness.gateway import Gateway, IpSettings
 from ttlock_hil.harness.trace import read_trace
 from ttlock_hil.protocol.commands import GatewayCommand

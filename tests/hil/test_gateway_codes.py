@@ -11,10 +11,9 @@ import asyncio
 
 import pytest
 
-from ttlock_hil.fixtures.bench import VirtualBench
-from ttlock_hil.fixtures.expectations import Expected
+from ttlock_hil.harness.expectations import Expected
 from ttlock_hil.harness.gateway import Gateway, IpSettings
-from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.harness.sim import Fault, VirtualBench
 from ttlock_hil.protocol.commands import GatewayCommand
 
 from .conftest import WifiNetwork

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ttlock_hil.fixtures.expectations import Expected
 from ttlock_hil.harness.expect import expect_code, expect_ok
+from ttlock_hil.harness.expectations import Expected
 from ttlock_hil.harness.lock import Lock
 from ttlock_hil.protocol.codes import Code
 from ttlock_hil.protocol.messages import Feature

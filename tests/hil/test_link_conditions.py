@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ttlock_hil.fixtures.bench import VirtualBench
-from ttlock_hil.fixtures.expectations import Expected
 from ttlock_hil.harness.errors import TTLockError
+from ttlock_hil.harness.expectations import Expected
 from ttlock_hil.harness.gateway import Gateway
 from ttlock_hil.harness.lab import Lab
 from ttlock_hil.harness.lock import Lock
-from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.harness.sim import Fault, VirtualBench
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
 
 pytestmark = pytest.mark.hil_sim_only(reason="needs fault injection on the radio path")

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ttlock_hil.fixtures.bench import VirtualBench
-from ttlock_hil.fixtures.expectations import Expected
 from ttlock_hil.harness.expect import expect_ok
+from ttlock_hil.harness.expectations import Expected
 from ttlock_hil.harness.lab import Lab
 from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.sim import VirtualBench
 from ttlock_hil.protocol.messages import PassageModeEntry, PassageModeType, PasscodeType
 
 from .conftest import EKeyWindows

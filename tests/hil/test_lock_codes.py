@@ -18,15 +18,14 @@ import dataclasses
 
 import pytest
 
-from ttlock_hil.fixtures.bench import VirtualBench
-from ttlock_hil.fixtures.expectations import Expected
-from ttlock_hil.fixtures.traces import TraceFile
 from ttlock_hil.harness.config import DeviceConfig
 from ttlock_hil.harness.credentials import LockCredentials
 from ttlock_hil.harness.expect import expect_ok
+from ttlock_hil.harness.expectations import Expected
 from ttlock_hil.harness.lab import Lab
 from ttlock_hil.harness.lock import Lock
-from ttlock_hil.harness.sim.faults import Fault
+from ttlock_hil.harness.sim import Fault, VirtualBench
+from ttlock_hil.harness.testtrace import TraceFile
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.messages import (
     AutoLockSet,
