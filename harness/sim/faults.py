@@ -11,8 +11,8 @@ Tests arm it with rules::
     plan.clear()
 
 Which request a rule applies to is decided on the *complete request frame* the
-app wrote (any chunking), by its command byte: byte 9 of a V3 lock frame, byte 3
-of a legacy lock frame, byte 2 of a gateway frame (docs/protocol.md §2.1–2.3).
+app wrote (any chunking), by its command byte, read with the frame codec
+(:func:`frame_command`; the layouts are docs/protocol.md §2.1–2.3).
 ``command=None`` matches any request; ``skip`` lets that many matching requests
 pass first; ``times`` is how many matches the rule fires for (``None`` =
 always). Several rules of *different* faults may fire on one request (e.g. a
@@ -37,14 +37,18 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from ttlock_hil.protocol.crc import crc8
+from ttlock_hil.protocol.errors import CrcMismatch
 from ttlock_hil.protocol.frame import (
-    GATEWAY_HEADER_SIZE,
     GATEWAY_MAGIC,
-    LEGACY_HEADER_SIZE,
     LOCK_MAGIC,
-    V3_HEADER_SIZE,
+    Frame,
+    GatewayFrame,
+    LegacyLockFrame,
+    LockFrame,
+    build_gateway_frame,
+    build_lock_frame,
     frame_size,
+    parse_frame,
 )
 
 MIN_MTU: Final = 23
@@ -505,41 +509,53 @@ class FaultPlan:
 
 
 # --- byte surgery on frames (docs/protocol.md §2) ----------------------------------
+# Where the opcode, the length and the CRC sit in each layout is protocol.frame's to know
+# (its construct declarations and frame_size): the surgery parses and rebuilds frames with
+# that codec instead of reading offsets of its own.
+
+
+def _parsed(frame: bytes) -> Frame:
+    """``frame`` (exactly one complete frame) through the codec, whatever its CRC says."""
+    try:
+        return parse_frame(frame)
+    except CrcMismatch as exc:
+        bad = exc.frame  # the codec parsed it before judging the CRC
+    if not isinstance(bad, LockFrame | LegacyLockFrame | GatewayFrame):  # pragma: no cover
+        raise InvalidFault(f"the codec returned no frame for {frame.hex()}")
+    return bad
 
 
 def frame_command(buffer: bytes) -> int | None:
     """Opcode of the frame starting at ``buffer[0]``, or ``None`` if not yet buffered.
 
-    V3 lock frame: byte 9; legacy lock frame (protocol type < 5): byte 3;
-    gateway frame: byte 2 (docs/protocol.md §2.1–2.3). ``None`` too when ``buffer``
-    does not start with a frame magic.
+    The opcode is in the header of every layout (docs/protocol.md §2.1–2.3): it is
+    known as soon as :func:`~ttlock_hil.protocol.frame.frame_size` can size the frame,
+    before the payload has arrived. ``None`` too when ``buffer`` does not start with a
+    frame magic.
     """
-    if buffer[:2] == GATEWAY_MAGIC:
-        offset = 2
-    elif buffer[:2] == LOCK_MAGIC and len(buffer) > 2:
-        offset = 9 if buffer[2] >= 5 else 3
-    else:
+    if buffer[:2] not in (LOCK_MAGIC, GATEWAY_MAGIC):
         return None
-    return buffer[offset] if len(buffer) > offset else None
+    size = frame_size(buffer)
+    if size is None:
+        return None
+    # Payload bytes still in flight are stood in for by zeros: the codec then reads the
+    # header; the CRC verdict on the stand-in does not matter here.
+    return _parsed(bytes(buffer[:size]).ljust(size, b"\0")).command
 
 
-def _layout(frame: bytes) -> tuple[int, int]:
-    """(header size, frame size without trailer) of a complete frame."""
-    if frame[:2] == GATEWAY_MAGIC:
-        header = GATEWAY_HEADER_SIZE
-    elif frame[:2] == LOCK_MAGIC and len(frame) > 2:
-        header = V3_HEADER_SIZE if frame[2] >= 5 else LEGACY_HEADER_SIZE
-    else:
+def _frame_size(frame: bytes) -> int:
+    """The size of the complete frame at the start of ``frame`` (without a trailer)."""
+    if frame[:2] not in (LOCK_MAGIC, GATEWAY_MAGIC):
         raise InvalidFault(f"cannot inject into {frame[:2].hex()}…: not a TTLock frame")
     size = frame_size(frame)
     if size is None or len(frame) < size:
         raise InvalidFault(f"cannot inject into a truncated frame ({len(frame)} bytes)")
-    return header, size
+    return size
 
 
 def corrupt_crc(frame: bytes) -> bytes:
-    """``frame`` with its CRC byte inverted (any trailer kept)."""
-    _, size = _layout(frame)
+    """``frame`` with its CRC byte (the last byte of the frame) inverted, any trailer kept."""
+    size = _frame_size(frame)
     return frame[: size - 1] + bytes([frame[size - 1] ^ 0xFF]) + frame[size:]
 
 
@@ -551,20 +567,30 @@ def garble_ciphertext(frame: bytes) -> bytes:
     is >= 0x81 and can never be valid PKCS#7 padding, whatever the key. A
     shorter payload loses its last byte (no longer a whole number of blocks).
     """
-    header, size = _layout(frame)
-    payload = bytearray(frame[header : size - 1])
+    size = _frame_size(frame)
+    parsed = _parsed(frame[:size])
+    payload = bytearray(parsed.payload)
     if len(payload) >= 32 and len(payload) % 16 == 0:
         payload[-17] ^= 0x80
     elif payload:
         del payload[-1]
     else:
         payload = bytearray(15)
-    body = frame[: header - 1] + bytes([len(payload)]) + bytes(payload)
-    return body + bytes([crc8(body)]) + frame[size:]
+    if isinstance(parsed, LockFrame):
+        rebuilt = build_lock_frame(
+            parsed.command, bytes(payload), header=parsed.header, encrypt=parsed.encrypt
+        )
+    elif isinstance(parsed, GatewayFrame):
+        rebuilt = build_gateway_frame(parsed.command, bytes(payload))
+    else:
+        raise InvalidFault(
+            "cannot garble a legacy frame: it is XOR-coded, not encrypted (docs/protocol.md §3.3)"
+        )
+    return rebuilt + frame[size:]
 
 
 def truncate_frame(frame: bytes, keep: int | None = None) -> bytes:
     """The first ``keep`` bytes of ``frame`` (default half), always short of complete."""
-    _, size = _layout(frame)
+    size = _frame_size(frame)
     count = max(1, size // 2) if keep is None else keep
     return frame[: min(count, size - 1)]

@@ -251,6 +251,16 @@ def test_frame_command_reads_each_layout_and_waits_for_the_header() -> None:
     assert frame_command(b"\x00\x01\x02") is None
 
 
+def test_frame_command_is_known_once_the_header_is_in_before_the_payload() -> None:
+    v3 = encode_lock_command(0x47, b"\x01" * 20, DEFAULT_LOCK_KEY)  # 12-byte header, 32 payload
+    gateway = encode_gateway_command(0x45, b"SCIENER", DEFAULT_LOCK_KEY)  # 4-byte header
+    legacy = build_legacy_frame(0x14, b"\x01\x02", seed=42)  # 6-byte header
+    assert [frame_command(v3[:n]) for n in (11, 12, 20)] == [None, 0x47, 0x47]
+    assert [frame_command(gateway[:n]) for n in (3, 4)] == [None, 0x45]
+    assert [frame_command(legacy[:n]) for n in (5, 6)] == [None, 0x14]
+    assert frame_command(v3 + gateway) == 0x47, "the first frame of the buffer"
+
+
 def test_corrupt_crc_breaks_only_the_crc_and_keeps_the_trailer() -> None:
     corrupted = corrupt_crc(REPLY)
     assert corrupted.endswith(LOCK_TRAILER)
@@ -294,6 +304,14 @@ def test_surgery_refuses_what_is_not_a_frame() -> None:
         corrupt_crc(b"hello")
     with pytest.raises(InvalidFault, match="truncated"):
         corrupt_crc(REPLY[:20])
+    with pytest.raises(InvalidFault, match="legacy frame: it is XOR-coded"):
+        garble_ciphertext(build_legacy_frame(0x14, b"\x01\x02", seed=42))
+
+
+def test_a_frame_with_a_bad_crc_can_still_be_garbled_and_truncated() -> None:
+    corrupted = corrupt_crc(REPLY)
+    assert parse_frame(garble_ciphertext(corrupted)).command == parse_frame(REPLY).command
+    assert truncate_frame(corrupted, 5) == REPLY[:5]
 
 
 # --- each fault through bleak ---------------------------------------------------------
