@@ -52,8 +52,9 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
 from bleak.uuids import normalize_uuid_str
+from bleak_retry_connector import clear_cache, get_device
 
 from ttlock_hil.protocol.advert import Advert, AdvertError, AdvertKind, parse_bleak
 from ttlock_hil.protocol.codes import Code, VersionLike, lookup
@@ -64,7 +65,8 @@ from ttlock_hil.protocol.gatt import GATEWAY_GATT, LOCK_GATT, GattProfile
 from ttlock_hil.protocol.reassembly import FrameReassembler
 
 from .config import RetryPolicy, Timeouts
-from .errors import TTLockError, link_error
+from .errors import CharacteristicMissing, ServiceMissing, TTLockError, link_error
+from .scanner import watching
 from .trace import FrameTrace
 
 __all__ = [
@@ -80,6 +82,9 @@ logger = logging.getLogger(__name__)
 
 TTLOCK_SERVICES: Final = frozenset({LOCK_GATT.service, GATEWAY_GATT.service})
 """Service UUIDs the vendor scan filters on: locks 0x1910, gateways 0x1911 (§1.1)."""
+
+DEFAULT_CHUNK: Final = 20
+"""Write size of the vendor app and open clients: MTU 23 − 3 (docs/protocol.md §1.1)."""
 
 SCANNER_GRACE: Final = 5.0
 """Seconds a scanner may take to start and stop on top of the scan itself: the outer
@@ -108,6 +113,14 @@ class Transport:
     scanner_backend: type[BaseBleakScanner] | None = None
     client_backend: type[BaseBleakClient] | None = None
     adapter: str | None = None
+    chunk: int = DEFAULT_CHUNK
+    """Bytes per write: 20 like the vendor app and every open client (docs/protocol.md §1.1),
+    whatever MTU the link negotiated; a device may be configured to take more."""
+
+    @property
+    def os_backend(self) -> bool:
+        """bleak's own backend for this OS (BlueZ on Linux): the radio path."""
+        return self.client_backend is None
 
     def scanner(self) -> BleakScanner:
         """A scanner on this transport (not started)."""
@@ -208,10 +221,41 @@ def _known(advert: Advert) -> bool:
     return advert.kind is AdvertKind.LOCK and advert.lock_type is not None
 
 
+_STACK_GONE: Final = frozenset(
+    {
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+        "org.freedesktop.DBus.Error.NoReply",
+        "org.freedesktop.DBus.Error.Disconnected",
+    }
+)
+
+
+def _stack_gone(exc: BaseException) -> bool:
+    """bluetoothd (or the D-Bus to it) went away: every link it held is gone too.
+
+    bleak does not watch the daemon's name: its ``is_connected`` stays true and calls
+    fail with these D-Bus errors (docs/tiers.md §3.3).
+    """
+    if isinstance(exc, EOFError | BrokenPipeError | ConnectionResetError):
+        return True
+    return isinstance(exc, BleakDBusError) and exc.dbus_error in _STACK_GONE
+
+
+def _addresses_of(seen: SeenDevice) -> set[str]:
+    """The addresses a sighting answers to: bleak's (a CoreBluetooth UUID on macOS) and
+    the MAC the TTLock advert carries (docs/protocol.md §6), so a MAC-addressed bench
+    config finds its lock on every OS."""
+    found = {seen.address.upper()}
+    if seen.advert is not None and seen.advert.mac:
+        found.add(seen.advert.mac.upper())
+    return found
+
+
 def _matches(
     seen: SeenDevice, address: str | None, name: str | None, setting_mode: bool | None
 ) -> bool:
-    if address is not None and seen.address != address.upper():
+    if address is not None and address.upper() not in _addresses_of(seen):
         return False
     if name is not None and seen.name != name:
         return False
@@ -232,19 +276,17 @@ async def find_device(
     docs/architecture.md §12.7); ``None`` when nothing matched in time.
     ``setting_mode=True`` finds a lock waiting to be initialised.
     """
-    try:
-        async with (
-            asyncio.timeout(within + SCANNER_GRACE),
-            transport.scanner() as scanner,
-            asyncio.timeout(within),
-        ):
-            async for device, data in scanner.advertisement_data():
-                seen = SeenDevice.from_bleak(device, data)
-                if _matches(seen, address, name, setting_mode):
-                    return seen
-    except TimeoutError:
-        return None
-    raise AssertionError("advertisement_data() never ends")  # pragma: no cover
+    async with asyncio.timeout(within + SCANNER_GRACE):
+        async with watching(transport.scanner_backend, transport.adapter) as adverts:
+            try:
+                async with asyncio.timeout(within):
+                    while True:
+                        device, data = await adverts.get()
+                        seen = SeenDevice.from_bleak(device, data)
+                        if _matches(seen, address, name, setting_mode):
+                            return seen
+            except TimeoutError:
+                return None
 
 
 async def scan(
@@ -261,21 +303,20 @@ async def scan(
     seen). Later adverts of a device replace earlier ones (fresh RSSI, flags).
     """
     seen: dict[str, SeenDevice] = {}
-    try:
-        async with (
-            asyncio.timeout(duration + SCANNER_GRACE),
-            transport.scanner() as scanner,
-            asyncio.timeout(duration),
-        ):
-            async for device, data in scanner.advertisement_data():
-                found = SeenDevice.from_bleak(device, data)
-                if ttlock_only and not found.is_ttlock:
-                    continue
-                seen[found.address] = found
-                if until is not None and until(MappingProxyType(seen)):
-                    break
-    except TimeoutError:
-        pass
+    async with asyncio.timeout(duration + SCANNER_GRACE):
+        async with watching(transport.scanner_backend, transport.adapter) as adverts:
+            try:
+                async with asyncio.timeout(duration):
+                    while True:
+                        device, data = await adverts.get()
+                        found = SeenDevice.from_bleak(device, data)
+                        if ttlock_only and not found.is_ttlock:
+                            continue
+                        seen[found.address] = found
+                        if until is not None and until(MappingProxyType(seen)):
+                            break
+            except TimeoutError:
+                pass
     return sorted(seen.values(), key=lambda s: s.address)
 
 
@@ -367,29 +408,84 @@ class Link:
         self._client = None
         self._write_char = None
         attempt = 0
+        cache_cleared = False
         while True:
             attempt += 1
             self.attempts = attempt
             try:
                 return await self._attempt(attempt)
+            except (ServiceMissing, CharacteristicMissing) as exc:
+                # A stale GATT cache after a firmware update looks like this: clear it
+                # once and look again, instead of retrying against the same cache.
+                if not cache_cleared and self.transport.os_backend:
+                    cache_cleared = True
+                    cleared = await self._clear_cache()
+                    self._event("cache-cleared", cleared=cleared, error=type(exc).__name__)
+                    attempt -= 1
+                    continue
+                if not self.retry.should_retry(exc, attempt):
+                    self._event("connect-failed", attempt=attempt, error=type(exc).__name__)
+                    raise
+                await self._back_off(exc, attempt)
             except TTLockError as exc:
                 if not self.retry.should_retry(exc, attempt):
                     self._event("connect-failed", attempt=attempt, error=type(exc).__name__)
                     raise
-                delay = self.retry.delay(attempt - 1)
-                logger.info(
-                    "%s %s: %s on attempt %d, retrying in %.2f s",
-                    self.device,
-                    self.transport.address,
-                    type(exc).__name__,
-                    attempt,
-                    delay,
-                )
-                self._event("retry", attempt=attempt, error=type(exc).__name__, delay=delay)
-                await asyncio.sleep(delay)
+                await self._back_off(exc, attempt)
+
+    async def _back_off(self, exc: TTLockError, attempt: int) -> None:
+        delay = self.retry.delay(attempt - 1)
+        logger.info(
+            "%s %s: %s on attempt %d, retrying in %.2f s",
+            self.device,
+            self.transport.address,
+            type(exc).__name__,
+            attempt,
+            delay,
+        )
+        self._event("retry", attempt=attempt, error=type(exc).__name__, delay=delay)
+        await asyncio.sleep(delay)
+
+    async def _clear_cache(self) -> bool:
+        try:
+            async with asyncio.timeout(self.timeouts.connect):
+                return await clear_cache(self.transport.address)
+        except (*_LINK_ERRORS, TimeoutError) as exc:
+            logger.debug("%s: clearing the GATT cache failed: %s", self.device, exc)
+            return False
+
+    async def _held_link(self, address: str) -> SeenDevice | None:
+        """A link the OS stack still holds to ``address`` (a killed run's), to reuse.
+
+        A connected lock does not advertise, so a scan would never find it; bleak
+        connects to a device BlueZ reports connected without a new ``Connect``.
+        """
+        if not self.transport.os_backend:
+            return None
+        try:
+            async with asyncio.timeout(self.timeouts.scan):
+                device = await get_device(address)
+        except (*_LINK_ERRORS, TimeoutError) as exc:
+            logger.debug("%s: no BlueZ device lookup: %s", self.device, exc)
+            return None
+        details = device.details if device is not None else None
+        props = details.get("props", {}) if isinstance(details, dict) else {}
+        if device is None or not props.get("Connected"):
+            return None
+        self._event("reuse", address=device.address, note="the OS still held a link to it")
+        return SeenDevice(
+            address=device.address.upper(),
+            name=device.name,
+            rssi=None,
+            advert=None,
+            ble_device=device,
+        )
 
     async def _attempt(self, attempt: int) -> SeenDevice:
         address = self.transport.address
+        held = await self._held_link(address)
+        if held is not None:
+            return await self._connect_to(held, attempt)
         self._event("scan", address=address, attempt=attempt, timeout=self.timeouts.scan)
         try:
             seen = await find_device(self.transport, address=address, within=self.timeouts.scan)
@@ -405,9 +501,17 @@ class Link:
                 "D-Bus run, and the adapter named in hil-config.yaml",
             ) from exc
         if seen is None or seen.ble_device is None:
+            advice = None
+            if self.transport.os_backend:
+                advice = (
+                    "a lock connected to a central does not advertise: if another program "
+                    f"(or a killed run) still holds it, free it with 'bluetoothctl disconnect "
+                    f"{address}'; else wake the lock (touch the keypad) and check power and range"
+                )
             raise self.error(
                 LinkCondition.DEVICE_NOT_FOUND,
                 f"{address} not seen within {self.timeouts.scan:g} s",
+                advice=advice,
             )
         self._event(
             "seen",
@@ -416,6 +520,11 @@ class Link:
             rssi=seen.rssi,
             advert=seen.advert.to_dict() if seen.advert is not None else None,
         )
+        return await self._connect_to(seen, attempt)
+
+    async def _connect_to(self, seen: SeenDevice, attempt: int) -> SeenDevice:
+        assert seen.ble_device is not None
+        address = self.transport.address
         self._closing = False
         client = self.transport.client(
             seen.ble_device,
@@ -474,8 +583,9 @@ class Link:
         self._reassembler.reset()
         self._write_char = write_char
         self.seen = seen
+        # The MTU bleak really uses (client.mtu_size on BlueZ guesses 23 and warns).
         self._event(
-            "connected", attempt=attempt, mtu=client.mtu_size, chunk=self.chunk_size, name=seen.name
+            "connected", attempt=attempt, mtu=self.mtu, chunk=self.chunk_size, name=seen.name
         )
         logger.debug("%s %s: connected (attempt %d)", self.device, address, attempt)
         return seen
@@ -537,11 +647,18 @@ class Link:
     # --- data -----------------------------------------------------------------------
 
     @property
-    def chunk_size(self) -> int:
-        """Bytes per write: ``max_write_without_response_size`` (MTU-3, §1.1)."""
+    def mtu(self) -> int | None:
+        """The ATT MTU bleak writes with on this link (from the write characteristic)."""
         if self._write_char is None:
-            return 20
-        return max(1, self._write_char.max_write_without_response_size)
+            return None
+        return self._write_char.max_write_without_response_size + 3
+
+    @property
+    def chunk_size(self) -> int:
+        """Bytes per write: the transport's chunk (20 by default, §1.1), never over MTU−3."""
+        if self._write_char is None:
+            return self.transport.chunk
+        return max(1, min(self.transport.chunk, self._write_char.max_write_without_response_size))
 
     async def send(self, frame: bytes, *, command: int | None = None) -> None:
         """Write one frame (plus ``0D 0A`` for locks) in MTU-3 chunks, without response.
@@ -584,7 +701,7 @@ class Link:
         try:
             await client.write_gatt_char(char, chunk, response=False)
         except _LINK_ERRORS as exc:
-            if self._client is not client or not client.is_connected:
+            if self._client is not client or not client.is_connected or _stack_gone(exc):
                 raise self.error(
                     LinkCondition.DISCONNECTED,
                     f"link dropped while writing: {exc}",

@@ -43,6 +43,7 @@ from ttlock_hil.harness.cli import CliError
 from ttlock_hil.harness.errors import ConfigError, HarnessError, TTLockError
 from ttlock_hil.harness.lab import Lab, Sighting
 from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.tiers import TIERS
 from ttlock_hil.protocol.advert import AdvertKind
 
 OPERATIONS = ("status", "unlock", "lock")
@@ -96,6 +97,13 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="lab config (default: hil-config.yaml, the virtual lab)",
+    )
+    parser.add_argument(
+        "--tier",
+        choices=TIERS,
+        default="virtual",
+        help="where sim: devices live: in this process (virtual), or in the BlueZ double "
+        "that 'ttlock-hil sim bluez' serves on $DBUS_SYSTEM_BUS_ADDRESS (bluez)",
     )
 
 
@@ -153,7 +161,7 @@ def _build_virtual_devices(lab: Lab) -> None:
 
 
 def scan_command(args: argparse.Namespace) -> int:
-    lab = Lab.load(args.config)
+    lab = Lab.load(args.config, tier=args.tier)
     _build_virtual_devices(lab)
 
     async def run() -> list[Sighting]:
@@ -205,7 +213,7 @@ def _describe(sighting: Sighting) -> str:
 
 
 def lock_command(args: argparse.Namespace) -> int:
-    lab = Lab.load(args.config)
+    lab = Lab.load(args.config, tier=args.tier)
     lab.device(args.device)  # a ConfigError with a suggestion for a typo, before any radio work
     _build_virtual_devices(lab)
 

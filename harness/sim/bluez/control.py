@@ -11,14 +11,15 @@ the simulator's, not a second copy.
 # No "from __future__ import annotations": dbus-fast reads these annotations at import
 # time, and a postponed "-> None" would read as a missing D-Bus signature.
 
+import asyncio
 import json
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from dbus_fast import DBusError
-from dbus_fast.annotations import DBusBool, DBusStr
+from dbus_fast.annotations import DBusBool, DBusSignature, DBusStr
 from dbus_fast.service import ServiceInterface, method
 
-from ..faults import Fault, InvalidFault
+from ..faults import MAX_MTU, MIN_MTU, Fault, InvalidFault
 
 if TYPE_CHECKING:
     from .double import BluezDouble
@@ -28,6 +29,7 @@ __all__ = ["CONTROL_INTERFACE", "CONTROL_PATH", "BenchControl", "export_control"
 CONTROL_PATH: Final = "/io/ttlock_hil/bench"
 CONTROL_INTERFACE: Final = "io.ttlock_hil.Bench1"
 _ERROR: Final = "io.ttlock_hil.Error.InvalidArguments"
+DBusUInt16 = Annotated[int, DBusSignature("q")]
 
 
 class BenchControl(ServiceInterface):
@@ -74,6 +76,18 @@ class BenchControl(ServiceInterface):
     @method()
     def DropLink(self, address: DBusStr) -> DBusBool:
         return bool(self._entry(address).drop_link("the device dropped the link (bench)"))
+
+    @method()
+    def SetMtu(self, address: DBusStr, mtu: DBusUInt16) -> None:
+        """The ATT MTU the device's next connections negotiate (23..517)."""
+        if not MIN_MTU <= mtu <= MAX_MTU:
+            raise DBusError(_ERROR, f"mtu must be {MIN_MTU}..{MAX_MTU}, got {mtu}")
+        self._entry(address).mtu = int(mtu)
+
+    @method()
+    def Vanish(self) -> None:
+        """bluetoothd goes away (crash, restart): the double leaves the bus at once."""
+        asyncio.get_running_loop().call_soon(self._double.vanish)
 
 
 def export_control(double: "BluezDouble") -> BenchControl:

@@ -403,6 +403,15 @@ class BluezDouble:
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
+    def vanish(self) -> None:
+        """Leave the bus without a word, as a crashing bluetoothd does (links die with it)."""
+        for hosted in self.devices.values():
+            hosted.cancel_removal()
+            if hosted.link is not None:
+                hosted.link.close()
+        if self._bus is not None:
+            self._bus.disconnect()
+
     async def stop(self) -> None:
         advertiser, self._advertiser = self._advertiser, None
         if advertiser is not None:

@@ -7,6 +7,7 @@ lab's Air (the tier-1 path), with the transport-level EchoDevice behind ``sim:``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -214,8 +215,7 @@ async def test_notifications_are_subscribed_before_the_first_write(lab: Lab) -> 
     assert {kind for kind, _ in calls[1:]} == {"write"}
 
 
-async def test_writes_are_chunked_to_mtu_minus_3_and_follow_a_bigger_mtu(lab: Lab) -> None:
-    transport = ordered_transport(lab, "front-door")
+async def _writes_after_mtu_64(lab: Lab, transport: Transport) -> tuple[list[int], Link]:
     recorder = Recorder()
     link = make_link(lab, "front-door", recorder, transport)
     frame = request(0x14)  # 29 bytes + CRLF = 31 on the wire
@@ -227,12 +227,24 @@ async def test_writes_are_chunked_to_mtu_minus_3_and_follow_a_bigger_mtu(lab: La
             await recorder.wait_frames(1)
             await link.send(frame)
             await recorder.wait_frames(2)
-            assert link.chunk_size == 61
     finally:
         await link.disconnect()
     calls = transport.client_backend.calls  # type: ignore[union-attr]
-    sizes = [size for kind, size in calls if kind == "write"]
-    assert sizes == [20, 11, 31]
+    return [size for kind, size in calls if kind == "write"], link
+
+
+async def test_writes_stay_20_bytes_whatever_mtu_the_link_negotiated(lab: Lab) -> None:
+    """The vendor app and every open client write 20-byte chunks (docs/protocol.md §1.1):
+    a lock may not take longer writes even when the ATT MTU would allow them."""
+    sizes, _ = await _writes_after_mtu_64(lab, ordered_transport(lab, "front-door"))
+    assert sizes == [20, 11, 20, 11]
+
+
+async def test_a_configured_chunk_follows_a_bigger_mtu_up_to_mtu_minus_3(lab: Lab) -> None:
+    transport = dataclasses.replace(ordered_transport(lab, "front-door"), chunk=100)
+    sizes, link = await _writes_after_mtu_64(lab, transport)
+    assert sizes == [20, 11, 31]  # MTU 23 first: 20; then MTU 64 allows the whole frame
+    assert link.chunk_size == 100  # not connected any more: the configured size
 
 
 async def test_an_unsolicited_drop_reaches_on_lost_at_once(lab: Lab) -> None:
