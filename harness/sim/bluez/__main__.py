@@ -3,11 +3,13 @@
 Reads its devices as JSON from standard input::
 
     {"adapters": {"hci0": "00:1A:7D:DA:71:13"},
-     "timing": {"advert_interval": 0.05, "att_delay": 0.0},
+     "timing": {"advert_interval": 0.05, "att_delay": 0.0, "temporary_timeout": 30.0,
+                "connect_wait": 10.0},
      "devices": [{"preset": "v3-keypad", "address": "C1:23:45:67:89:AB", "mtu": 23,
-                  "credentials": null}]}
+                  "name": null, "credentials": null}]}
 
-``credentials`` (locks only) builds a lock already paired: ``aes_key`` (hex),
+``name`` overrides the advertised name; ``credentials`` (locks only) builds a lock
+already paired: ``aes_key`` (hex),
 ``admin_ps``, ``unlock_key``, ``lock_flag_pos``, ``uid``. Prints ``ready`` once it owns
 ``org.bluez``; runs until SIGTERM/SIGINT or until the bus goes away. Normally started
 by :class:`~ttlock_hil.harness.sim.bluez.tier.BluezTier`.

@@ -211,6 +211,9 @@ class HostedDevice:
         self.interface.emit_properties_changed({"ServicesResolved": False})
         self.connected = False
         self.interface.emit_properties_changed({"Connected": False})
+        if not self.double.discovering:
+            # Temporary again: it goes unless a discovery sees it (bluetoothd's rule).
+            self.schedule_removal(asyncio.get_running_loop(), self.double.timing.temporary_timeout)
 
     async def _att_pause(self) -> None:
         if self.double.timing.att_delay > 0:
@@ -226,12 +229,13 @@ class HostedDevice:
         missing = faults.take(Fault.CHARACTERISTIC_MISSING)
         if missing is not None:
             without |= {missing.characteristic} if missing.characteristic else {"write", "notify"}
-        battery = getattr(self.entry.device, "battery", None)
-        table = gatt_table(
-            self.entry.device,
-            battery=(lambda: battery) if isinstance(battery, int) else None,
-            without=frozenset(without),
-        )
+        device = self.entry.device
+
+        def battery() -> int | None:
+            level = getattr(device, "battery", None)  # read live: the bench may change it
+            return level if isinstance(level, int) else None
+
+        table = gatt_table(device, battery=battery, without=frozenset(without))
         bus = self.double.bus
         for service in table:
             self._export_service(bus, service)
@@ -249,6 +253,7 @@ class HostedDevice:
                 mtu=self._mtu,
                 read=spec.read,
                 write=write,
+                att_delay=lambda: self.double.timing.att_delay,
             )
             self._add(bus, char_path, iface)
             if spec.role == "notify":
@@ -288,10 +293,19 @@ class HostedDevice:
         if len(value) > link.write_limit:
             raise DBusError(ERROR_FAILED, "Failed to initiate write")
         await self._att_pause()
+        mtu = link.mtu
         try:
             link.write(value)
         except InjectedWriteFailure:
             raise DBusError(ERROR_FAILED, "Failed to initiate write") from None
+        if link.mtu != mtu:
+            self.mtu_changed()
+
+    def mtu_changed(self) -> None:
+        """A fault changed the link's MTU: bleak re-reads it from the characteristics."""
+        for _, interface in self._gatt:
+            if isinstance(interface, CharacteristicInterface):
+                interface.emit_properties_changed({"MTU": self._mtu()})
 
     def _deliver(self, chunk: bytes) -> None:
         notify = self._notify
@@ -494,6 +508,10 @@ class BluezDouble:
 
     # --- discovery --------------------------------------------------------------------
 
+    @property
+    def discovering(self) -> bool:
+        return any(self._sessions.values())
+
     def set_discovery_filter(self, adapter: str, properties: dict[str, Any]) -> None:
         transport = properties.get("Transport")
         if transport is not None and transport.value not in ("le", "auto"):
@@ -517,14 +535,22 @@ class BluezDouble:
                 hosted.schedule_removal(loop, self.timing.temporary_timeout)
 
     async def _advertise_forever(self) -> None:
+        # Fault.NOT_ADVERTISING is taken once per discovery, as tier 1 takes it once
+        # per scan: the device stays silent for the whole of this discovery.
+        silent = {
+            address
+            for address, hosted in self.devices.items()
+            if hosted.entry.faults.take(Fault.NOT_ADVERTISING) is not None
+        }
         while True:
-            for hosted in list(self.devices.values()):
+            for address, hosted in list(self.devices.items()):
                 entry = hosted.entry
-                if not entry.advertising or hosted.connected:
+                if address in silent or not entry.advertising or hosted.connected:
                     continue
-                if entry.faults.take(Fault.NOT_ADVERTISING) is not None:
-                    continue
-                hosted.advertise(self.bus)
+                try:
+                    hosted.advertise(self.bus)
+                except Exception:  # one broken model must not silence the others
+                    logger.exception("%s: advertising failed", hosted.address)
             await asyncio.sleep(self.timing.advert_interval)
 
     def forget(self, hosted: HostedDevice) -> None:

@@ -251,6 +251,7 @@ class CharacteristicInterface(ServiceInterface):
         mtu: Callable[[], int],
         read: Callable[[], bytes] | None,
         write: Callable[[bytes, dict[str, Any]], Awaitable[None]] | None,
+        att_delay: Callable[[], float] = lambda: 0.0,
     ) -> None:
         super().__init__("org.bluez.GattCharacteristic1")
         self._uuid = uuid
@@ -259,6 +260,7 @@ class CharacteristicInterface(ServiceInterface):
         self._mtu = mtu
         self._read = read
         self._write = write
+        self._att_delay = att_delay
         self.value = b""
         self.notifying = False
 

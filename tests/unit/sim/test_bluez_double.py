@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from bleak.exc import BleakError
+from bleak.exc import BleakError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
@@ -257,8 +257,10 @@ async def test_a_write_longer_than_mtu_minus_3_is_refused() -> None:
 @needs_tier
 async def test_a_write_request_on_the_write_without_response_characteristic_is_refused() -> None:
     async with BleakClient(ADDRESS, timeout=5) as client:
-        with pytest.raises(BleakError):
+        with pytest.raises(BleakGATTProtocolError) as refused:
             await client.write_gatt_char(LOCK_GATT.write, STATUS_REQUEST[:20], response=True)
+    # bleak turns org.bluez.Error.NotPermitted into ATT "write not permitted" (0x03).
+    assert refused.value.code is BleakGATTProtocolErrorCode.WRITE_NOT_PERMITTED
 
 
 async def test_disconnect_removes_the_gatt_objects(raw_bus: MessageBus) -> None:
@@ -311,6 +313,100 @@ async def test_notifications_flow_only_while_a_client_has_started_them(
                 break
             await asyncio.sleep(0.02)
     assert values
+
+
+async def _bench(bus: MessageBus, member: str, *args: Any) -> Any:
+    reply = await bus.call(
+        Message(
+            destination="org.bluez",
+            path="/io/ttlock_hil/bench",
+            interface="io.ttlock_hil.Bench1",
+            member=member,
+            signature=args[0] if args else "",
+            body=list(args[1]) if args else [],
+        )
+    )
+    assert reply is not None
+    if reply.message_type is MessageType.ERROR:
+        raise DBusError(reply.error_name or "?", reply.body[0] if reply.body else "")
+    return reply.body[0] if reply.body else None
+
+
+async def test_a_fault_armed_over_the_control_interface_fires_and_is_reported(
+    raw_bus: MessageBus,
+) -> None:
+    await _bench(raw_bus, "Inject", "sss", [ADDRESS, "NOTIFY_FAILED", "{}"])
+    async with BleakClient(ADDRESS, timeout=5) as client:
+        with pytest.raises(BleakError):
+            await client.start_notify(LOCK_GATT.notify, lambda _c, _d: None)
+        await client.start_notify(LOCK_GATT.notify, lambda _c, _d: None)  # once only
+    fired = json.loads(await _bench(raw_bus, "Fired", "s", [ADDRESS]))
+    assert fired == [{"fault": "NOTIFY_FAILED", "command": None}]
+
+
+async def test_a_bad_fault_name_is_a_clear_error(raw_bus: MessageBus) -> None:
+    with pytest.raises(DBusError, match="NOT_A_FAULT"):
+        await _bench(raw_bus, "Inject", "sss", [ADDRESS, "NOT_A_FAULT", "{}"])
+
+
+async def test_a_device_that_does_not_advertise_stays_silent_for_the_whole_discovery(
+    raw_bus: MessageBus,
+) -> None:
+    await _bench(raw_bus, "Inject", "sss", [ADDRESS, "NOT_ADVERTISING", "{}"])
+    assert await BleakScanner.find_device_by_address(ADDRESS, timeout=0.5) is None
+    assert await BleakScanner.find_device_by_address(ADDRESS, timeout=5) is not None
+
+
+async def test_a_device_side_drop_reaches_bleaks_disconnected_callback(raw_bus: MessageBus) -> None:
+    dropped = asyncio.Event()
+    async with BleakClient(ADDRESS, timeout=5, disconnected_callback=lambda _: dropped.set()):
+        assert await _bench(raw_bus, "DropLink", "s", [ADDRESS]) is True
+        await asyncio.wait_for(dropped.wait(), 5)
+    assert await _device_prop(raw_bus, "Connected") is False
+
+
+async def test_out_of_range_a_device_is_not_found(raw_bus: MessageBus) -> None:
+    await _bench(raw_bus, "SetInRange", "sb", [ADDRESS, False])
+    assert await BleakScanner.find_device_by_address(ADDRESS, timeout=0.5) is None
+    await _bench(raw_bus, "SetInRange", "sb", [ADDRESS, True])
+    assert await BleakScanner.find_device_by_address(ADDRESS, timeout=5) is not None
+
+
+async def test_remove_device_forgets_it_until_it_is_seen_again(raw_bus: MessageBus) -> None:
+    assert await BleakScanner.find_device_by_address(ADDRESS, timeout=5) is not None
+    await _call(
+        raw_bus, "/org/bluez/hci0", "org.bluez.Adapter1", "RemoveDevice", "o", [DEVICE_PATH]
+    )
+    assert DEVICE_PATH not in await _managed(raw_bus)
+    assert await BleakScanner.find_device_by_address(ADDRESS, timeout=5) is not None
+
+
+async def test_stop_notify_ends_only_that_clients_subscription(
+    raw_bus: MessageBus, tier: BluezTier
+) -> None:
+    async with BleakClient(ADDRESS, timeout=5) as client:
+        await client.start_notify(LOCK_GATT.notify, lambda _c, _d: None)
+        char_path = next(
+            path
+            for path, ifaces in (await _managed(raw_bus)).items()
+            if ifaces.get("org.bluez.GattCharacteristic1", {}).get("UUID", None) is not None
+            and ifaces["org.bluez.GattCharacteristic1"]["UUID"].value == LOCK_GATT.notify
+        )
+        other = await MessageBus(bus_address=tier.address, bus_type=BusType.SYSTEM).connect()
+        try:
+            await _call(other, char_path, "org.bluez.GattCharacteristic1", "StartNotify")
+            await _call(other, char_path, "org.bluez.GattCharacteristic1", "StopNotify")
+        finally:
+            other.disconnect()
+        reply = await _call(
+            raw_bus,
+            char_path,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            "ss",
+            ["org.bluez.GattCharacteristic1", "Notifying"],
+        )
+        assert reply.body[0].value is True  # bleak's subscription still stands
 
 
 # --- the processes -------------------------------------------------------------------
