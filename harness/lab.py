@@ -231,7 +231,13 @@ class Lab:
                 scanner_backend=scanner,
                 client_backend=client,
             )
-        return Transport(moniker=device.address, address=device.address, adapter=device.adapter)
+        macs = {adapter.name: adapter.mac for adapter in self.config.adapters}
+        return Transport(
+            moniker=device.address,
+            address=device.address,
+            adapter=device.adapter,
+            adapter_mac=macs.get(device.adapter) if device.adapter is not None else None,
+        )
 
     @property
     def air(self) -> Air:

@@ -40,6 +40,7 @@ Every error carries the TTLock code of the configured plugin version
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ from ttlock_hil.protocol.reassembly import FrameReassembler
 
 from .config import RetryPolicy, Timeouts
 from .errors import CharacteristicMissing, ServiceMissing, TTLockError, link_error
-from .scanner import watching
+from .scanner import adapter_by_mac, watching
 from .trace import FrameTrace
 
 __all__ = [
@@ -113,6 +114,8 @@ class Transport:
     scanner_backend: type[BaseBleakScanner] | None = None
     client_backend: type[BaseBleakClient] | None = None
     adapter: str | None = None
+    adapter_mac: str | None = None
+    """The adapter's MAC from the lab config: it picks the adapter when ``hciN`` moved."""
     chunk: int = DEFAULT_CHUNK
     """Bytes per write: 20 like the vendor app and every open client (docs/protocol.md §1.1),
     whatever MTU the link negotiated; a device may be configured to take more."""
@@ -481,7 +484,33 @@ class Link:
             ble_device=device,
         )
 
+    async def _resolve_adapter(self) -> None:
+        """Pick the adapter by its MAC where the config gives one (radio only)."""
+        transport = self.transport
+        if not transport.os_backend or transport.adapter_mac is None:
+            return
+        try:
+            async with asyncio.timeout(self.timeouts.scan):
+                name, seen = await adapter_by_mac(transport.adapter_mac)
+        except (*_LINK_ERRORS, TimeoutError, ImportError) as exc:
+            logger.debug("%s: adapters could not be listed: %s", self.device, exc)
+            return  # the name from the config is all there is
+        if name is None and seen:
+            listed = ", ".join(f"{n} {m}" for n, m in sorted(seen.items()))
+            raise TTLockError(
+                f"no Bluetooth adapter has the MAC {transport.adapter_mac} (present: {listed})",
+                code=lookup(Code.ADAPTER_OPEN_FAILED),
+                device=self.device,
+                trace_path=self.trace_path,
+                advice="plug the bench's adapter in, or correct adapters[].mac in "
+                "hil-config.yaml ('bluetoothctl list' shows each adapter's MAC)",
+            )
+        if name is not None and name != transport.adapter:
+            self._event("adapter", configured=transport.adapter, found=name)
+            self.transport = dataclasses.replace(transport, adapter=name)
+
     async def _attempt(self, attempt: int) -> SeenDevice:
+        await self._resolve_adapter()
         address = self.transport.address
         held = await self._held_link(address)
         if held is not None:

@@ -28,7 +28,7 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
-__all__ = ["Sighting", "default_adapter", "watching"]
+__all__ = ["Sighting", "adapter_by_mac", "default_adapter", "watching"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,26 @@ async def default_adapter() -> str | None:
     except Exception as exc:  # noqa: BLE001 - no BlueZ: the scan itself will say so
         logger.debug("no default BlueZ adapter: %s", exc)
         return None
+
+
+async def adapter_by_mac(mac: str) -> tuple[str | None, dict[str, str]]:
+    """The adapter (``hciN``) whose address is ``mac``, and every adapter seen (name → MAC).
+
+    ``hciN`` numbers follow the order the kernel found the adapters in and change across
+    reboots and replugs; a MAC does not. Linux only (``None`` elsewhere): the
+    ``bluetooth-adapters`` package lists BlueZ's adapters.
+    """
+    if not sys.platform.startswith("linux"):
+        return None, {}
+    from bluetooth_adapters import get_adapters
+
+    adapters = get_adapters()
+    await adapters.refresh()
+    seen = {name: str(details["address"]).upper() for name, details in adapters.adapters.items()}
+    for name, address in seen.items():
+        if address == mac.upper():
+            return name, seen
+    return None, seen
 
 
 class _Shared:
@@ -89,9 +109,7 @@ class _Shared:
                     logger.debug("stopping a scanner failed: %s", exc)
 
 
-_HUBS: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _Shared]] = (
-    WeakKeyDictionary()
-)
+_HUBS: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _Shared]] = WeakKeyDictionary()
 
 
 @asynccontextmanager

@@ -229,3 +229,43 @@ def test_a_corebluetooth_uuid_matches_by_the_mac_in_the_ttlock_advert() -> None:
 
 def _mac(name: str) -> str:
     return sim_address("radio-lab", name)
+
+
+# --- 9. the adapter chosen by its MAC ----------------------------------------------------
+
+DOUBLE_ADAPTER_MAC = "00:1A:7D:DA:71:13"  # the double's hci0
+
+
+def _radio_config(tmp_path: Path, adapter_mac: str) -> LabConfig:
+    text = f"""
+lab: radio-lab
+timeouts: {{scan: 3.0, connect: 3.0, command: 3.0}}
+adapters:
+  - {{name: hci7, mac: "{adapter_mac}"}}
+devices:
+  - {{name: door, kind: lock, model: v3-keypad, address: "{_mac("front-door")}", adapter: hci7}}
+"""
+    return parse_config(text, file=tmp_path / "radio.yaml", base_dir=tmp_path)
+
+
+@needs_dbus
+async def test_an_adapter_is_found_by_its_mac_when_its_hci_number_moved(
+    tmp_path: Path, bluez: dict[str, str]
+) -> None:
+    async with Lab(_radio_config(tmp_path, DOUBLE_ADAPTER_MAC)) as lab, lab.lock("door") as lock:
+        status = await lock.status()
+        assert status.battery > 0
+        assert lock.session.link.transport.adapter == "hci0"
+        events = [(r["decoded"] or {}).get("event") for r in read_trace(lock.session.trace_path)]
+    assert "adapter" in events
+
+
+@needs_dbus
+async def test_an_absent_adapter_mac_is_10030_naming_the_adapters_present(
+    tmp_path: Path, bluez: dict[str, str]
+) -> None:
+    async with Lab(_radio_config(tmp_path, "00:11:22:33:44:55")) as lab, lab.lock("door") as lock:
+        with pytest.raises(TTLockError) as failed:
+            await lock.status()
+    assert failed.value.code.code == Code.ADAPTER_OPEN_FAILED
+    assert f"hci0 {DOUBLE_ADAPTER_MAC}" in str(failed.value)
