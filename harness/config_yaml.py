@@ -36,11 +36,30 @@ class YamlDocument:
     lines: dict[str, int]
 
 
+LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (about 20 times faster), else PyYAML's."""
+
+MAX_DEPTH: Final = 32
+"""A lab config is a few levels deep; deeper nesting is a mistake (or an attack)."""
+
+MAX_VALUES: Final = 20_000
+"""Values a config may expand to through aliases: a bench of hundreds of devices fits,
+a "billion laughs" bomb does not (it is refused before anything walks it)."""
+
+
 def read_yaml_document(text: str, *, file: Path, example: str) -> YamlDocument:
-    """Parse ``text`` as one YAML mapping; any problem is a :class:`ConfigError`."""
-    loader = yaml.SafeLoader(text)
+    """Parse ``text`` as one YAML mapping; any problem is a :class:`ConfigError`.
+
+    The node tree is checked before anything walks or constructs it: nesting deeper
+    than :data:`MAX_DEPTH`, an alias that refers to itself, or more than
+    :data:`MAX_VALUES` values once aliases are expanded are refused at once.
+    """
+    loader: Any = None
     try:
+        loader = LOADER(text)
         root = loader.get_single_node()
+        if root is not None:
+            _check_shape(root, file)
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -51,12 +70,29 @@ def read_yaml_document(text: str, *, file: Path, example: str) -> YamlDocument:
             line=mark.line + 1 if mark is not None else None,
             fix="check indentation, colons and quotes on this line and the one before",
         ) from None
-    except yaml.YAMLError as exc:
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
         raise ConfigError(
-            f"YAML error: {exc}", file=file, fix="check the file is plain YAML text"
+            f"the file holds a control character (#x{exc.character:04x}, e.g. NUL) YAML does "
+            "not allow",
+            file=file,
+            line=line,
+            fix="save the file as plain UTF-8 text without control characters",
+        ) from None
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(exc).split())
+        raise ConfigError(
+            f"YAML error: {problem}", file=file, fix="check the file is plain YAML text"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"the YAML is nested deeper than {MAX_DEPTH} levels",
+            file=file,
+            fix="a lab config is a few levels deep: look for runaway brackets",
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         raise ConfigError("the file is empty", file=file, fix=f"start from {example}")
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
@@ -68,6 +104,59 @@ def read_yaml_document(text: str, *, file: Path, example: str) -> YamlDocument:
         )
     _reject_duplicate_keys(root, (), file)
     return YamlDocument(root, data, _field_lines(root))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_shape(root: yaml.Node, file: Path) -> None:
+    """Depth, self-reference and expanded size, without recursion and without expanding.
+
+    Each node is measured once (aliases share nodes), so the check takes time in the
+    size of the file, not of what the aliases would expand to.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    while stack:
+        node, depth, finished = stack.pop()
+        key = id(node)
+        line = node.start_mark.line + 1
+        if finished:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_VALUES:
+                raise ConfigError(
+                    f"the YAML expands to more than {MAX_VALUES} values through aliases",
+                    file=file,
+                    line=line,
+                    fix="write the values out, or use fewer aliases (*name) of aliases",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise ConfigError(
+                "an alias refers to itself (a recursive structure)",
+                file=file,
+                line=line,
+                fix="an alias (*name) may only refer to an anchor (&name) outside itself",
+            )
+        if depth > MAX_DEPTH:
+            raise ConfigError(
+                f"the YAML is nested deeper than {MAX_DEPTH} levels",
+                file=file,
+                line=line,
+                fix="a lab config is a few levels deep: look for runaway brackets",
+            )
+        on_path.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -1,0 +1,133 @@
+"""harness.config_yaml: hostile YAML gets one ConfigError line, never a hang or a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ttlock_hil.harness import config_yaml
+from ttlock_hil.harness.config import parse_config
+from ttlock_hil.harness.errors import ConfigError
+
+VALID_HEAD = (
+    "lab: bench\ndevices:\n  - {name: d, kind: lock, model: v3-keypad, address: 'sim:v3-keypad'}\n"
+)
+
+
+def alias_bomb(levels: int) -> str:
+    """The classic: each level refers to the one before nine times."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return VALID_HEAD + "\n".join(lines) + "\n"
+
+
+def _parse_in_child(text: str) -> subprocess.CompletedProcess[str]:
+    """Parse in a child process with a hard bound: a hang fails the test, not the run."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from ttlock_hil.harness.config import parse_config
+        from ttlock_hil.harness.errors import ConfigError
+        try:
+            parse_config(sys.stdin.read(), file="bomb.yaml")
+        except ConfigError as exc:
+            print("ConfigError:", exc)
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("levels", [7, 9])
+def test_an_alias_bomb_is_refused_at_once(levels: int) -> None:
+    result = _parse_in_child(alias_bomb(levels))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ConfigError: bomb.yaml:"), result.stdout
+    assert "alias" in result.stdout
+
+
+def test_a_few_aliases_for_shared_settings_still_work() -> None:
+    text = (
+        "lab: bench\n"
+        "x-door: &door {kind: lock, model: v3-keypad}\n"
+        "devices:\n"
+        "  - {<<: *door, name: a, address: 'sim:v3-keypad'}\n"
+        "  - {<<: *door, name: b, address: 'sim:v3-keypad'}\n"
+    )
+    with pytest.raises(ConfigError, match="x-door"):  # unknown top-level key, not an alias error
+        parse_config(text)
+
+
+def test_a_recursive_alias_is_one_error() -> None:
+    with pytest.raises(ConfigError, match="refers to itself"):
+        parse_config(VALID_HEAD + "loop: &loop [*loop]\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VALID_HEAD + "deep: " + "[" * 5000 + "]" * 5000 + "\n",
+        VALID_HEAD + "deep: " + "{a: " * 1500 + "1" + "}" * 1500 + "\n",
+    ],
+    ids=["5000-deep-list", "1500-deep-mapping"],
+)
+def test_absurd_nesting_is_one_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="nest"):  # libyaml or our own depth limit
+        parse_config(text)
+
+
+def test_a_nul_byte_is_one_error_naming_the_line() -> None:
+    with pytest.raises(ConfigError) as failed:
+        parse_config(VALID_HEAD + "lab2: a\x00b\n", file="nul.yaml")
+    assert "nul.yaml" in str(failed.value)
+    assert "control character" in str(failed.value) or "NUL" in str(failed.value)
+
+
+def test_the_c_loader_is_used_when_pyyaml_has_it() -> None:
+    expected = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert config_yaml.LOADER is expected
+
+
+@pytest.mark.fuzz
+@settings(deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_is_a_config_or_one_config_error(text: str) -> None:
+    message = ""
+    try:
+        parse_config(text)
+    except ConfigError as exc:
+        message = str(exc)
+    assert "\n" not in message.strip()  # one line, whatever the input
+
+
+@pytest.mark.fuzz
+@settings(deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+)
+def test_any_yaml_structure_is_a_config_or_one_config_error(value: object) -> None:
+    text = yaml.safe_dump({"lab": "x", "devices": [], "extra": value})
+    with contextlib.suppress(ConfigError):
+        parse_config(text)
