@@ -72,6 +72,10 @@ _CB_UUID: Final = re.compile(
 )
 SIM_SCHEME: Final = "sim:"
 _EXAMPLE_FILE: Final = "docs/bench-example.yaml"
+MAX_SECONDS: Final = 3600.0
+"""The longest deadline a config may set (scan, connect, command)."""
+MAX_BACKOFF: Final = 300.0
+"""The longest wait between two connection attempts."""
 
 
 class Feature(StrEnum):
@@ -196,9 +200,10 @@ class Adapter(_Model):
 class Timeouts(_Model):
     """Deadlines in seconds: scan for a device, connect, one command's reply."""
 
-    scan: float = Field(default=10.0, gt=0, examples=[10.0])
-    connect: float = Field(default=10.0, gt=0, examples=[10.0])
-    command: float = Field(default=6.0, gt=0, examples=[6.0])
+    # Finite and at most an hour: .inf or 1e300 would turn a lost device into a hung night.
+    scan: float = Field(default=10.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False, examples=[10.0])
+    connect: float = Field(default=10.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False, examples=[10.0])
+    command: float = Field(default=6.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False, examples=[6.0])
 
 
 class RetryPolicy(_Model):
@@ -211,8 +216,10 @@ class RetryPolicy(_Model):
     timeouts never are.
     """
 
-    attempts: int = Field(default=3, ge=1, le=10, examples=[3])
-    backoff: tuple[float, ...] = Field(default=(0.75, 1.5, 3.0), examples=[[0.75, 1.5, 3.0]])
+    attempts: int = Field(default=3, ge=1, le=10, strict=True, examples=[3])  # not `true`
+    backoff: tuple[Annotated[float, Field(allow_inf_nan=False)], ...] = Field(
+        default=(0.75, 1.5, 3.0), examples=[[0.75, 1.5, 3.0]]
+    )
     retry_on: tuple[str, ...] = Field(
         default=("Disconnected", "NotifyFailed", "ServiceMissing", "CharacteristicMissing"),
         examples=[["Disconnected", "NotifyFailed"]],
@@ -224,8 +231,12 @@ class RetryPolicy(_Model):
         if not value:
             raise _invalid("must list at least one delay", "write it like [0.75, 1.5, 3.0]")
         for index, delay in enumerate(value):
-            if delay < 0:
-                raise _invalid("delays cannot be negative", "use 0 or more seconds", index)
+            if not 0 <= delay <= MAX_BACKOFF:
+                raise _invalid(
+                    f"a delay must be 0..{MAX_BACKOFF:g} seconds, got {delay:g}",
+                    "use a few seconds at most, e.g. [0.75, 1.5, 3.0]",
+                    index,
+                )
         return value
 
     @field_validator("retry_on")

@@ -34,12 +34,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from bleak.exc import BleakError
 
 from ttlock_hil.harness.cli import CliError
+from ttlock_hil.harness.config import MAX_SECONDS
 from ttlock_hil.harness.errors import ConfigError, HarnessError, TTLockError
 from ttlock_hil.harness.lab import Lab, Sighting
 from ttlock_hil.harness.lock import Lock
@@ -112,8 +114,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"the duration must be above 0 s, got {text}")
+    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"the duration must be above 0 and at most {MAX_SECONDS:g} s, got {text}"
+        )
     return value
 
 

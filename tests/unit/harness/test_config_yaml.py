@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttlock_hil.harness import config_yaml
+from ttlock_hil.harness.cli import main
 from ttlock_hil.harness.config import parse_config
 from ttlock_hil.harness.errors import ConfigError
 
@@ -131,3 +132,34 @@ def test_any_yaml_structure_is_a_config_or_one_config_error(value: object) -> No
     text = yaml.safe_dump({"lab": "x", "devices": [], "extra": value})
     with contextlib.suppress(ConfigError):
         parse_config(text)
+
+
+# --- numbers (issue: non-finite or absurd values passed and hung a retry forever) -----
+
+
+@pytest.mark.parametrize(
+    ("snippet", "field"),
+    [
+        ("retry: {backoff: [.nan]}", "retry.backoff[0]"),
+        ("retry: {backoff: [.inf]}", "retry.backoff[0]"),
+        ("retry: {backoff: [1e300]}", "retry.backoff[0]"),
+        ("retry: {attempts: true}", "retry.attempts"),
+        ("timeouts: {command: .inf}", "timeouts.command"),
+        ("timeouts: {scan: .nan}", "timeouts.scan"),
+        ("timeouts: {connect: 1e9}", "timeouts.connect"),
+    ],
+)
+def test_non_finite_or_absurd_numbers_are_refused(snippet: str, field: str) -> None:
+    with pytest.raises(ConfigError) as failed:
+        parse_config(VALID_HEAD + snippet + "\n")
+    assert failed.value.field == field
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "-1", "0", "1e9"])
+def test_scan_refuses_a_duration_that_is_not_a_sane_number(
+    duration: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", "--duration", duration]) == 2
+    err = capsys.readouterr().err
+    assert "duration" in err
+    assert "Traceback" not in err
