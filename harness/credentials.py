@@ -219,7 +219,8 @@ def _parse_key(value: object) -> bytes:
 
 def _parse_int(value: object, name: str) -> int:
     # The vendor's lockData keeps adminPwd/lockKey as digit strings; accept both.
-    if isinstance(value, str) and value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value.strip()):
         return int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(

@@ -20,6 +20,7 @@ Construct stays inside this module: callers see frozen dataclasses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -40,6 +41,9 @@ V3_HEADER_SIZE: Final = 12
 LEGACY_HEADER_SIZE: Final = 6
 GATEWAY_HEADER_SIZE: Final = 4
 MAX_PAYLOAD: Final = 255
+
+
+_DECIMAL: Final = re.compile(r"[0-9]{1,5}")
 
 
 class FrameKind(StrEnum):
@@ -72,7 +76,8 @@ class LockHeader:
     def parse(cls, text: str) -> LockHeader:
         """``"5.3.1.1.1"`` → header. Missing trailing parts take the V3 defaults."""
         parts = text.strip().split(".")
-        if not 1 <= len(parts) <= 5 or not all(p.strip().isdigit() for p in parts):
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if not 1 <= len(parts) <= 5 or not all(_DECIMAL.fullmatch(p.strip()) for p in parts):
             raise ProtocolError(
                 f"header {text!r} is not protocol_type.sub_version.scene.organization."
                 "sub_organization (e.g. 5.3.1.1.1)"

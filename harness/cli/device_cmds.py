@@ -40,11 +40,13 @@ from typing import Any
 
 from bleak.exc import BleakError
 
+from ttlock_hil.harness import os_errors
 from ttlock_hil.harness.cli import CliError
 from ttlock_hil.harness.config import MAX_SECONDS
 from ttlock_hil.harness.errors import ConfigError, HarnessError, TTLockError
 from ttlock_hil.harness.lab import Lab, Sighting
 from ttlock_hil.harness.lock import Lock
+from ttlock_hil.harness.textsafe import printable
 from ttlock_hil.harness.tiers import TIERS
 from ttlock_hil.protocol.advert import AdvertKind
 
@@ -136,8 +138,10 @@ def _run(coroutine: Any) -> Any:
         return asyncio.run(coroutine)
     except TTLockError as exc:
         raise CliError(_one_line(exc)) from exc
-    except (BleakError, OSError) as exc:
-        # The adapter cannot scan at all (off, no BlueZ/D-Bus: FileNotFoundError).
+    except OSError as exc:
+        # A full disk or a bad path (traces, credentials) is not a Bluetooth problem.
+        raise CliError(os_errors.describe(exc)) from exc
+    except BleakError as exc:
         raise CliError(
             f"Bluetooth is not usable: {exc} — fix: check the adapter (bluetoothctl show) "
             "and the adapters: of the config"
@@ -191,7 +195,7 @@ def _describe(sighting: Sighting) -> str:
         f"{sighting.device or '-':<14}",
         seen.address,
         f"{seen.rssi if seen.rssi is not None else '?':>4} dBm",
-        f"{seen.name or '(no name)':<14}",
+        f"{printable(seen.name, limit=40) if seen.name else '(no name)':<14}",
     ]
     if advert is None:
         parts.append("no TTLock advert")

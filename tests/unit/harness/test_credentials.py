@@ -406,3 +406,14 @@ def test_a_corrupt_file_points_at_the_backup(tmp_path: Path) -> None:
 def test_store_names_cannot_escape_the_directory(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError, match="not a device name"):
         CredentialStore(tmp_path).path(name)
+
+
+def test_a_superscript_digit_string_is_refused_not_a_traceback() -> None:
+    data = {
+        "format": FORMAT,
+        "aes_key": "00112233445566778899aabbccddeeff",
+        "admin_ps": "²",
+        "unlock_key": 1,
+    }
+    with pytest.raises(ConfigError, match="admin_ps"):
+        LockCredentials.from_dict(data)

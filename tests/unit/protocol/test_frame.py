@@ -264,3 +264,9 @@ def test_decrypting_with_the_right_key_recovers_the_plaintext() -> None:
     frame = parse_frame(build_lock_frame(0x54, aes_encrypt(key, b"\x14\x01\x2d\x00")))
     assert isinstance(frame, LockFrame)
     assert frame.decrypt(key) == b"\x14\x01\x2d\x00"
+
+
+@pytest.mark.parametrize("text", ["²", "5.³", "٥.3", "5.3.1.1.1.1", "", "5..3"])
+def test_a_header_that_is_not_ascii_digits_is_a_protocol_error(text: str) -> None:
+    with pytest.raises(ProtocolError, match=r"protocol_type\.sub_version"):
+        LockHeader.parse(text)
