@@ -24,7 +24,7 @@ Two families hang off :class:`HarnessError`:
 The session layer raises link errors from a condition with :func:`link_error`
 (or ``ConnectTimeout.mapped(plugin_version, …)``), which looks the code up in
 the mapping table for the configured plugin version; device errors come from
-:meth:`DeviceError.from_lock_byte` / :meth:`DeviceError.from_gateway_status`.
+:meth:`DeviceError.from_answer`, for locks and gateways alike.
 :data:`TRANSIENT_ERRORS` names the errors a retry policy may retry — timeouts
 are deliberately not among them (a 3 s assertion must stay 3 s).
 """
@@ -37,14 +37,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Self
 
+from ttlock_hil.protocol.app import answer_code
 from ttlock_hil.protocol.codes import Code, ErrorCode, VersionLike
 from ttlock_hil.protocol.commands import command_name
-from ttlock_hil.protocol.errormap import (
-    LinkCondition,
-    gateway_status_code,
-    link_code,
-    lock_error_code,
-)
+from ttlock_hil.protocol.device import DeviceKind
+from ttlock_hil.protocol.errormap import LinkCondition, link_code
 
 
 class HarnessError(Exception):
@@ -279,9 +276,10 @@ class DeviceError(TTLockError):
         )
 
     @classmethod
-    def from_lock_byte(
+    def from_answer(
         cls,
-        error_byte: int,
+        kind: DeviceKind,
+        error_byte: int | None,
         plugin_version: VersionLike,
         *,
         command: int | None = None,
@@ -289,33 +287,23 @@ class DeviceError(TTLockError):
         trace_path: Path | str | None = None,
         device: str | None = None,
     ) -> DeviceError:
-        """The error for a lock reply whose status is FAILED (docs/protocol.md §4.1, §5.1)."""
-        return cls(
-            f"lock error byte 0x{error_byte:02x}",
-            code=lock_error_code(error_byte, plugin_version),
-            error_byte=error_byte,
-            command=command,
-            raw_reply=raw_reply,
-            trace_path=trace_path,
-            device=device,
-        )
+        """The error for a device's answer that is not a success (docs/protocol.md §5.1, §5.2).
 
-    @classmethod
-    def from_gateway_status(
-        cls,
-        status: int,
-        plugin_version: VersionLike,
-        *,
-        command: int | None = None,
-        raw_reply: bytes | None = None,
-        trace_path: Path | str | None = None,
-        device: str | None = None,
-    ) -> DeviceError:
-        """The error for a gateway reply with a failure status byte (docs/protocol.md §5.2)."""
+        ``error_byte`` is a lock reply's error byte (``None``: a failed reply without
+        one) or a gateway reply's status byte. The code comes from
+        :func:`ttlock_hil.protocol.app.answer_code`, the mapping the app role puts on
+        its events, fallbacks included.
+        """
+        if kind is DeviceKind.GATEWAY:
+            message = f"gateway status {error_byte}"
+        elif error_byte is None:
+            message = "failed reply without an error byte"
+        else:
+            message = f"lock error byte 0x{error_byte:02x}"
         return cls(
-            f"gateway status {status}",
-            code=gateway_status_code(status, plugin_version),
-            error_byte=status,
+            message,
+            code=answer_code(kind, error_byte, plugin_version),
+            error_byte=error_byte,
             command=command,
             raw_reply=raw_reply,
             trace_path=trace_path,

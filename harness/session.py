@@ -1,52 +1,63 @@
-"""A device session: one command in flight, replies matched, every outcome a TTLock code.
+"""A device session: I/O, deadlines and futures around the protocol's app role.
 
 A :class:`Session` owns the :class:`~ttlock_hil.harness.link.Link` to one device, the
-sans-IO :class:`~ttlock_hil.protocol.connection.AppConnection` of the current connection
-and the device's :class:`~ttlock_hil.harness.trace.FrameTrace`. :meth:`Session.request`
-is the only way a command reaches the device::
+sans-IO app role of the current connection (:class:`~ttlock_hil.protocol.app.LockApp`
+or :class:`~ttlock_hil.protocol.app.GatewayApp`) and the device's
+:class:`~ttlock_hil.harness.trace.FrameTrace`. :meth:`Session.request` is the only way
+a command reaches the device::
 
     answer = await session.request(LockCommand.SEARCH_STATUS, SearchStatus().encode())
     reply = parse_reply(answer.plaintext)
 
+Everything the wire asks of an app — keys, framing, decryption, matching a reply
+to its request, "processing" answers, pushes, the TTLock code of every outcome —
+is the app role's (docs/architecture.md §11.3). The session moves its bytes, keeps
+its deadlines and turns its events into results and exceptions.
+
+Two state machines, as data (docs/architecture.md §11.5):
+
+* :class:`LinkState` / :data:`LINK_TRANSITIONS`: the link is down, connecting, up,
+  stale or closed. One connect at a time; concurrent callers share it.
+* :class:`RequestState` / :data:`REQUEST_TRANSITIONS`: the request in flight is
+  preparing, sending, waiting, then **exactly one** of answered, timed out, failed
+  or cancelled. A second request while one is in flight raises
+  :class:`~ttlock_hil.harness.errors.Busy` at once.
+
 How a request runs (docs/architecture.md §11.7, docs/protocol.md §4.1):
 
-1. A second request while one is in flight raises :class:`~ttlock_hil.harness.errors.Busy`
-   at once (one command per device; await the first).
-2. The link is (re)connected if needed; login state starts fresh with it.
-3. The reply waiter (a future) is registered, *then* the frame is written.
-4. The reply is the notification whose echoed opcode (lock: plaintext[0];
-   gateway: the frame's command byte) matches the request. Anything else is a
-   push (routed to :meth:`events`) or a stray (traced, dropped). Intermediate
-   replies ("processing", card/finger enrolment steps) are collected until the
-   ``final`` predicate accepts one.
-5. The wait has a deadline (``timeouts.command`` or ``timeout=``); a link drop
-   fails it in the same loop turn (:class:`~ttlock_hil.harness.errors.Disconnected`).
+1. The link is (re)connected if needed; login state starts fresh with it.
+2. The reply waiter (a future) exists before the frame is written.
+3. Once the frame is written, the deadline runs (``timeouts.command`` or
+   ``deadline=``) as a loop timer. The reply and the deadline are both loop
+   callbacks: whichever runs first settles the request, the other finds it settled
+   and is dropped. A reply after the deadline is traced as a late stray; the
+   result is :class:`~ttlock_hil.harness.errors.ResponseTimeout`.
+4. A link drop fails the request in the same loop turn
+   (:class:`~ttlock_hil.harness.errors.Disconnected`), and so does our own close.
 
-Outcome → code, through the mapping tables of the configured plugin version
-(:mod:`ttlock_hil.protocol.errormap`): a FAILED lock reply raises
-:class:`~ttlock_hil.harness.errors.DeviceError` from its error byte (§5.1), a gateway
-failure status from the status byte (§5.2); link and parse conditions raise
-the :mod:`ttlock_hil.harness.errors` class of their
-:class:`~ttlock_hil.protocol.errormap.LinkCondition`
-(§5.3).
+Outcome → code comes with the app role's events, through the mapping tables of the
+configured plugin version (:mod:`ttlock_hil.protocol.errormap`): a failed reply
+raises :class:`~ttlock_hil.harness.errors.DeviceError` (§5.1, §5.2); link and
+parse conditions raise the :mod:`ttlock_hil.harness.errors` class of their
+:class:`~ttlock_hil.protocol.errormap.LinkCondition` (§5.3).
 
 Two decisions worth knowing:
 
-* **A reply the harness could not read ends the connection.** After a response
-  timeout, a reply with a bad CRC, an undecryptable or unparseable reply, or a
-  failed write, the device may have acted on the request without the app
-  knowing (e.g. an admin challenge it now holds), and a late or half frame may
-  still be on its way. The session marks the link stale; the next request
-  reconnects, so lock and app start from the same (logged-out) state. The
-  timeout itself is raised first, so a 3 s deadline stays 3 s.
+* **A reply the harness could not read makes the link stale.** After a response
+  timeout, a reply with a bad CRC, an undecryptable or unparseable reply, a failed
+  write or a caller that gave up, the device may have acted on the request without
+  the app knowing (e.g. an admin challenge it now holds), and a late or half frame
+  may still be on its way. The next request reconnects, so lock and app start from
+  the same (logged-out) state. The timeout itself is raised first, so a 3 s
+  deadline stays 3 s.
 * **A bad reply CRC is not retried.** TTLOCK-CORE and KIND3R resend twice
   (docs/protocol.md §1.1 timing) — but the request may have run, and resending an
   UNLOCK or ADD_ADMIN is not harmless; the CRC error is the result under test
   (code 1, LOCK_CRC_CHECK_ERROR, §5.3). Tests that want the vendor behaviour
   retry themselves (:data:`ttlock_hil.harness.errors.NEVER_RETRIED` says the same).
 
-The frame trace gets every tx/rx frame (decoded, CRC verdict, mapped code) and
-the link events. Secrets are given to the lab's :class:`~ttlock_hil.harness.trace.Redactor`
+The frame trace gets every tx/rx frame (decoded, verdict, mapped code) and the link
+events. Secrets are given to the lab's :class:`~ttlock_hil.harness.redaction.Redactor`
 *before* the frame that carries them is traced.
 """
 
@@ -58,53 +69,55 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final
 
-from ttlock_hil.protocol.codes import VersionLike, lookup
+from ttlock_hil.protocol.app import (
+    Event,
+    FinalRule,
+    GatewayApp,
+    LockApp,
+    Problem,
+    Progress,
+    Pushed,
+    Replied,
+    RuleFailed,
+    Stray,
+)
+from ttlock_hil.protocol.codes import VersionLike
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
-from ttlock_hil.protocol.connection import AppConnection, Auth, Stray
-from ttlock_hil.protocol.crypto import gateway_key
+from ttlock_hil.protocol.connection import AppState, Auth, transition
 from ttlock_hil.protocol.device import DeviceKind
-from ttlock_hil.protocol.errormap import (
-    GATEWAY_STATUS_FALLBACK,
-    LOCK_ERROR_FALLBACK,
-    LinkCondition,
-    gateway_status_code,
-    link_code,
-    lock_error_code,
-)
-from ttlock_hil.protocol.errors import CrcMismatch, DecryptError, MessageError, ProtocolError
-from ttlock_hil.protocol.frame import (
-    V3_HEADER,
-    GatewayFrame,
-    LockFrame,
-    LockHeader,
-    encode_gateway_command,
-    encode_lock_command,
-    parse_frame,
-)
+from ttlock_hil.protocol.errormap import LinkCondition, link_code
+from ttlock_hil.protocol.errors import MessageError
+from ttlock_hil.protocol.frame import V3_HEADER, LockHeader
 from ttlock_hil.protocol.messages import (
     AesKeyReply,
     CheckAdminReply,
     CheckUserTimeReply,
-    GatewayStatus,
     LogPush,
     StatePush,
-    parse_push,
-    parse_reply,
 )
 
 from .config import RetryPolicy, Timeouts
 from .errors import ConfigError, DeviceError, TTLockError
 from .link import Link, SeenDevice, Transport
-from .trace import FrameTrace, Redactor
+from .redaction import Redactor
+from .trace import FrameTrace
 
 __all__ = [
+    "LINK_TRANSITIONS",
+    "REQUEST_TRANSITIONS",
     "Answer",
     "DeviceEvent",
+    "FinalPredicate",
+    "LinkEvent",
+    "LinkState",
+    "RequestEvent",
     "RequestInfo",
+    "RequestState",
     "Session",
     "last_request",
 ]
@@ -113,6 +126,153 @@ logger = logging.getLogger(__name__)
 
 _EVENT_QUEUE_SIZE: Final = 256
 """Pushes kept for :meth:`Session.events`; older ones are dropped (and traced) beyond it."""
+
+FinalPredicate = FinalRule
+"""Given a matching reply's plaintext: is it the final one (else: progress)?"""
+
+AppRole = LockApp | GatewayApp
+
+
+# --- the link's states ------------------------------------------------------------
+
+
+class LinkState(Enum):
+    """Where a session's link to its device is."""
+
+    # No link: the next request connects (the start, after a drop, after disconnect()).
+    DOWN = "down"
+    # A connect is under way; other callers wait for it and share its link.
+    CONNECTING = "connecting"
+    # Up, notifications on, an app role of its own: requests go out.
+    UP = "up"
+    # Up, but a request ended without a reply the harness could read: the device may
+    # have acted, a late frame may be on its way. The next request reconnects first.
+    STALE = "stale"
+    # aclose() ran. Terminal.
+    CLOSED = "closed"
+
+
+class LinkEvent(Enum):
+    """What happens to a session's link."""
+
+    CONNECT = "connect"  # a caller needs the link
+    CONNECTED = "connected"  # found, connected, notifications on, app role made
+    CONNECT_FAILED = "connect_failed"
+    UNSURE = "unsure"  # a request ended without a readable reply (see STALE)
+    DROPPED = "dropped"  # the device or the stack ended the link
+    DISCONNECT = "disconnect"  # we closed the link
+    CLOSE = "close"  # aclose()
+
+
+_LS = LinkState
+_LE = LinkEvent
+
+LINK_TRANSITIONS: Final[dict[tuple[LinkState, LinkEvent], LinkState]] = {
+    (_LS.DOWN, _LE.CONNECT): _LS.CONNECTING,
+    (_LS.DOWN, _LE.DISCONNECT): _LS.DOWN,  # disconnect() is idempotent
+    (_LS.DOWN, _LE.CLOSE): _LS.CLOSED,
+    (_LS.CONNECTING, _LE.CONNECTED): _LS.UP,
+    (_LS.CONNECTING, _LE.CONNECT_FAILED): _LS.DOWN,
+    # A drop while notifications are being enabled: the connect itself then fails.
+    (_LS.CONNECTING, _LE.DROPPED): _LS.CONNECTING,
+    (_LS.CONNECTING, _LE.CLOSE): _LS.CLOSED,  # the connect in flight sees it and lets go
+    (_LS.UP, _LE.UNSURE): _LS.STALE,
+    (_LS.UP, _LE.DROPPED): _LS.DOWN,
+    (_LS.UP, _LE.DISCONNECT): _LS.DOWN,
+    (_LS.UP, _LE.CLOSE): _LS.CLOSED,
+    (_LS.STALE, _LE.UNSURE): _LS.STALE,
+    (_LS.STALE, _LE.DROPPED): _LS.DOWN,
+    (_LS.STALE, _LE.DISCONNECT): _LS.DOWN,  # reconnecting starts with letting go
+    (_LS.STALE, _LE.CLOSE): _LS.CLOSED,
+}
+
+
+# --- a request's states ----------------------------------------------------------
+
+
+class RequestState(Enum):
+    """Where a request is. The last four are outcomes: exactly one is reached."""
+
+    # Accepted (one per session): the link is being made ready.
+    PREPARING = "preparing"
+    # Handed to the app role; its frame is being written. The waiter already exists.
+    SENDING = "sending"
+    # Written: the deadline runs.
+    WAITING = "waiting"
+    # The final reply came first (a device's refusal is an answer too).
+    ANSWERED = "answered"
+    # The deadline passed first: ResponseTimeout; a later reply is a late stray.
+    TIMED_OUT = "timed_out"
+    # An error came first: connect or write failed, link dropped or closed, the reply
+    # was unreadable, a caller's callback raised.
+    FAILED = "failed"
+    # The caller went away (its task was cancelled) first.
+    CANCELLED = "cancelled"
+
+
+class RequestEvent(Enum):
+    """What happens to a request."""
+
+    SEND = "send"
+    WRITTEN = "written"
+    PROGRESS = "progress"  # an interim reply: still waiting
+    REPLY = "reply"
+    DEADLINE = "deadline"
+    ERROR = "error"
+    CANCEL = "cancel"
+
+
+_RS = RequestState
+_RE = RequestEvent
+
+REQUEST_TRANSITIONS: Final[dict[tuple[RequestState, RequestEvent], RequestState]] = {
+    (_RS.PREPARING, _RE.SEND): _RS.SENDING,
+    (_RS.PREPARING, _RE.ERROR): _RS.FAILED,
+    (_RS.PREPARING, _RE.CANCEL): _RS.CANCELLED,
+    (_RS.SENDING, _RE.WRITTEN): _RS.WAITING,
+    # A device may answer inside the write, before it returns (the waiter exists).
+    (_RS.SENDING, _RE.PROGRESS): _RS.SENDING,
+    (_RS.SENDING, _RE.REPLY): _RS.ANSWERED,
+    (_RS.SENDING, _RE.ERROR): _RS.FAILED,
+    (_RS.SENDING, _RE.CANCEL): _RS.CANCELLED,
+    (_RS.WAITING, _RE.PROGRESS): _RS.WAITING,
+    (_RS.WAITING, _RE.REPLY): _RS.ANSWERED,
+    (_RS.WAITING, _RE.DEADLINE): _RS.TIMED_OUT,
+    (_RS.WAITING, _RE.ERROR): _RS.FAILED,
+    (_RS.WAITING, _RE.CANCEL): _RS.CANCELLED,
+    # The write returns after the outcome was decided inside it: nothing changes.
+    (_RS.ANSWERED, _RE.WRITTEN): _RS.ANSWERED,
+    (_RS.FAILED, _RE.WRITTEN): _RS.FAILED,
+}
+
+OUTCOMES: Final = frozenset({_RS.ANSWERED, _RS.TIMED_OUT, _RS.FAILED, _RS.CANCELLED})
+"""A request in one of these is settled: a later reply, deadline or error is dropped."""
+
+
+@dataclass(eq=False, slots=True)
+class _Request:
+    """The request in flight: its state, its waiter, its deadline timer."""
+
+    command: int
+    on_progress: Callable[[bytes], object] | None
+    role: str
+    state: RequestState = RequestState.PREPARING
+    app: AppRole | None = None
+    future: asyncio.Future[Replied] | None = None
+    timer: asyncio.TimerHandle | None = None
+    started: float = 0.0
+    progress: list[bytes] = field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        return self.state in OUTCOMES
+
+    def fire(self, event: RequestEvent) -> RequestState:
+        self.state = transition(REQUEST_TRANSITIONS, self.state, event, role=self.role)
+        return self.state
+
+
+# --- what the session hands back ----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,204 +338,7 @@ class DeviceEvent:
         return f"DeviceEvent({self.device!r}, {type(self.push).__name__}, at={self.at:.3f})"
 
 
-# --- per-kind wire handling ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Incoming:
-    """One received frame, decoded as far as it goes."""
-
-    echo: int | None = None
-    plaintext: bytes | None = None
-    key: bytes | None = None
-    problem: LinkCondition | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    ok: bool
-    processing: bool
-    status: int | None  # lock error byte / gateway status byte when not ok
-
-
-class _Codec(Protocol):
-    channel: DeviceKind
-    trace_kind: str
-
-    def encode(self, app: AppConnection, command: int, plaintext: bytes) -> tuple[bytes, bytes]:
-        """(frame, key used)."""
-
-    def decode(self, app: AppConnection, raw: bytes) -> _Incoming: ...
-
-    def outcome(self, command: int, plaintext: bytes) -> _Outcome: ...
-
-    def code(self, outcome: _Outcome, plugin_version: VersionLike) -> int | None: ...
-
-    def device_error(
-        self, outcome: _Outcome, plugin_version: VersionLike, **fields: Any
-    ) -> DeviceError: ...
-
-    def push(self, plaintext: bytes) -> StatePush | LogPush | None: ...
-
-
-_F = TypeVar("_F", LockFrame, GatewayFrame)
-
-
-def _open_frame(
-    raw: bytes, key: bytes, expected: type[_F], link: str
-) -> tuple[_F, bytes] | _Incoming:
-    """Parse and decrypt one received frame, or say which link condition it is.
-
-    The order of the checks is the order of the codes' precedence: a frame that
-    fails its CRC is a CRC error (1) even if it would not decrypt either.
-    """
-    try:
-        frame = parse_frame(raw)
-    except CrcMismatch as exc:
-        return _Incoming(key=key, problem=LinkCondition.REPLY_CRC_ERROR, detail=str(exc))
-    except ProtocolError as exc:
-        return _Incoming(key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail=str(exc))
-    if not isinstance(frame, expected):
-        return _Incoming(
-            key=key,
-            problem=LinkCondition.REPLY_UNPARSEABLE,
-            detail=f"a {frame.kind.value} frame on {link}",
-        )
-    try:
-        return frame, frame.decrypt(key)
-    except DecryptError as exc:
-        return _Incoming(key=key, problem=LinkCondition.REPLY_UNDECRYPTABLE, detail=str(exc))
-
-
-class _LockCodec:
-    """V3 lock frames (§2.1), AES with the key the connection state picks (§3.1)."""
-
-    channel = DeviceKind.LOCK
-    trace_kind = "lock"
-
-    def __init__(self, header: LockHeader) -> None:
-        self.header = header
-
-    def encode(self, app: AppConnection, command: int, plaintext: bytes) -> tuple[bytes, bytes]:
-        key = app.key_for(command)
-        return encode_lock_command(command, plaintext, key, header=self.header), key
-
-    def decode(self, app: AppConnection, raw: bytes) -> _Incoming:
-        key = app.reply_key
-        opened = _open_frame(raw, key, LockFrame, "a V3 lock link")
-        if isinstance(opened, _Incoming):
-            return opened
-        _, plaintext = opened
-        try:
-            reply = parse_reply(plaintext)
-        except MessageError as exc:
-            return _Incoming(key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail=str(exc))
-        return _Incoming(echo=reply.command, plaintext=plaintext, key=key)
-
-    def outcome(self, command: int, plaintext: bytes) -> _Outcome:
-        reply = parse_reply(plaintext)
-        if reply.ok:
-            return _Outcome(ok=True, processing=False, status=None)
-        return _Outcome(ok=False, processing=reply.is_processing, status=reply.error_byte)
-
-    def code(self, outcome: _Outcome, plugin_version: VersionLike) -> int | None:
-        if outcome.ok:
-            return 0
-        if outcome.status is None:
-            return int(LOCK_ERROR_FALLBACK)
-        return lock_error_code(outcome.status, plugin_version).code
-
-    def device_error(
-        self, outcome: _Outcome, plugin_version: VersionLike, **fields: Any
-    ) -> DeviceError:
-        if outcome.status is None:
-            return DeviceError(
-                "failed reply without an error byte", code=lookup(LOCK_ERROR_FALLBACK), **fields
-            )
-        return DeviceError.from_lock_byte(outcome.status, plugin_version, **fields)
-
-    def push(self, plaintext: bytes) -> StatePush | LogPush | None:
-        try:
-            return parse_push(parse_reply(plaintext))
-        except MessageError:
-            return None
-
-
-class _GatewayCodec:
-    """Gateway frames (§2.3), AES with the key derived from the MAC (§7)."""
-
-    channel = DeviceKind.GATEWAY
-    trace_kind = "gateway"
-
-    def __init__(self, mac: str) -> None:
-        self.key = gateway_key(mac)
-
-    def encode(self, app: AppConnection, command: int, plaintext: bytes) -> tuple[bytes, bytes]:
-        return encode_gateway_command(command, plaintext, self.key), self.key
-
-    def decode(self, app: AppConnection, raw: bytes) -> _Incoming:
-        key = self.key
-        opened = _open_frame(raw, key, GatewayFrame, "a gateway link")
-        if isinstance(opened, _Incoming):
-            return opened
-        frame, plaintext = opened
-        if not plaintext:
-            return _Incoming(
-                key=key, problem=LinkCondition.REPLY_UNPARSEABLE, detail="empty reply plaintext"
-            )
-        return _Incoming(echo=frame.command, plaintext=plaintext, key=key)
-
-    def outcome(self, command: int, plaintext: bytes) -> _Outcome:
-        status = plaintext[0]
-        # The SSID scan ends with status 5 "done" (§7): that is its success.
-        done = command == GatewayCommand.GET_NEARBY_SSID and status == GatewayStatus.DONE
-        if status == GatewayStatus.SUCCESS or done:
-            return _Outcome(ok=True, processing=False, status=None)
-        return _Outcome(ok=False, processing=status == GatewayStatus.PROCESSING, status=status)
-
-    def code(self, outcome: _Outcome, plugin_version: VersionLike) -> int | None:
-        if outcome.ok:
-            return 0
-        assert outcome.status is not None
-        try:
-            return gateway_status_code(outcome.status, plugin_version).code
-        except ProtocolError:
-            return None
-
-    def device_error(
-        self, outcome: _Outcome, plugin_version: VersionLike, **fields: Any
-    ) -> DeviceError:
-        assert outcome.status is not None
-        try:
-            return DeviceError.from_gateway_status(outcome.status, plugin_version, **fields)
-        except ProtocolError:
-            # Plugins before 2.6.0 have no gateway codes (errormap): the catch-all.
-            return DeviceError(
-                f"gateway status {outcome.status} (no code in plugin {plugin_version})",
-                code=lookup(GATEWAY_STATUS_FALLBACK),
-                error_byte=outcome.status,
-                **fields,
-            )
-
-    def push(self, plaintext: bytes) -> StatePush | LogPush | None:
-        return None  # no gateway push is documented (§7)
-
-
 # --- the session ------------------------------------------------------------------
-
-FinalPredicate = Callable[[bytes], bool]
-"""Given a matching reply's plaintext: is it the final one (else: progress)?"""
-
-
-@dataclass(slots=True)
-class _Pending:
-    command: int
-    future: asyncio.Future[tuple[bytes, bytes]]  # (raw, plaintext) of the final reply
-    final: FinalPredicate | None
-    on_progress: Callable[[bytes], object] | None
-    started: float
-    progress: list[bytes] = field(default_factory=list)
 
 
 class Session:
@@ -405,14 +368,13 @@ class Session:
         self.plugin_version = plugin_version
         self.timeouts = timeouts
         self.redactor = redactor
-        self.trace = FrameTrace(trace_path, device=device, redactor=redactor, kind=self.kind.value)
+        self.trace = FrameTrace(trace_path, device=device, redactor=redactor, kind=self.kind)
         self._header = header
         self._lock_key = lock_key
-        channel = DeviceKind.GATEWAY if self.kind is DeviceKind.GATEWAY else DeviceKind.LOCK
         self._link = Link(
             transport,
             device=device,
-            channel=channel,
+            channel=self.kind,
             timeouts=timeouts,
             retry=retry,
             plugin_version=plugin_version,
@@ -420,21 +382,21 @@ class Session:
             on_lost=self._on_lost,
             trace=self.trace,
         )
-        self._codec: _Codec | None = None
-        self._app: AppConnection | None = None
-        self._pending: _Pending | None = None
-        self._busy = asyncio.Lock()
-        self._connecting = asyncio.Lock()
-        self._in_flight: int | None = None
-        self._stale = False
+        self._state = LinkState.DOWN
+        self._app: AppRole | None = None
+        self._request: _Request | None = None
+        self._connect_lock = asyncio.Lock()  # one connect (or disconnect) at a time
         self._events: asyncio.Queue[DeviceEvent] = asyncio.Queue(maxsize=_EVENT_QUEUE_SIZE)
-        self._closed = False
 
     def __repr__(self) -> str:
-        state = "connected" if self.connected else "down"
-        return f"<Session {self.device} ({self.kind.value}) {state}>"
+        return f"<Session {self.device} ({self.kind.value}) {self._state.value}>"
 
     # --- state ------------------------------------------------------------------
+
+    @property
+    def state(self) -> LinkState:
+        """Where the link is (:class:`LinkState`)."""
+        return self._state
 
     @property
     def link(self) -> Link:
@@ -443,7 +405,7 @@ class Session:
     @property
     def closed(self) -> bool:
         """True after :meth:`aclose`: the session cannot be used again."""
-        return self._closed
+        return self._state is LinkState.CLOSED
 
     @property
     def trace_path(self) -> Path:
@@ -451,7 +413,8 @@ class Session:
 
     @property
     def connected(self) -> bool:
-        return self._link.connected and self._app is not None and not self._stale
+        """Up and trusted: the next request goes out on this link."""
+        return self._state is LinkState.UP and self._link.connected
 
     @property
     def seen(self) -> SeenDevice | None:
@@ -459,8 +422,8 @@ class Session:
         return self._link.seen
 
     @property
-    def app(self) -> AppConnection | None:
-        """The sans-IO state of the current connection (``None`` while down)."""
+    def app(self) -> AppRole | None:
+        """The app role of the current connection (``None`` while down)."""
         return self._app
 
     @property
@@ -482,58 +445,68 @@ class Session:
         """The mapped exception for ``condition`` on this device (code, trace path)."""
         return self._link.error(condition, message, **fields)
 
+    def _fire(self, event: LinkEvent) -> LinkState:
+        self._state = transition(
+            LINK_TRANSITIONS, self._state, event, role=f"session {self.device} link"
+        )
+        return self._state
+
+    def _check_open(self) -> None:
+        if self._state is LinkState.CLOSED:
+            raise RuntimeError(f"session {self.device} is closed")
+
     # --- connection -------------------------------------------------------------
 
     async def connect(self) -> SeenDevice:
         """Connect if not connected (reconnect after a drop or a stale link)."""
-        if self._closed:
-            raise RuntimeError(f"session {self.device} is closed")
+        self._check_open()
         # One connect at a time: a second caller (lock.connect() next to a command,
         # two gateway calls greeting at once) waits for the first and shares its
         # link instead of starting a second central that waits out the connect
-        # deadline, or replacing the connection state under a request in flight.
-        async with self._connecting:
-            if self._closed:
-                raise RuntimeError(f"session {self.device} is closed")
+        # deadline, or replacing the app role under a request in flight.
+        async with self._connect_lock:
+            self._check_open()
             return await self._connect()
 
     async def _connect(self) -> SeenDevice:
-        if self._stale:
-            self._stale = False
-            await self._reset_connection("stale link: reconnecting")
-        if self._link.connected and self._app is not None:
+        if self._state is LinkState.UP and not self._link.connected:
+            # The device dropped the link and bleak's callback has not run yet: it is
+            # gone all the same (the link ignores that callback once it reconnects).
+            self._forget_app()
+            self._fire(LinkEvent.DROPPED)
+        if self._state is LinkState.STALE:
+            await self._close_link("stale link: reconnecting", LinkEvent.DISCONNECT)
+        if self._state is LinkState.UP:
             assert self._link.seen is not None
             return self._link.seen
-        self._app = None
-        seen = await self._link.connect()
+        self._fire(LinkEvent.CONNECT)
         try:
-            self._codec = self._make_codec(seen)
+            seen = await self._link.connect()
             app = self._make_app(seen)
         except BaseException:
+            if self._state is LinkState.CONNECTING:
+                self._fire(LinkEvent.CONNECT_FAILED)
             await self._link.disconnect()
             raise
+        if self._state is not LinkState.CONNECTING:  # closed while connecting
+            await self._link.disconnect()
+            raise RuntimeError(f"session {self.device} was closed while connecting")
         app.connected()
         app.subscribed()
         self._app = app
+        self._fire(LinkEvent.CONNECTED)
         return seen
 
-    def _make_codec(self, seen: SeenDevice) -> _Codec:
+    def _make_app(self, seen: SeenDevice) -> AppRole:
         if self.kind is DeviceKind.GATEWAY:
             mac = seen.advert.mac if seen.advert is not None and seen.advert.mac else seen.address
-            return _GatewayCodec(mac)
+            return GatewayApp(mac, plugin_version=self.plugin_version)
         if self._header.is_legacy:
             raise self.error(
                 LinkCondition.UNSUPPORTED,
                 f"header {self._header} is a legacy (protocol < 5) lock: only V3 locks are "
                 "supported by the session",
             )
-        return _LockCodec(self._header)
-
-    def _make_app(self, seen: SeenDevice) -> AppConnection:
-        if self.kind is DeviceKind.GATEWAY:
-            # Gateways have no pairing: the AppConnection serves for "one command in
-            # flight, replies matched by opcode"; its lock view stays in setting mode.
-            return AppConnection(setting_mode=True)
         setting_mode = seen.setting_mode
         if setting_mode is None:  # a lock that advertises no flags (§6)
             setting_mode = self._lock_key is None
@@ -545,35 +518,45 @@ class Session:
                 fix="give credentials: env:VAR or file:PATH in the lab config, or reset the "
                 "lock to setting mode and run init()",
             )
-        return AppConnection(setting_mode=setting_mode, lock_key=self._lock_key)
+        return LockApp(
+            setting_mode=setting_mode,
+            lock_key=self._lock_key,
+            header=self._header,
+            plugin_version=self.plugin_version,
+        )
 
-    async def disconnect(self) -> None:
-        """Close the connection (the next request reconnects)."""
-        await self._reset_connection("disconnect requested")
-
-    async def _reset_connection(self, reason: str) -> None:
+    def _forget_app(self) -> None:
         app, self._app = self._app, None
         if app is not None:
             app.disconnected()
-        pending = self._pending
-        if pending is not None:
+
+    async def disconnect(self) -> None:
+        """Close the connection (the next request reconnects)."""
+        async with self._connect_lock:
+            if self._state is not LinkState.CLOSED:
+                await self._close_link("disconnect requested", LinkEvent.DISCONNECT)
+
+    async def _close_link(self, reason: str, event: LinkEvent) -> None:
+        self._forget_app()
+        self._fire(event)
+        request = self._request
+        if request is not None and request.app is not None:
             # Our own close: bleak reports no drop, so without this the request in
-            # flight would wait out its deadline and end as a response timeout.
-            self._fail_pending(
-                self.error(LinkCondition.DISCONNECTED, reason, command=pending.command)
-            )
+            # flight would wait out its deadline and end as a response timeout. (A
+            # request still preparing is the one this reconnect is for.)
+            error = self.error(LinkCondition.DISCONNECTED, reason, command=request.command)
+            self._settle(request, RequestEvent.ERROR, error=error)
         if self._link.connected:
             logger.debug("%s: closing the link: %s", self.device, reason)
         await self._link.disconnect()
 
     async def aclose(self) -> None:
         """Disconnect and close the trace. Idempotent."""
-        if self._closed:
+        if self._state is LinkState.CLOSED:
             return
         try:
-            await self._reset_connection("session closed")
+            await self._close_link("session closed", LinkEvent.CLOSE)
         finally:
-            self._closed = True
             self.trace.close()
 
     async def __aenter__(self) -> Session:
@@ -606,102 +589,215 @@ class Session:
         ``on_progress`` is called with each intermediate reply's plaintext as it
         arrives (e.g. "the lock is ready for a card").
         """
-        if self._busy.locked():
-            busy = self._in_flight
-            what = f"0x{busy:02x}" if busy is not None else "a command"
-            raise self.error(LinkCondition.BUSY, f"{what} is still in flight", command=command)
-        async with self._busy:
-            self._in_flight = command
-            try:
-                return await self._request(command, plaintext, deadline, final, on_progress)
-            finally:
-                self._in_flight = None
+        busy = self._request
+        if busy is not None:
+            raise self.error(
+                LinkCondition.BUSY, f"0x{busy.command:02x} is still in flight", command=command
+            )
+        request = _Request(command, on_progress, role=f"session {self.device} request")
+        self._request = request
+        try:
+            return await self._run(request, plaintext, deadline, final)
+        finally:
+            if not request.settled:
+                # The caller went away (cancelled) before any outcome: the app stops
+                # waiting, and the device may have acted: start over, as after a timeout.
+                self._settle(request, RequestEvent.CANCEL, unsure=True)
+            future = request.future
+            if future is not None and future.done() and not future.cancelled():
+                future.exception()  # retrieved: an outcome nobody awaited is not "lost"
+            self._request = None
 
-    async def _request(
+    async def _run(
         self,
-        command: int,
+        request: _Request,
         plaintext: bytes,
         wait: float | None,
         final: FinalPredicate | None,
-        on_progress: Callable[[bytes], object] | None,
     ) -> Answer:
+        command = request.command
         last_request.set(RequestInfo(self.device, command, self.kind, self.trace_path))
         try:
             await self.connect()
         except TTLockError as exc:
             if exc.command is None:
                 exc.command = command  # the command that could not be sent
+            request.fire(RequestEvent.ERROR)
             raise
-        app, codec = self._app, self._codec
+        except Exception:  # e.g. ConfigError: no credentials for a paired lock
+            request.fire(RequestEvent.ERROR)
+            raise
+        app = self._app
         assert app is not None
-        assert codec is not None
-        frame, key = codec.encode(app, command, plaintext)
         loop = asyncio.get_running_loop()
-        pending = _Pending(command, loop.create_future(), final, on_progress, time.monotonic())
-        app.send(command)
+        outgoing = app.send(command, plaintext, final=final)
         # The waiter exists before the first byte leaves (aioesphomeapi's rule).
-        self._pending = pending
+        request.app, request.future = app, loop.create_future()
+        request.started = time.monotonic()
+        request.fire(RequestEvent.SEND)
+        self.trace.frame("tx", outgoing.frame, key=outgoing.key, verdict="sent")
         try:
-            self.trace.frame("tx", frame, key=key, verdict="sent")
-            try:
-                await self._link.send(frame, command=command)
-            except TTLockError:
-                self._stale = True  # a half-written frame may sit in the device
-                raise
-            deadline = wait if wait is not None else self.timeouts.command
-            try:
-                async with asyncio.timeout(deadline):
-                    raw, reply_plaintext = await pending.future
-            except TimeoutError as exc:
-                if self._app is app:
-                    app.timeout()
-                self._stale = True
-                self._link.reset_reassembler()
-                self.trace.event(
-                    "response-timeout",
-                    command=f"0x{command:02x}",
-                    seconds=deadline,
-                    verdict=LinkCondition.RESPONSE_TIMEOUT.value,
-                    code=link_code(LinkCondition.RESPONSE_TIMEOUT, self.plugin_version).code,
-                )
-                raise self.error(
-                    LinkCondition.RESPONSE_TIMEOUT,
-                    f"no reply within {deadline:g} s",
-                    command=command,
-                ) from exc
-        finally:
-            self._pending = None
-            if not pending.future.done():
-                pending.future.cancel()
-            if self._app is app and app.pending == command:
-                # Left without the reply (the caller cancelled us, or the reply was
-                # unreadable): the app must stop waiting, or the next send is an
-                # illegal transition and the late reply would pass for one nobody
-                # asked for. The device may have acted: start over, as after a timeout.
-                app.timeout()
-                self._stale = True
-        latency = time.monotonic() - pending.started
-        outcome = codec.outcome(command, reply_plaintext)
-        if not outcome.ok:
-            raise codec.device_error(
-                outcome,
+            await self._link.send(outgoing.frame, command=command)
+        except TTLockError as exc:
+            # A half-written frame may sit in the device, or the link dropped under the
+            # write (then the drop may already have settled the request: that stands).
+            self._settle(request, RequestEvent.ERROR, error=exc, unsure=True)
+        else:
+            request.fire(RequestEvent.WRITTEN)
+            if request.state is RequestState.WAITING:
+                seconds = wait if wait is not None else self.timeouts.command
+                request.timer = loop.call_later(seconds, self._deadline_passed, request, seconds)
+        replied = await request.future
+        latency = time.monotonic() - request.started
+        if not replied.ok:
+            raise DeviceError.from_answer(
+                self.kind,
+                replied.error_byte,
                 self.plugin_version,
                 command=command,
-                raw_reply=raw,
+                raw_reply=replied.raw,
                 trace_path=self.trace_path,
                 device=self.device,
             )
-        return Answer(command, reply_plaintext, raw, latency, tuple(pending.progress))
+        return Answer(command, replied.plaintext, replied.raw, latency, tuple(request.progress))
+
+    def _settle(
+        self,
+        request: _Request,
+        event: RequestEvent,
+        *,
+        result: Replied | None = None,
+        error: BaseException | None = None,
+        unsure: bool = False,
+    ) -> bool:
+        """Give ``request`` its outcome, unless it has one: the first one stands.
+
+        Returns False when the request was already settled (the caller traces and
+        drops what came too late). ``unsure``: the request ends without a reply the
+        harness could read, so the app role stops waiting and the link turns stale.
+        """
+        if request.settled:
+            return False
+        request.fire(event)
+        if request.timer is not None:
+            request.timer.cancel()
+            request.timer = None
+        app = self._app
+        if unsure and app is not None and app is request.app:
+            # Sent on this very link: the device may have acted, a late frame may come.
+            if app.state is AppState.AWAITING_REPLY and app.pending == request.command:
+                app.timeout()
+            self._fire(LinkEvent.UNSURE)
+        future = request.future
+        # A cancelled waiter means its caller is gone: the outcome is recorded, not delivered.
+        if future is not None and not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                assert result is not None
+                future.set_result(result)
+        return True
+
+    def _deadline_passed(self, request: _Request, seconds: float) -> None:
+        """The loop timer of a request's deadline: a timeout unless the reply came first."""
+        request.timer = None
+        error = self.error(
+            LinkCondition.RESPONSE_TIMEOUT,
+            f"no reply within {seconds:g} s",
+            command=request.command,
+        )
+        if not self._settle(request, RequestEvent.DEADLINE, error=error, unsure=True):
+            return
+        self._link.reset_reassembler()
+        self.trace.event(
+            "response-timeout",
+            command=f"0x{request.command:02x}",
+            seconds=seconds,
+            verdict=LinkCondition.RESPONSE_TIMEOUT.value,
+            code=link_code(LinkCondition.RESPONSE_TIMEOUT, self.plugin_version).code,
+        )
 
     # --- receiving -----------------------------------------------------------------
 
-    def _fail_pending(self, error: TTLockError) -> None:
-        pending = self._pending
-        if pending is not None and not pending.future.done():
-            pending.future.set_exception(error)
+    def _on_lost(self, reason: str) -> None:
+        self._forget_app()
+        self._fire(LinkEvent.DROPPED)
+        request = self._request
+        if request is not None and request.app is not None:
+            error = self.error(LinkCondition.DISCONNECTED, reason, command=request.command)
+            self._settle(request, RequestEvent.ERROR, error=error)
+
+    def _trace_rx(
+        self, raw: bytes, key: bytes | None, verdict: str, code: int | None, **extra: Any
+    ) -> None:
+        if not self.trace.closed:
+            self.trace.frame("rx", raw, key=key, verdict=verdict, code=code, **extra)
+
+    def _learn_secrets(self, event: Replied | Stray) -> None:
+        """Give the redactor the secrets a reply carries, before it is traced."""
+        wanted = (LockCommand.GET_AES_KEY, LockCommand.CHECK_ADMIN, LockCommand.CHECK_USER_TIME)
+        if self.kind is not DeviceKind.LOCK or not event.ok or event.command not in wanted:
+            return
+        try:
+            message = event.message
+        except MessageError:
+            return  # no layout: nothing it carries can be told apart
+        if isinstance(message, AesKeyReply):
+            self.redactor.add_bytes(message.key)
+        elif isinstance(message, CheckAdminReply | CheckUserTimeReply):
+            self.redactor.add_u32(message.ps)
+
+    def _on_frame(self, raw: bytes) -> None:
+        app = self._app
+        if app is None:
+            self._trace_rx(raw, None, "stray", None)
+            return
+        for event in app.receive_data(raw):
+            self._on_event(app, event)
+
+    def _on_event(self, app: AppRole, event: Event) -> None:
+        request = self._request
+        mine = request if request is not None and request.app is app else None
+        if isinstance(event, Problem):
+            self._trace_rx(event.raw, event.key, event.condition.value, event.code.code)
+            if mine is not None and event.ended == mine.command:
+                # The request's reply is unreadable: report it, and start over next time.
+                error = self.error(
+                    event.condition, event.detail, command=mine.command, raw_reply=event.raw
+                )
+                self._settle(mine, RequestEvent.ERROR, error=error, unsure=True)
+        elif isinstance(event, RuleFailed):
+            self._caller_failed(mine, event.raw, event.key, event.error)
+        elif isinstance(event, Pushed):
+            self._trace_rx(event.raw, event.key, "push", None)
+            self._queue_event(DeviceEvent(self.device, event.push, event.raw, time.monotonic()))
+        elif isinstance(event, Stray):
+            self._learn_secrets(event)
+            # "late": the reply to a request that already has its outcome (a timeout).
+            verdict = "late" if event.reason == "late" else "stray"
+            self._trace_rx(event.raw, event.key, verdict, None)
+        elif isinstance(event, Progress):
+            verdict = "processing" if event.processing else "progress"
+            self._trace_rx(event.raw, event.key, verdict, event.code.code)
+            if mine is not None:
+                mine.fire(RequestEvent.PROGRESS)
+                mine.progress.append(event.plaintext)
+                if mine.on_progress is not None:
+                    try:
+                        mine.on_progress(event.plaintext)
+                    except Exception as exc:  # noqa: BLE001 - re-raised in the requesting task
+                        self._caller_failed(mine, event.raw, event.key, exc)
+        else:
+            self._learn_secrets(event)
+            if isinstance(app, LockApp) and event.command == LockCommand.GET_AES_KEY:
+                self._lock_key = app.lock_key
+            verdict = "ok" if event.ok else "device-error"
+            self._trace_rx(event.raw, event.key, verdict, event.code.code)
+            if mine is not None:
+                self._settle(mine, RequestEvent.REPLY, result=event)
 
     def _caller_failed(
-        self, raw: bytes, key: bytes | None, pending: _Pending, error: Exception
+        self, request: _Request | None, raw: bytes, key: bytes | None, error: Exception
     ) -> None:
         """A ``final``/``on_progress`` callback raised: the request ends with its error.
 
@@ -710,125 +806,8 @@ class Session:
         end as a response timeout the device did not cause.
         """
         self._trace_rx(raw, key, "caller-error", None, error=type(error).__name__)
-        if not pending.future.done():
-            pending.future.set_exception(error)
-
-    def _on_lost(self, reason: str) -> None:
-        app, self._app = self._app, None
-        if app is not None:
-            app.disconnected()
-        pending = self._pending
-        if pending is not None:
-            self._fail_pending(
-                self.error(LinkCondition.DISCONNECTED, reason, command=pending.command)
-            )
-
-    def _trace_rx(
-        self, raw: bytes, key: bytes | None, verdict: str, code: int | None, **extra: Any
-    ) -> None:
-        if not self.trace.closed:
-            self.trace.frame("rx", raw, key=key, verdict=verdict, code=code, **extra)
-
-    def _learn_secrets(self, echo: int, plaintext: bytes) -> bytes | None:
-        """Register secrets a reply carries before it is traced; the AES key if any."""
-        if self.kind is not DeviceKind.LOCK:
-            return None
-        reply = parse_reply(plaintext)
-        if not reply.ok:
-            return None
-        if echo == LockCommand.GET_AES_KEY:
-            key = AesKeyReply.decode(reply.data).key
-            self.redactor.add_bytes(key)
-            return key
-        if echo == LockCommand.CHECK_ADMIN:
-            self.redactor.add_u32(CheckAdminReply.decode(reply.data).ps)
-        elif echo == LockCommand.CHECK_USER_TIME:
-            self.redactor.add_u32(CheckUserTimeReply.decode(reply.data).ps)
-        return None
-
-    def _on_frame(self, raw: bytes) -> None:
-        app, codec = self._app, self._codec
-        if app is None or codec is None:
-            self._trace_rx(raw, None, "stray", None)
-            return
-        incoming = codec.decode(app, raw)
-        pending = self._pending
-        if incoming.problem is not None:
-            code = link_code(incoming.problem, self.plugin_version).code
-            self._trace_rx(raw, incoming.key, incoming.problem.value, code)
-            if pending is not None and not pending.future.done():
-                # The request's reply is unreadable: report it, and start over next time.
-                self._stale = True
-                self._fail_pending(
-                    self.error(
-                        incoming.problem,
-                        incoming.detail,
-                        command=pending.command,
-                        raw_reply=raw,
-                    )
-                )
-            return
-        assert incoming.echo is not None
-        assert incoming.plaintext is not None
-        echo, plaintext = incoming.echo, incoming.plaintext
-        outcome = codec.outcome(echo, plaintext)
-        matched = pending is not None and echo == pending.command and not pending.future.done()
-        is_final = True
-        if matched:
-            assert pending is not None
-            predicate = pending.final
-            if outcome.ok and predicate is not None:
-                try:
-                    is_final = predicate(plaintext)
-                except Exception as exc:  # noqa: BLE001 - re-raised in the requesting task
-                    self._caller_failed(raw, incoming.key, pending, exc)
-                    return
-            else:
-                is_final = not outcome.processing
-        try:
-            key = self._learn_secrets(echo, plaintext) if matched else None
-            result = app.receive(echo, success=outcome.ok, final=is_final, aes_key=key)
-        except ProtocolError as exc:
-            # IllegalTransition: the lock reported a success its own table forbids;
-            # MessageError: a key reply that does not hold a key.
-            code = link_code(LinkCondition.REPLY_UNPARSEABLE, self.plugin_version).code
-            self._trace_rx(raw, incoming.key, LinkCondition.REPLY_UNPARSEABLE.value, code)
-            if matched and pending is not None:
-                self._stale = True
-                self._fail_pending(
-                    self.error(
-                        LinkCondition.REPLY_UNPARSEABLE,
-                        str(exc),
-                        command=pending.command,
-                        raw_reply=raw,
-                    )
-                )
-            return
-        if isinstance(result, Stray):
-            push = codec.push(plaintext)
-            if push is None:
-                self._trace_rx(raw, incoming.key, "stray", None)
-                return
-            self._trace_rx(raw, incoming.key, "push", None)
-            self._queue_event(DeviceEvent(self.device, push, raw, time.monotonic()))
-            return
-        assert pending is not None
-        if key is not None:
-            self._lock_key = key
-        mapped = codec.code(outcome, self.plugin_version)
-        if not result.final:
-            pending.progress.append(plaintext)
-            self._trace_rx(
-                raw, incoming.key, "processing" if not outcome.ok else "progress", mapped
-            )
-            if pending.on_progress is not None:
-                try:
-                    pending.on_progress(plaintext)
-                except Exception as exc:  # noqa: BLE001 - re-raised in the requesting task
-                    self._caller_failed(raw, incoming.key, pending, exc)
-            return
-        self._trace_rx(raw, incoming.key, "ok" if outcome.ok else "device-error", mapped)
-        pending.future.set_result((raw, plaintext))
+        if request is not None:
+            self._settle(request, RequestEvent.ERROR, error=error, unsure=True)
 
     # --- events ---------------------------------------------------------------------
 
@@ -860,7 +839,7 @@ class Session:
         Returns how many queued events were dropped. Raises :class:`Busy` while a
         request is in flight.
         """
-        if self._busy.locked():
+        if self._request is not None:
             raise self.error(LinkCondition.BUSY, "cannot drain while a command is in flight")
         await asyncio.sleep(0)  # let notifications already scheduled land first
         dropped = 0
@@ -869,7 +848,8 @@ class Session:
             dropped += 1
         partial = self._link.reset_reassembler()
         self.trace.event("drain", events=dropped, partial_bytes=len(partial))
-        if self._stale:
-            self._stale = False
-            await self._reset_connection("stale link drained")
+        if self._state is LinkState.STALE:
+            async with self._connect_lock:
+                if self._state is LinkState.STALE:
+                    await self._close_link("stale link drained", LinkEvent.DISCONNECT)
         return dropped

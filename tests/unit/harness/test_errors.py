@@ -34,12 +34,17 @@ from ttlock_hil.harness.errors import (
 )
 from ttlock_hil.protocol.codes import Code, lookup, table_versions
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
+from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errormap import (
+    GATEWAY_STATUS_FALLBACK,
+    LOCK_ERROR_FALLBACK,
     LinkCondition,
     gateway_status_code,
     link_code,
     lock_error_code,
 )
+
+LOCK, GATEWAY = DeviceKind.LOCK, DeviceKind.GATEWAY
 
 ALL_TTLOCK_ERRORS = (DeviceError, *LINK_ERRORS.values())
 
@@ -239,7 +244,7 @@ def test_advice_can_be_overridden_per_error() -> None:
 
 
 def test_lock_error_byte_maps_through_the_lock_table() -> None:
-    err = DeviceError.from_lock_byte(0x1E, "3.1.0", command=LockCommand.UNLOCK, device="fd")
+    err = DeviceError.from_answer(LOCK, 0x1E, "3.1.0", command=LockCommand.UNLOCK, device="fd")
     assert err.code == lock_error_code(0x1E, "3.1.0")
     assert err.code.code == Code.DOUBLE_LOCKED  # §5.1: 0x1E is reported as 30
     assert err.error_byte == 0x1E
@@ -247,14 +252,28 @@ def test_lock_error_byte_maps_through_the_lock_table() -> None:
 
 
 def test_gateway_status_maps_through_the_gateway_table() -> None:
-    err = DeviceError.from_gateway_status(3, "3.1.0", command=GatewayCommand.CONFIGURE_WIFI)
+    err = DeviceError.from_answer(GATEWAY, 3, "3.1.0", command=GatewayCommand.CONFIGURE_WIFI)
     assert err.code == gateway_status_code(3, "3.1.0")
     assert err.error_byte == 3
     assert err.command_name == "CONFIGURE_WIFI"
 
 
+def test_a_failed_lock_reply_without_an_error_byte_falls_back_to_19() -> None:
+    err = DeviceError.from_answer(LOCK, None, "3.1.0", command=LockCommand.UNLOCK)
+    assert err.code.code == LOCK_ERROR_FALLBACK == 19
+    assert err.error_byte is None
+    assert "without an error byte" in err.message
+
+
+def test_a_gateway_status_in_a_plugin_without_gateway_codes_falls_back_to_128() -> None:
+    err = DeviceError.from_answer(GATEWAY, 3, "2.5.0", command=GatewayCommand.CONFIGURE_WIFI)
+    assert err.code.code == GATEWAY_STATUS_FALLBACK == 128
+    assert err.error_byte == 3
+    assert err.message == "gateway status 3"
+
+
 def test_device_error_without_specific_advice_gets_the_class_default() -> None:
-    err = DeviceError.from_lock_byte(0x15, "3.1.0")
+    err = DeviceError.from_answer(LOCK, 0x15, "3.1.0")
     assert err.advice == DeviceError.default_advice
 
 
@@ -284,7 +303,7 @@ def test_every_error_class_is_either_retryable_or_says_why_not() -> None:
     [
         ConfigError("bad", file="hil-config.yaml", line=3, field="lab", fix="fix it"),
         ConnectTimeout.mapped("3.1.0", "late", device="fd", command=LockCommand.UNLOCK),
-        DeviceError.from_lock_byte(0x0A, "3.1.0", raw_reply=b"\x01", trace_path="t.jsonl"),
+        DeviceError.from_answer(LOCK, 0x0A, "3.1.0", raw_reply=b"\x01", trace_path="t.jsonl"),
         ReplyCrcError.mapped("2.6.0", device="fd"),
         ReplyUnparseable.mapped("3.1.0"),
         Unsupported.mapped("3.1.0"),

@@ -477,3 +477,57 @@ async def test_concurrent_connects_share_one_connection(session: Session, lab: L
     assert answer.command == STATUS
     assert echo(lab).connects == 1
     assert session.connected
+
+
+# --- one outcome per request (issue 18, defect 1) ---------------------------------------------
+
+RACES = 300
+"""Requests per race test: a reply and the request's deadline come due together."""
+RACE_DEADLINE = 0.01
+
+
+@pytest.mark.parametrize(
+    "late_by", [0.0, 0.004], ids=["reply-exactly-at-the-deadline", "reply-just-after-it"]
+)
+async def test_a_reply_racing_the_deadline_gives_one_typed_outcome(
+    session: Session, lab: Lab, caplog: pytest.LogCaptureFixture, late_by: float
+) -> None:
+    # The device's delay timer and the session's deadline come due in the same loop
+    # turns: whichever the loop runs first settles the request, the other is dropped.
+    # Before, a reply could complete a request whose wait the deadline had already
+    # cancelled (InvalidStateError in the loop's exception handler), or the deadline
+    # timed out an app the reply had just made idle (IllegalTransition, no TTLock code).
+    delay = RACE_DEADLINE + late_by
+    lab.virtual("front-door").faults.add(Fault.DELAY, command=UNLOCK, seconds=delay, times=None)
+    loop = asyncio.get_running_loop()
+    handled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: handled.append(context))
+    outcomes = {"answer": 0, "timeout": 0}
+    untyped: list[BaseException] = []
+    try:
+        for _ in range(RACES):
+            try:
+                async with asyncio.timeout(DEADLINE):
+                    await session.request(UNLOCK, b"\x01\x02", deadline=RACE_DEADLINE)
+            except ResponseTimeout as exc:
+                assert (exc.code.code, exc.command) == (Code.RESPONSE_TIMEOUT, UNLOCK)
+                outcomes["timeout"] += 1
+                if late_by:
+                    await asyncio.sleep(late_by * 2)  # the late reply lands on the stale link
+            except Exception as exc:  # noqa: BLE001 - any other outcome is the defect
+                untyped.append(exc)
+            else:
+                outcomes["answer"] += 1
+        await asyncio.sleep(delay * 3)  # the last late reply, if any, lands now
+        assert (await ask(session, STATUS)).command == STATUS  # usable, whoever won last
+    finally:
+        loop.set_exception_handler(None)
+    assert untyped == []
+    assert handled == []
+    assert not [r for r in caplog.records if "Exception in callback" in r.getMessage()]
+    assert sum(outcomes.values()) == RACES
+    if late_by:
+        assert outcomes["timeout"] > 0
+        records = read_trace(session.trace_path)
+        late = [r for r in records if r["direction"] == "rx" and r["verdict"] == "late"]
+        assert 0 < len(late) <= outcomes["timeout"], "a reply after its deadline is a late stray"
