@@ -537,11 +537,22 @@ class LabConfig(_Model):
         try:
             return load_credentials(ref, self.base_dir, environ=environ)
         except ConfigError as exc:
-            if exc.file is not None:
-                raise
             index = self.devices.index(device)
             field = f"devices[{index}].credentials"
-            raise exc.located(file=self._source, line=self.line_of(field), field=field) from None
+            if exc.file is None:
+                raise exc.located(
+                    file=self._source, line=self.line_of(field), field=field
+                ) from None
+            # A problem inside a credentials file: name that file and what in it, and
+            # the config line that points at it (so both ends can be found).
+            inner = f"{exc.file}" + (f" ({exc.field})" if exc.field else "")
+            raise ConfigError(
+                f"{inner}: {exc.message}",
+                file=self._source,
+                line=line,
+                field=field,
+                fix=exc.fix,
+            ) from None
 
 
 # --- loading --------------------------------------------------------------------

@@ -165,10 +165,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1)
     if close:
         return f"did you mean {close[0]!r}?"
-    return "use one of: " + ", ".join(options)
+    shown = ", ".join(options[:_LISTED])
+    more = len(options) - _LISTED
+    return "use one of: " + shown + (f" (+{more} more)" if more > 0 else "")
 
 
 Loc = tuple[str | int, ...]
+_LISTED: Final = 10  # choices named in a fix: a bench of 20 000 devices is not listed
 
 
 def _field_name(loc: Loc) -> str:

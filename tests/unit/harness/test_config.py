@@ -20,6 +20,7 @@ from ttlock_hil.harness.config import (
     packaged_config_path,
     parse_config,
 )
+from ttlock_hil.harness.config_yaml import did_you_mean
 from ttlock_hil.harness.credentials import CredentialRef, CredentialStore, LockCredentials
 from ttlock_hil.harness.errors import (
     ConfigError,
@@ -548,3 +549,25 @@ def test_an_empty_file_says_where_to_start(tmp_path: Path) -> None:
 def test_models_built_in_code_validate_too() -> None:
     with pytest.raises(ValueError, match="is not a device address"):
         DeviceConfig(name="fd", kind=DeviceKind.LOCK, model="m", address="nowhere")
+
+
+def test_a_broken_credentials_file_names_the_file_and_the_config_line(tmp_path: Path) -> None:
+    (tmp_path / "door.json").write_text('{"format": "ttlock-hil.credentials/1"}', "utf-8")
+    (tmp_path / "door.json").chmod(0o600)
+    text = (
+        "lab: bench\ndevices:\n  - name: door\n    kind: lock\n    model: v3-keypad\n"
+        "    address: 'sim:v3-keypad'\n    credentials: file:door.json\n"
+    )
+    config = parse_config(text, file=tmp_path / "hil-config.yaml", base_dir=tmp_path)
+    with pytest.raises(ConfigError) as failed:
+        config.credentials_for("door")
+    assert failed.value.line == 7
+    assert failed.value.field == "devices[0].credentials"
+    assert "door.json" in failed.value.message
+
+
+def test_did_you_mean_over_thousands_of_names_lists_a_few() -> None:
+    names = [f"door-{i:05d}" for i in range(20_000)]
+    fix = did_you_mean("zzz", names)
+    assert len(fix) < 300
+    assert "(+19990 more)" in fix
