@@ -539,10 +539,9 @@ class LabConfig(_Model):
         except ConfigError as exc:
             index = self.devices.index(device)
             field = f"devices[{index}].credentials"
+            line = self.line_of(field)
             if exc.file is None:
-                raise exc.located(
-                    file=self._source, line=self.line_of(field), field=field
-                ) from None
+                raise exc.located(file=self._source, line=line, field=field) from None
             # A problem inside a credentials file: name that file and what in it, and
             # the config line that points at it (so both ends can be found).
             inner = f"{exc.file}" + (f" ({exc.field})" if exc.field else "")
