@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+from enum import Enum
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +29,25 @@ from ttlock_hil.harness.errors import (
     ResponseTimeout,
 )
 from ttlock_hil.harness.lab import Lab
-from ttlock_hil.harness.session import Answer, Session, last_request
+from ttlock_hil.harness.session import (
+    LINK_TRANSITIONS,
+    OUTCOMES,
+    REQUEST_TRANSITIONS,
+    Answer,
+    LinkEvent,
+    LinkState,
+    RequestEvent,
+    RequestState,
+    Session,
+    last_request,
+)
 from ttlock_hil.harness.sim.backend import VirtualClientBackend
 from ttlock_hil.harness.sim.device import DeviceKind
 from ttlock_hil.harness.sim.faults import Fault
 from ttlock_hil.harness.trace import read_trace
 from ttlock_hil.protocol.codes import Code
-from ttlock_hil.protocol.connection import AppState
+from ttlock_hil.protocol.connection import AppState, transition
+from ttlock_hil.protocol.errors import IllegalTransition
 from ttlock_hil.protocol.messages import GatewayStatus, StatePush, parse_reply
 
 from .conftest import (
@@ -504,13 +519,14 @@ async def test_a_reply_racing_the_deadline_gives_one_typed_outcome(
     loop.set_exception_handler(lambda _loop, context: handled.append(context))
     outcomes = {"answer": 0, "timeout": 0}
     untyped: list[BaseException] = []
+    timeouts: list[ResponseTimeout] = []
     try:
         for _ in range(RACES):
             try:
                 async with asyncio.timeout(DEADLINE):
                     await session.request(UNLOCK, b"\x01\x02", deadline=RACE_DEADLINE)
             except ResponseTimeout as exc:
-                assert (exc.code.code, exc.command) == (Code.RESPONSE_TIMEOUT, UNLOCK)
+                timeouts.append(exc)
                 outcomes["timeout"] += 1
                 if late_by:
                     await asyncio.sleep(late_by * 2)  # the late reply lands on the stale link
@@ -526,8 +542,89 @@ async def test_a_reply_racing_the_deadline_gives_one_typed_outcome(
     assert handled == []
     assert not [r for r in caplog.records if "Exception in callback" in r.getMessage()]
     assert sum(outcomes.values()) == RACES
+    assert {(e.code.code, e.command) for e in timeouts} <= {(Code.RESPONSE_TIMEOUT, UNLOCK)}
     if late_by:
         assert outcomes["timeout"] > 0
         records = read_trace(session.trace_path)
         late = [r for r in records if r["direction"] == "rx" and r["verdict"] == "late"]
         assert 0 < len(late) <= outcomes["timeout"], "a reply after its deadline is a late stray"
+
+
+# --- the states, as data ----------------------------------------------------------------------
+
+
+def reachable(start: Enum, table: dict[tuple[Any, Any], Any]) -> set[Any]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        state = queue.popleft()
+        for (source, _), target in table.items():
+            if source is state and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def test_every_link_state_is_reachable_and_closed_is_terminal() -> None:
+    assert reachable(LinkState.DOWN, LINK_TRANSITIONS) == set(LinkState)
+    assert not [key for key in LINK_TRANSITIONS if key[0] is LinkState.CLOSED]
+    for state in LinkState:
+        if state is not LinkState.CLOSED:
+            assert LINK_TRANSITIONS[(state, LinkEvent.CLOSE)] is LinkState.CLOSED
+
+
+def test_every_request_reaches_an_outcome_and_an_outcome_is_final() -> None:
+    assert reachable(RequestState.PREPARING, REQUEST_TRANSITIONS) == set(RequestState)
+    settling = {RequestEvent.REPLY, RequestEvent.DEADLINE, RequestEvent.ERROR, RequestEvent.CANCEL}
+    for state in RequestState:
+        ways_out = {event for (source, event) in REQUEST_TRANSITIONS if source is state}
+        if state in OUTCOMES:
+            # Only the write's late return is heard, and it changes nothing.
+            assert ways_out <= {RequestEvent.WRITTEN}
+            assert all(REQUEST_TRANSITIONS[(state, e)] is state for e in ways_out)
+        else:
+            assert {RequestEvent.ERROR, RequestEvent.CANCEL} <= ways_out
+            assert ways_out & settling
+    # The deadline runs only once the frame is written.
+    assert [s for (s, e) in REQUEST_TRANSITIONS if e is RequestEvent.DEADLINE] == [
+        RequestState.WAITING
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "states", "events"),
+    [
+        (LINK_TRANSITIONS, LinkState, LinkEvent),
+        (REQUEST_TRANSITIONS, RequestState, RequestEvent),
+    ],
+    ids=["link", "request"],
+)
+def test_an_illegal_move_names_the_move_the_place_and_the_state(
+    table: dict[tuple[Any, Any], Any], states: type[Enum], events: type[Enum]
+) -> None:
+    for state, event in product(states, events):
+        if (state, event) in table:
+            continue
+        with pytest.raises(IllegalTransition) as caught:
+            transition(table, state, event, role="session front-door link")
+        message = str(caught.value)
+        assert "session front-door link" in message
+        assert repr(event.value) in message
+        assert repr(state.value) in message
+
+
+async def test_the_link_state_follows_what_happens(session: Session, lab: Lab) -> None:
+    assert session.state is LinkState.DOWN
+    await ask(session)
+    assert session.state is LinkState.UP
+    lab.virtual("front-door").faults.add(Fault.SILENCE, command=UNLOCK)
+    await fails(session, ResponseTimeout, UNLOCK)
+    assert session.state is LinkState.STALE
+    assert not session.connected
+    await ask(session)  # reconnects first
+    assert (session.state, echo(lab).connects) == (LinkState.UP, 2)
+    lab.virtual("front-door").faults.add(Fault.DROP_LINK_BEFORE_REPLY, command=UNLOCK)
+    await fails(session, Disconnected, UNLOCK)
+    assert session.state is LinkState.DOWN
+    await session.aclose()
+    assert session.state is LinkState.CLOSED
+    assert session.closed
