@@ -509,6 +509,20 @@ class Link:
             self._event("adapter", configured=transport.adapter, found=name)
             self.transport = dataclasses.replace(transport, adapter=name)
 
+    def _not_found_advice(self) -> str:
+        """What to check when a device is not seen: a connected lock is silent too."""
+        address = self.transport.address
+        held = (
+            f"free it with 'bluetoothctl disconnect {address}'"
+            if self.transport.os_backend
+            else "close the other session first"
+        )
+        return (
+            "a lock connected to a central does not advertise: if another program, session "
+            f"or a killed run still holds it, {held}; else wake the lock (touch the keypad) "
+            "and check its battery and the distance to the adapter"
+        )
+
     async def _attempt(self, attempt: int) -> SeenDevice:
         await self._resolve_adapter()
         address = self.transport.address
@@ -530,17 +544,10 @@ class Link:
                 "D-Bus run, and the adapter named in hil-config.yaml",
             ) from exc
         if seen is None or seen.ble_device is None:
-            advice = None
-            if self.transport.os_backend:
-                advice = (
-                    "a lock connected to a central does not advertise: if another program "
-                    f"(or a killed run) still holds it, free it with 'bluetoothctl disconnect "
-                    f"{address}'; else wake the lock (touch the keypad) and check power and range"
-                )
             raise self.error(
                 LinkCondition.DEVICE_NOT_FOUND,
                 f"{address} not seen within {self.timeouts.scan:g} s",
-                advice=advice,
+                advice=self._not_found_advice(),
             )
         self._event(
             "seen",
@@ -571,7 +578,9 @@ class Link:
             ) from exc
         except BleakDeviceNotFoundError as exc:
             await self._abandon(client)
-            raise self.error(LinkCondition.DEVICE_NOT_FOUND, str(exc)) from exc
+            raise self.error(
+                LinkCondition.DEVICE_NOT_FOUND, str(exc), advice=self._not_found_advice()
+            ) from exc
         except _LINK_ERRORS as exc:
             await self._abandon(client)
             raise self.error(LinkCondition.DISCONNECTED, f"connect failed: {exc}") from exc

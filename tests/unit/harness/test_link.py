@@ -548,3 +548,17 @@ async def test_a_notification_of_a_closed_connection_does_not_reach_the_new_one(
     finally:
         await link.disconnect()
     assert [frame[9] for frame in recorder.frames] == [0x54]  # only the reply to 0x14
+
+
+async def test_a_second_central_on_a_held_lock_is_told_the_lock_is_held(lab: Lab) -> None:
+    holder = make_link(lab, "front-door", Recorder())
+    async with asyncio.timeout(DEADLINE):
+        await holder.connect()
+    try:
+        error, _, _ = await connect_error(lab)
+    finally:
+        await holder.disconnect()
+    assert error.code.code == Code.DEVICE_NOT_FOUND
+    assert error.advice is not None
+    assert "does not advertise" in error.advice
+    assert "close the other session" in error.advice
