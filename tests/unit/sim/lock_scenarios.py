@@ -1,7 +1,8 @@
 """Every behaviour and error code of the virtual lock, written once, run over two transports.
 
 Each scenario is ``async def <sentence>(driver)``: it builds its lock, talks to
-it as an app (:class:`~tests.unit.sim.lockapp.LockApp`) and checks replies and
+it as an app (:class:`~tests.unit.sim.clients.LockClient`: the protocol's app role,
+:class:`~ttlock_hil.protocol.app.LockApp`, on a byte pipe) and checks replies and
 the lock's state. ``test_lock.py`` runs them through ``receive()``,
 ``test_lock_via_bleak.py`` through bleak with the virtual backend.
 """
@@ -13,11 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from ttlock_hil.harness.sim.device import ManualClock
-from ttlock_hil.harness.sim.lock import DeviceError, VirtualLock
+from ttlock_hil.harness.sim.lock import VirtualLock
 from ttlock_hil.harness.sim.presets import LockPreset, ReplyOverride, lock_preset
+from ttlock_hil.protocol.app import FinalRule, Stray
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
-from ttlock_hil.protocol.errormap import lock_error_code
+from ttlock_hil.protocol.errormap import LockError, lock_error_code
+from ttlock_hil.protocol.errors import MessageError
 from ttlock_hil.protocol.frame import LOCK_TRAILER, build_lock_frame, encode_lock_command
 from ttlock_hil.protocol.messages import (
     END_OF_LIST,
@@ -26,6 +29,7 @@ from ttlock_hil.protocol.messages import (
     PERMANENT_START,
     AddAdmin,
     AdminCodeReply,
+    AesKeyReply,
     AudioQuery,
     AudioReply,
     AudioSet,
@@ -92,6 +96,7 @@ from ttlock_hil.protocol.messages import (
     RemoteUnlockQuery,
     RemoteUnlockReply,
     RemoteUnlockSet,
+    ReplyData,
     ResetLock,
     SearchDeviceFeature,
     SearchStatus,
@@ -102,10 +107,9 @@ from ttlock_hil.protocol.messages import (
     StatusReply,
     TimeCalibrate,
     UnlockReply,
-    decode_reply,
 )
 
-from .lockapp import Driver, LockApp, NoReply, aes_key_of
+from .clients import Answer, Driver, LockClient, NoReply
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 """The lock key of the frame vectors (docs/protocol.md §4.3)."""
@@ -116,7 +120,7 @@ PS = 0x1DB78A8F
 START = datetime(2026, 1, 1, 12, 0, 0)
 """ManualClock's default: every lock here starts at this time."""
 
-E = DeviceError
+E = LockError
 
 
 class Scripted:
@@ -155,9 +159,28 @@ def fresh_lock(preset: str | LockPreset = "v3-keypad", **kwargs: object) -> Virt
     return VirtualLock(preset, **kwargs)  # type: ignore[arg-type]
 
 
-async def admin(driver: Driver, lock: VirtualLock) -> LockApp:
+def aes_key_of(answer: Answer) -> bytes:
+    data = answer.message
+    assert isinstance(data, AesKeyReply)
+    return data.key
+
+
+def ends_with(cls: type[ReplyData]) -> FinalRule:
+    """The enrolment's final reply: the one whose data is ``cls`` (card or finger added)."""
+
+    def is_added(plaintext: bytes) -> bool:
+        try:
+            cls.decode(plaintext[2:])
+        except MessageError:
+            return False
+        return True
+
+    return is_added
+
+
+async def admin(driver: Driver, lock: VirtualLock) -> LockClient:
     """A connection logged in as admin (0x41 + 0x30)."""
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     await app.login_admin(ADMIN_PS, UNLOCK_KEY)
     return app
 
@@ -189,7 +212,7 @@ def scenario(function: Scenario) -> Scenario:
 async def init_hands_out_a_new_key_and_uses_it_for_everything_after(driver: Driver) -> None:
     lock = fresh_lock()
     assert lock.setting_mode
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert app.key is None
     assert (await app.request(Initialization())).ok
     reply = await app.request(GetAesKey())
@@ -210,9 +233,10 @@ async def init_hands_out_a_new_key_and_uses_it_for_everything_after(driver: Driv
     assert creds is not None
     assert (creds.aes_key, creds.admin_ps, creds.unlock_key) == (KEY, ADMIN_PS, UNLOCK_KEY)
     # The default key is over for this lock: such a frame does not even decrypt.
-    assert await app.raw(app.frame(LockCommand.SEARCH_STATUS, b"SCIENER", DEFAULT_LOCK_KEY)) == []
+    stale = encode_lock_command(LockCommand.SEARCH_STATUS, b"SCIENER", DEFAULT_LOCK_KEY)
+    assert await app.raw(stale + LOCK_TRAILER) == []
     await app.close()
-    again = await LockApp.open(driver, lock)
+    again = await LockClient.open(driver, lock)
     assert again.key == KEY
     await again.login_admin(ADMIN_PS, UNLOCK_KEY)
     await again.close()
@@ -221,7 +245,7 @@ async def init_hands_out_a_new_key_and_uses_it_for_everything_after(driver: Driv
 @scenario
 async def add_admin_and_get_aes_key_on_a_paired_lock_are_refused_with_7(driver: Driver) -> None:
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert await app.error(AddAdmin(1, 2)) == E.NOT_IN_SETTING_MODE
     assert await app.error(GetAesKey()) == E.NOT_IN_SETTING_MODE  # under the default key
     assert await app.error(Initialization()) == E.NOT_IN_SETTING_MODE
@@ -234,7 +258,7 @@ async def add_admin_and_get_aes_key_on_a_paired_lock_are_refused_with_7(driver: 
 @scenario
 async def setting_mode_answers_5_to_logins_and_admin_commands(driver: Driver) -> None:
     lock = fresh_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     status = await app.data(SearchStatus())  # status needs nothing, even in setting mode
     assert isinstance(status, StatusReply)
     assert await app.error(CheckAdmin(ADMIN_PS)) == E.IN_SETTING_MODE
@@ -246,11 +270,11 @@ async def setting_mode_answers_5_to_logins_and_admin_commands(driver: Driver) ->
 @scenario
 async def a_key_handed_out_but_never_confirmed_is_forgotten_with_the_link(driver: Driver) -> None:
     lock = fresh_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert (await app.request(GetAesKey())).ok
     await app.close()
     assert lock.setting_mode
-    again = await LockApp.open(driver, lock)
+    again = await LockClient.open(driver, lock)
     assert again.key is None
     assert (await again.request(SearchStatus())).ok  # default key again
     assert aes_key_of(await again.request(GetAesKey())) == KEY
@@ -263,7 +287,7 @@ async def a_key_handed_out_but_never_confirmed_is_forgotten_with_the_link(driver
 
 @scenario
 async def a_wrong_admin_password_is_3_and_then_check_random_is_2(driver: Driver) -> None:
-    app = await LockApp.open(driver, paired_lock())
+    app = await LockClient.open(driver, paired_lock())
     assert await app.error(CheckAdmin(ADMIN_PS + 1)) == E.ADMIN_CHECK_ERROR
     assert await app.error(CheckRandom.answer(PS, UNLOCK_KEY)) == E.NO_PERMISSION
     await app.close()
@@ -273,7 +297,7 @@ async def a_wrong_admin_password_is_3_and_then_check_random_is_2(driver: Driver)
 async def an_admin_flag_position_below_the_locks_is_13(driver: Driver) -> None:
     lock = paired_lock()
     lock.lock_flag_pos = 2
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert await app.error(CheckAdmin(ADMIN_PS, flag_pos=1)) == E.KEY_FLAG_INVALID
     assert await app.login_admin(ADMIN_PS, UNLOCK_KEY, flag_pos=2) == PS
     await app.close()
@@ -281,7 +305,7 @@ async def an_admin_flag_position_below_the_locks_is_13(driver: Driver) -> None:
 
 @scenario
 async def check_random_with_a_wrong_sum_is_3(driver: Driver) -> None:
-    app = await LockApp.open(driver, paired_lock())
+    app = await LockClient.open(driver, paired_lock())
     assert await app.challenge_admin(ADMIN_PS) == PS
     assert await app.error(CheckRandom.answer(PS, UNLOCK_KEY + 1)) == E.ADMIN_CHECK_ERROR
     await app.close()
@@ -290,7 +314,7 @@ async def check_random_with_a_wrong_sum_is_3(driver: Driver) -> None:
 @scenario
 async def without_a_login_unlock_is_18_and_admin_commands_are_2(driver: Driver) -> None:
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert (await app.unlock(PS, UNLOCK_KEY)).error_byte == E.USER_NOT_LOGIN
     assert (await app.lock(PS, UNLOCK_KEY)).error_byte == E.USER_NOT_LOGIN
     assert await app.error(AudioQuery()) == E.NO_PERMISSION
@@ -305,15 +329,15 @@ async def without_a_login_unlock_is_18_and_admin_commands_are_2(driver: Driver) 
 async def admin_unlock_and_lock_move_the_bolt_and_write_the_log(driver: Driver) -> None:
     lock = paired_lock()
     lock.battery = 42
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     await app.login_admin(ADMIN_PS, UNLOCK_KEY, uid=77)
-    unlocked = decode_reply(await app.unlock(PS, UNLOCK_KEY))
+    unlocked = (await app.unlock(PS, UNLOCK_KEY)).message
     assert unlocked == UnlockReply(42, 77, 1, date(START))
     assert lock.unlocked
     status = await app.data(SearchStatus())
     assert isinstance(status, StatusReply)
     assert status.lock_state is LockState.UNLOCKED
-    locked = decode_reply(await app.lock(PS, UNLOCK_KEY))
+    locked = (await app.lock(PS, UNLOCK_KEY)).message
     assert locked == FunctionLockReply(42, 77, 2, date(START))
     assert not lock.unlocked
     assert [(r.log_type, r.uid, r.record_id) for r in lock.log] == [
@@ -327,7 +351,7 @@ async def admin_unlock_and_lock_move_the_bolt_and_write_the_log(driver: Driver) 
 async def an_admin_may_unlock_right_after_the_challenge(driver: Driver) -> None:
     # Vendor unlockByAdmin: 0x41 → ps → 0x47, no 0x30 (§4.3).
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     await app.challenge_admin(ADMIN_PS)
     assert (await app.unlock(PS, UNLOCK_KEY)).ok
     assert lock.unlocked
@@ -346,7 +370,7 @@ async def a_wrong_unlock_check_value_is_2(driver: Driver) -> None:
 @scenario
 async def an_expired_ekey_is_14_a_future_one_17_and_a_valid_one_opens(driver: Driver) -> None:
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     past = window(-10, -1)
     future = window(1, 10)
     now = window(-1, 1)
@@ -355,7 +379,7 @@ async def an_expired_ekey_is_14_a_future_one_17_and_a_valid_one_opens(driver: Dr
     lock.lock_flag_pos = 3
     assert await app.error(CheckUserTime(*now, flag_pos=2, uid=5)) == E.KEY_FLAG_INVALID
     ps = await app.login_user(*now, flag_pos=3, uid=5)
-    reply = decode_reply(await app.unlock(ps, UNLOCK_KEY))
+    reply = (await app.unlock(ps, UNLOCK_KEY)).message
     assert isinstance(reply, UnlockReply)
     assert reply.uid == 5
     # A user is no admin: admin commands stay closed.
@@ -373,7 +397,7 @@ async def the_login_ends_with_the_link_but_stored_state_survives(driver: Driver)
     assert (await app.request(PasscodeAdd(PasscodeType.PERMANENT, "123456", start))).ok
     assert (await app.request(AutoLockSet(30))).ok
     await app.close()
-    again = await LockApp.open(driver, lock)
+    again = await LockClient.open(driver, lock)
     assert (await again.unlock(PS, UNLOCK_KEY)).error_byte == E.USER_NOT_LOGIN
     assert await again.error(AutoLockQuery()) == E.NO_PERMISSION
     await again.login_admin(ADMIN_PS, UNLOCK_KEY)
@@ -388,7 +412,7 @@ async def the_login_ends_with_the_link_but_stored_state_survives(driver: Driver)
 async def a_frozen_lock_refuses_users_with_28_but_not_the_admin(driver: Driver) -> None:
     lock = paired_lock()
     lock.frozen = True
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     ps = await app.login_user(PERMANENT_START, PERMANENT_END)
     assert (await app.unlock(ps, UNLOCK_KEY)).error_byte == E.FROZEN
     assert not lock.unlocked
@@ -401,7 +425,7 @@ async def a_frozen_lock_refuses_users_with_28_but_not_the_admin(driver: Driver) 
 async def a_double_locked_door_refuses_users_with_30_and_logs_it(driver: Driver) -> None:
     lock = paired_lock()
     lock.double_locked = True
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     ps = await app.login_user(PERMANENT_START, PERMANENT_END, uid=9)
     reply = await app.unlock(ps, UNLOCK_KEY)
     assert reply.error_byte == E.LOCK_REVERSE
@@ -432,7 +456,7 @@ async def a_flat_battery_refuses_unlock_and_lock_with_10(driver: Driver) -> None
 async def status_needs_no_login_and_reports_battery_and_bolt(driver: Driver) -> None:
     lock = paired_lock()
     lock.battery = 45
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     reply = await app.request(SearchStatus())
     assert reply.data == bytes([45, 0, 2])  # the real capture 14 01 2d 00 02 (§4.2)
     await app.close()
@@ -442,7 +466,7 @@ async def status_needs_no_login_and_reports_battery_and_bolt(driver: Driver) -> 
 async def get_time_is_open_and_calibrate_sets_the_lock_clock(driver: Driver) -> None:
     clock = ManualClock(START)
     lock = paired_lock(clock=clock)
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert await app.data(GetLockTime()) == LockTimeReply(date(START))
     await app.login_admin(ADMIN_PS, UNLOCK_KEY)
     target = datetime(2026, 1, 2, 3, 4, 5)
@@ -458,7 +482,7 @@ async def features_report_each_presets_bits_before_any_login(driver: Driver) -> 
     for name in ("v3-keypad", "v3-fingerprint-ic", "v3-padlock", "v3-wifi"):
         lock = paired_lock(name)
         lock.battery = 66
-        app = await LockApp.open(driver, lock)
+        app = await LockClient.open(driver, lock)
         features = await app.data(SearchDeviceFeature())
         assert isinstance(features, FeaturesReply)
         assert features.battery == 66
@@ -621,10 +645,10 @@ async def keypad_use_is_logged_and_read_back(driver: Driver) -> None:
 async def an_ic_card_add_pushes_the_card_number_as_a_second_reply(driver: Driver) -> None:
     lock = paired_lock("v3-fingerprint-ic")
     app = await admin(driver, lock)
-    progress = decode_reply(await app.request(IcEnterAddMode(), partial=True))
+    progress = (await app.request(IcEnterAddMode(), final=ends_with(IcAddedReply))).message
     assert progress == IcAddProgressReply(lock.battery)
     assert lock.present_card(0xDEADBEEF)
-    added = decode_reply(await app.next_reply())
+    added = (await app.next_reply()).message
     assert added == IcAddedReply(lock.battery, 0xDEADBEEF)
     listing = await app.data(IcQuery(0))
     assert isinstance(listing, IcListReply)
@@ -649,7 +673,7 @@ async def ic_cards_are_added_modified_deleted_and_missing_ones_are_24(driver: Dr
     start, end = window(0, 10)
     big = 0x1_0000_0001  # an 8-byte card number
     for card in (0x01020304, big):
-        assert decode_reply(await app.request(IcAdd(card, start, end))) == IcAddedReply(
+        assert (await app.request(IcAdd(card, start, end))).message == IcAddedReply(
             lock.battery, card
         )
     assert await app.error(IcDelete(0x0BADCAFE)) == E.IC_CARD_NOT_EXIST
@@ -672,13 +696,13 @@ async def ic_cards_are_added_modified_deleted_and_missing_ones_are_24(driver: Dr
 async def a_fingerprint_add_streams_progress_then_the_new_id(driver: Driver) -> None:
     lock = paired_lock("v3-fingerprint-ic")
     app = await admin(driver, lock)
-    entered = decode_reply(await app.request(FrEnterAddMode(), partial=True))
+    entered = (await app.request(FrEnterAddMode(), final=ends_with(FrAddedReply))).message
     assert entered == FrAddProgressReply(lock.battery, FrAddStatus.ENTERED_ADD_MODE)
     assert lock.present_finger(0x0000AABBCCDD)
     for _ in range(lock.preset.fingerprint_touches - 1):
-        step = decode_reply(await app.next_reply(final=False))
+        step = (await app.next_reply()).message
         assert step == FrAddProgressReply(lock.battery, FrAddStatus.PROGRESS)
-    done = decode_reply(await app.next_reply())
+    done = (await app.next_reply()).message
     assert done == FrAddedReply(lock.battery, 0x0000AABBCCDD)
     listing = await app.data(FrQuery(0))
     assert isinstance(listing, FrListReply)
@@ -696,11 +720,11 @@ async def fingerprints_are_modified_deleted_and_missing_ones_are_26(driver: Driv
     start, end = window(0, 10)
     assert await app.error(FrDelete(42)) == E.FINGER_PRINT_NOT_EXIST
     assert await app.error(FrModify(42, start, end)) == E.FINGER_PRINT_NOT_EXIST
-    await app.request(FrEnterAddMode(), partial=True)
+    await app.request(FrEnterAddMode(), final=ends_with(FrAddedReply))
     lock.present_finger()  # the lock picks the id
     for _ in range(lock.preset.fingerprint_touches - 1):
-        await app.next_reply(final=False)
-    added = decode_reply(await app.next_reply())
+        await app.next_reply()
+    added = (await app.next_reply()).message
     assert isinstance(added, FrAddedReply)
     assert added.fingerprint in lock.fingerprints
     assert (await app.request(FrModify(added.fingerprint, start, end))).ok
@@ -719,7 +743,7 @@ async def the_operate_log_pages_and_a_missing_record_is_31(driver: Driver) -> No
     lock = paired_lock()
     for n in range(12):
         lock.enter_passcode(f"{n:06d}")  # twelve failed keypad tries
-    app = await LockApp.open(driver, lock)  # the log is open without a login (§4.2)
+    app = await LockClient.open(driver, lock)  # the log is open without a login (§4.2)
     records: list[LogRecord] = []
     seq = 0
     pages = 0
@@ -760,7 +784,7 @@ async def reset_goes_back_to_setting_mode_and_the_default_key(driver: Driver) ->
     assert app.setting_mode  # the app's view of the shared table agrees
     assert (await app.request(SearchStatus())).ok  # now under the default key
     await app.close()
-    again = await LockApp.open(driver, lock)
+    again = await LockClient.open(driver, lock)
     assert aes_key_of(await again.request(GetAesKey())) == KEY
     assert (await again.request(AddAdmin(1, 2))).ok
     await again.close()
@@ -855,7 +879,7 @@ async def unsupported_commands_and_missing_features_are_27(driver: Driver) -> No
     assert await app.error(IcQuery(0)) == E.INVALID_COMMAND
     assert await app.error(AudioQuery()) == E.INVALID_COMMAND
     for opcode in (LockCommand.ENTER_DFU_MODE, LockCommand.WIFI_SCAN, 0x99):
-        reply = await app.exchange(opcode, b"")
+        reply = await app.request(opcode, b"")
         assert (reply.command, reply.error_byte) == (opcode, E.INVALID_COMMAND)
     assert lock_error_code(E.INVALID_COMMAND).code == 27
     await app.close()
@@ -865,9 +889,9 @@ async def unsupported_commands_and_missing_features_are_27(driver: Driver) -> No
 async def a_payload_that_does_not_fit_its_layout_is_32(driver: Driver) -> None:
     lock = paired_lock()
     app = await admin(driver, lock)
-    reply = await app.exchange(LockCommand.AUTO_LOCK_MANAGE, b"\x09")  # no operation 9
+    reply = await app.request(LockCommand.AUTO_LOCK_MANAGE, b"\x09")  # no operation 9
     assert reply.error_byte == E.INVALID_PARAM
-    reply = await app.exchange(LockCommand.SEARCH_STATUS, b"NOT-SCIENER")
+    reply = await app.request(LockCommand.SEARCH_STATUS, b"NOT-SCIENER")
     assert reply.error_byte == E.INVALID_PARAM
     assert lock_error_code(E.INVALID_PARAM).code == 32
     await app.close()
@@ -876,11 +900,11 @@ async def a_payload_that_does_not_fit_its_layout_is_32(driver: Driver) -> None:
 @scenario
 async def a_request_with_a_bad_crc_is_answered_with_error_1(driver: Driver) -> None:
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
-    good = app.frame(LockCommand.SEARCH_STATUS, b"SCIENER")
-    bad = good[:-3] + bytes([good[-3] ^ 0xFF]) + LOCK_TRAILER
-    (frame,) = await app.raw(bad)
-    reply = app.decode(frame, KEY)
+    app = await LockClient.open(driver, lock)
+    good = encode_lock_command(LockCommand.SEARCH_STATUS, b"SCIENER", KEY)
+    bad = good[:-1] + bytes([good[-1] ^ 0xFF]) + LOCK_TRAILER
+    (reply,) = await app.raw(bad)  # nobody asked (the app sent nothing): a stray
+    assert isinstance(reply, Stray)
     assert (reply.command, reply.ok, reply.error_byte) == (LockCommand.SEARCH_STATUS, False, 1)
     assert (await app.request(SearchStatus())).ok  # the link is fine afterwards
     await app.close()
@@ -889,7 +913,7 @@ async def a_request_with_a_bad_crc_is_answered_with_error_1(driver: Driver) -> N
 @scenario
 async def a_frame_that_does_not_decrypt_gets_no_reply(driver: Driver) -> None:
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     wrong_key = encode_lock_command(0x14, b"SCIENER", bytes(16)) + LOCK_TRAILER
     assert await app.raw(wrong_key) == []
     not_whole_blocks = build_lock_frame(0x14, bytes(15)) + LOCK_TRAILER  # AES needs 16n bytes
@@ -910,7 +934,7 @@ async def preset_quirks_answer_other_error_bytes(driver: Driver) -> None:
         ),
     )
     lock = paired_lock(quirky)
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert (await app.unlock(PS, UNLOCK_KEY)).error_byte == E.NO_PERMISSION
     assert await app.error(SearchDeviceFeature()) == E.INVALID_COMMAND
     assert (await app.lock(PS, UNLOCK_KEY)).error_byte == E.USER_NOT_LOGIN  # untouched
@@ -920,7 +944,7 @@ async def preset_quirks_answer_other_error_bytes(driver: Driver) -> None:
     assert lock.audio  # refused, not executed
     await app.close()
     strict = paired_lock(base.evolve(operate_refusal=E.NO_PERMISSION))
-    app = await LockApp.open(driver, strict)
+    app = await LockClient.open(driver, strict)
     assert (await app.lock(PS, UNLOCK_KEY)).error_byte == E.NO_PERMISSION
     await app.close()
 

@@ -13,6 +13,7 @@ import pytest
 from ttlock_hil.harness.sim.device import DeviceKind, ManualClock, VirtualDevice
 from ttlock_hil.harness.sim.gateway import VirtualGateway
 from ttlock_hil.harness.sim.presets import ReplyOverride, WifiNetwork, gateway_preset
+from ttlock_hil.protocol.app import Stray
 from ttlock_hil.protocol.commands import GatewayCommand
 from ttlock_hil.protocol.crypto import gateway_key
 from ttlock_hil.protocol.errormap import gateway_status_code
@@ -36,7 +37,7 @@ from ttlock_hil.protocol.messages import (
     SsidScanReply,
 )
 
-from .lockapp import BleakDriver, Driver, GatewayApp, SansIODriver
+from .clients import BleakDriver, Driver, GatewayClient, SansIODriver
 
 S = GatewayStatus
 ACCOUNT = ConfigureAccount.with_password(
@@ -58,9 +59,14 @@ def code(status: int) -> int:
     return gateway_status_code(status).code
 
 
-async def join_wifi(app: GatewayApp) -> None:
+def scan_finished(plaintext: bytes) -> bool:
+    """The Wi-Fi scan's final reply: status 5, "done" (§7)."""
+    return plaintext[0] == S.DONE
+
+
+async def join_wifi(app: GatewayClient) -> None:
     assert await app.status(ConfigureWifi("MyWiFi", "secret123")) == S.PROCESSING
-    assert await app.next_status(GatewayCommand.CONFIGURE_WIFI) == S.SUCCESS
+    assert await app.next_status() == S.SUCCESS  # the same request, still in flight
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -116,31 +122,34 @@ def test_receive_accepts_any_chunking() -> None:
 
 
 async def test_echo_is_answered_success(driver: Driver) -> None:
-    app = await GatewayApp.open(driver, VirtualGateway("g2"))
+    app = await GatewayClient.open(driver, VirtualGateway("g2"))
     assert await app.status(Echo()) == S.SUCCESS
     await app.close()
 
 
 async def test_a_wifi_scan_streams_each_network_then_the_end_marker(driver: Driver) -> None:
     gw = VirtualGateway("g2")
-    app = await GatewayApp.open(driver, gw)
-    replies = await app.exchange(GetNearbySsid.COMMAND, GetNearbySsid().encode(), replies=4)
-    assert replies == [
+    app = await GatewayClient.open(driver, gw)
+    replies = await app.answers(GetNearbySsid(), final=scan_finished)
+    assert [reply.message for reply in replies] == [
         SsidScanReply((SsidEntry("MyWiFi", -48),)),
         SsidScanReply((SsidEntry("Lab-5G", -63),)),
         SsidScanReply((SsidEntry("Guest", -80),)),
         SsidScanReply(finished=True),
     ]
     gw.networks = [WifiNetwork("Café ☕", rssi=-40)]
-    replies = await app.exchange(GetNearbySsid.COMMAND, GetNearbySsid().encode(), replies=2)
-    assert replies == [SsidScanReply((SsidEntry("Café ☕", -40),)), SsidScanReply(finished=True)]
+    replies = await app.answers(GetNearbySsid(), final=scan_finished)
+    assert [reply.message for reply in replies] == [
+        SsidScanReply((SsidEntry("Café ☕", -40),)),
+        SsidScanReply(finished=True),
+    ]
     assert code(S.DONE) == 132
     await app.close()
 
 
 async def test_configure_wifi_refuses_unknown_ssids_and_wrong_passwords(driver: Driver) -> None:
     gw = VirtualGateway("g2")
-    app = await GatewayApp.open(driver, gw)
+    app = await GatewayClient.open(driver, gw)
     assert await app.status(ConfigureWifi("Nowhere", "x")) == S.BAD_WIFI_NAME
     assert code(S.BAD_WIFI_NAME) == 130
     assert await app.status(ConfigureWifi("MyWiFi", "wrong")) == S.BAD_WIFI_PASSWORD
@@ -157,17 +166,17 @@ async def test_the_wifi_success_follows_the_processing_reply_after_the_join_time
 ) -> None:
     clock = ManualClock()
     gw = VirtualGateway(gateway_preset("g2").evolve(wifi_join_seconds=3), clock=clock)
-    app = await GatewayApp.open(driver, gw)
+    app = await GatewayClient.open(driver, gw)
     assert await app.status(ConfigureWifi("Lab-5G", "correct horse")) == S.PROCESSING
-    assert await app.transport.quiet() == []  # still joining
+    assert await app.quiet() == []  # still joining
     clock.advance(3)
-    assert await app.next_status(GatewayCommand.CONFIGURE_WIFI) == S.SUCCESS
+    assert await app.next_status() == S.SUCCESS
     await app.close()
 
 
 async def test_g2_init_sequence_wifi_server_account(driver: Driver) -> None:
     gw = VirtualGateway("g2")
-    app = await GatewayApp.open(driver, gw)
+    app = await GatewayClient.open(driver, gw)
     assert await app.status(ConfigureServer()) == S.NO_CABLE  # no Wi-Fi joined yet
     assert code(S.NO_CABLE) == 136
     await join_wifi(app)
@@ -179,7 +188,7 @@ async def test_g2_init_sequence_wifi_server_account(driver: Driver) -> None:
     assert (gw.config.account.uid, gw.config.account.name) == (1001, "Lab gateway")
     await app.close()
     # What was configured survives the link.
-    again = await GatewayApp.open(driver, gw)
+    again = await GatewayClient.open(driver, gw)
     assert await again.status(ConfigureServer("example.org", 1234)) == S.SUCCESS
     assert gw.config.server == ("example.org", 1234)
     await again.close()
@@ -187,10 +196,10 @@ async def test_g2_init_sequence_wifi_server_account(driver: Driver) -> None:
 
 async def test_g3_has_no_wifi_and_reports_a_missing_cable(driver: Driver) -> None:
     gw = VirtualGateway("g3")
-    app = await GatewayApp.open(driver, gw)
+    app = await GatewayClient.open(driver, gw)
     assert await app.status(ConfigureWifi("MyWiFi", "secret123")) == S.INVALID_COMMAND
-    (scan,) = await app.exchange(GetNearbySsid.COMMAND, GetNearbySsid().encode())
-    assert scan == GatewayReply(S.INVALID_COMMAND)
+    (scan,) = await app.answers(GetNearbySsid(), final=scan_finished)
+    assert scan.message == GatewayReply(S.INVALID_COMMAND)
     assert code(S.INVALID_COMMAND) == 133
     assert await app.status(SetApn("internet")) == S.INVALID_COMMAND
     gw.network_available = False
@@ -204,7 +213,7 @@ async def test_g3_has_no_wifi_and_reports_a_missing_cable(driver: Driver) -> Non
 async def test_g4_needs_a_sim_card_and_takes_an_apn(driver: Driver) -> None:
     gw = VirtualGateway("g4")
     gw.sim_card = False
-    app = await GatewayApp.open(driver, gw)
+    app = await GatewayClient.open(driver, gw)
     assert await app.status(ConfigureServer()) == S.NO_SIM_CARD
     assert await app.status(ACCOUNT) == S.NO_SIM_CARD
     assert code(S.NO_SIM_CARD) == 135
@@ -213,14 +222,14 @@ async def test_g4_needs_a_sim_card_and_takes_an_apn(driver: Driver) -> None:
     assert gw.config.apn == "internet.example"
     assert await app.status(ConfigureServer()) == S.SUCCESS
     await app.close()
-    g2 = await GatewayApp.open(driver, VirtualGateway("g2"))
+    g2 = await GatewayClient.open(driver, VirtualGateway("g2"))
     assert await g2.status(SetApn("internet.example")) == S.INVALID_COMMAND
     await g2.close()
 
 
 async def test_ip_configuration_and_dfu_are_accepted(driver: Driver) -> None:
     gw = VirtualGateway("g3")
-    app = await GatewayApp.open(driver, gw)
+    app = await GatewayClient.open(driver, gw)
     static = ConfigIp(IpMode.STATIC, "192.168.1.10", "255.255.255.0", "192.168.1.1", "1.1.1.1")
     assert await app.status(static) == S.SUCCESS
     assert gw.config.ip == static
@@ -231,11 +240,11 @@ async def test_ip_configuration_and_dfu_are_accepted(driver: Driver) -> None:
 
 async def test_unknown_opcodes_are_6_and_malformed_payloads_are_1(driver: Driver) -> None:
     gw = VirtualGateway("g2")
-    app = await GatewayApp.open(driver, gw)
-    (reply,) = await app.exchange(0x33, b"SCIENER")
-    assert reply.status == S.INVALID_COMMAND  # type: ignore[union-attr]
-    (reply,) = await app.exchange(GatewayCommand.ECHO, b"NOT-SCIENER")
-    assert reply.status == S.FAILED  # type: ignore[union-attr]
+    app = await GatewayClient.open(driver, gw)
+    reply = await app.request(0x33, b"SCIENER")
+    assert reply.message == GatewayReply(S.INVALID_COMMAND)
+    reply = await app.request(GatewayCommand.ECHO, b"NOT-SCIENER")
+    assert reply.message == GatewayReply(S.FAILED)
     assert code(S.FAILED) == 128
     await app.close()
 
@@ -244,10 +253,11 @@ async def test_a_bad_crc_is_answered_failed_and_an_undecryptable_frame_not_at_al
     driver: Driver,
 ) -> None:
     gw = VirtualGateway("g2")
-    app = await GatewayApp.open(driver, gw)
-    good = app.frame(GatewayCommand.ECHO, Echo().encode())
-    (frame,) = await app.raw(good[:-1] + bytes([good[-1] ^ 0x55]))
-    assert app.decode(GatewayCommand.ECHO, frame).status == S.FAILED  # type: ignore[union-attr]
+    app = await GatewayClient.open(driver, gw)
+    good = encode_gateway_command(GatewayCommand.ECHO, Echo().encode(), gateway_key(gw.address))
+    (reply,) = await app.raw(good[:-1] + bytes([good[-1] ^ 0x55]))
+    assert isinstance(reply, Stray)  # the app sent nothing: nobody asked
+    assert (reply.command, reply.error_byte) == (GatewayCommand.ECHO, S.FAILED)
     other_key = encode_gateway_command(GatewayCommand.ECHO, b"SCIENER", bytes(16))
     assert await app.raw(other_key) == []
     assert await app.raw(build_gateway_frame(GatewayCommand.ECHO, bytes(15))) == []
@@ -262,7 +272,7 @@ async def test_preset_overrides_swap_status_bytes(driver: Driver) -> None:
             ReplyOverride(GatewayCommand.CONFIGURE_WIFI, S.FAILED, replaces=S.BAD_WIFI_NAME),
         )
     )
-    app = await GatewayApp.open(driver, VirtualGateway(quirky))
+    app = await GatewayClient.open(driver, VirtualGateway(quirky))
     assert await app.status(ConfigureWifi("Nowhere", "x")) == S.FAILED
     await join_wifi(app)
     assert await app.status(ConfigureServer()) == S.TIME_OUT

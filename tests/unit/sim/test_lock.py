@@ -48,8 +48,8 @@ from ttlock_hil.protocol.messages import (
     parse_reply,
 )
 
+from .clients import UNIX_TIME, SansIODriver
 from .lock_scenarios import ADMIN_PS, KEY, PS, SCENARIOS, UNLOCK_KEY, Scenario, paired_lock
-from .lockapp import UNIX_TIME, SansIODriver
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)

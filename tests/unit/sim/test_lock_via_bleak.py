@@ -25,21 +25,23 @@ from ttlock_hil.harness.sim import (
     VirtualGateway,
     VirtualScannerBackend,
 )
-from ttlock_hil.harness.sim.lock import DeviceError, VirtualLock
+from ttlock_hil.harness.sim.lock import VirtualLock
 from ttlock_hil.protocol.advert import Advert, parse_bleak
+from ttlock_hil.protocol.app import Pushed, Replied
+from ttlock_hil.protocol.errormap import LockError
 from ttlock_hil.protocol.messages import (
     AddAdmin,
     GetAesKey,
     GetLockTime,
     GetOperateLog,
+    IcAddedReply,
     IcEnterAddMode,
     LockTimeReply,
     SearchStatus,
     StatePush,
-    decode_reply,
-    parse_push,
 )
 
+from .clients import DEADLINE, BleakDriver, BleakTransport, LockClient
 from .lock_scenarios import (
     ADMIN_PS,
     PS,
@@ -47,10 +49,10 @@ from .lock_scenarios import (
     UNLOCK_KEY,
     Scenario,
     admin,
+    ends_with,
     fresh_lock,
     paired_lock,
 )
-from .lockapp import DEADLINE, BleakDriver, BleakTransport, LockApp
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
@@ -93,13 +95,13 @@ async def test_a_scan_shows_setting_mode_then_pairing_then_the_bolt(driver: Blea
     assert device.name == lock.name == data.local_name
     assert data.service_uuids == ["00001910-0000-1000-8000-00805f9b34fb"]
     assert (advert.setting_mode, advert.unlocked, advert.battery) == (True, False, 80)
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     await app.request(GetAesKey())
     await app.request(AddAdmin(ADMIN_PS, UNLOCK_KEY))
     await app.close()
     _, advert, _ = await scan(air, lock.address)
     assert advert.setting_mode is False
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     ps = await app.login_admin(ADMIN_PS, UNLOCK_KEY)
     assert (await app.unlock(ps, UNLOCK_KEY)).ok
     await app.close()
@@ -112,7 +114,7 @@ async def test_a_scan_shows_setting_mode_then_pairing_then_the_bolt(driver: Blea
 async def test_the_lock_is_silent_on_the_air_while_connected(driver: BleakDriver) -> None:
     lock = paired_lock()
     air = driver.air_of(lock)
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     async with asyncio.timeout(DEADLINE):
         found = await BleakScanner.find_device_by_address(
             lock.address, timeout=0.2, backend=VirtualScannerBackend.bind(air)
@@ -125,7 +127,7 @@ async def test_the_lock_is_silent_on_the_air_while_connected(driver: BleakDriver
 async def test_battery_and_device_information_are_readable(driver: BleakDriver) -> None:
     lock = paired_lock()
     lock.battery = 55
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert isinstance(app.transport, BleakTransport)
     client = app.transport.client
     async with asyncio.timeout(DEADLINE):
@@ -147,7 +149,7 @@ async def test_a_second_central_cannot_connect_while_the_first_holds_the_lock(
     driver: BleakDriver,
 ) -> None:
     lock = paired_lock()
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     intruder = BleakClient(
         lock.address, backend=VirtualClientBackend, air=driver.air_of(lock), timeout=0.2
     )
@@ -163,7 +165,7 @@ async def test_long_replies_arrive_in_mtu_sized_notifications(driver: BleakDrive
     lock = paired_lock()
     for n in range(3):
         lock.enter_passcode(f"{n:06d}")
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert isinstance(app.transport, BleakTransport)
     await app.request(GetOperateLog(0))
     chunks = app.transport.chunks
@@ -172,7 +174,7 @@ async def test_long_replies_arrive_in_mtu_sized_notifications(driver: BleakDrive
     await driver.close()
     air = driver.air_of(lock)
     air.get(lock.address).mtu = 185
-    app = await LockApp.open(driver, lock)
+    app = await LockClient.open(driver, lock)
     assert isinstance(app.transport, BleakTransport)
     await app.request(GetOperateLog(0))
     assert len(app.transport.chunks) == 1
@@ -184,8 +186,8 @@ async def test_a_device_side_drop_ends_the_login(driver: BleakDriver) -> None:
     app = await admin(driver, lock)
     assert driver.air_of(lock).drop_link(lock.address, "idle timeout")
     await asyncio.sleep(0)
-    again = await LockApp.open(driver, lock)
-    assert (await again.unlock(PS, UNLOCK_KEY)).error_byte == DeviceError.USER_NOT_LOGIN
+    again = await LockClient.open(driver, lock)
+    assert (await again.unlock(PS, UNLOCK_KEY)).error_byte == LockError.USER_NOT_LOGIN
     assert not app.transport.client.is_connected  # type: ignore[attr-defined]
     await driver.close()
 
@@ -195,9 +197,9 @@ async def test_the_card_number_of_an_ic_add_arrives_as_a_notification(
 ) -> None:
     lock = paired_lock("v3-fingerprint-ic")
     app = await admin(driver, lock)
-    await app.request(IcEnterAddMode(), partial=True)
+    await app.request(IcEnterAddMode(), final=ends_with(IcAddedReply))
     lock.present_card(0x0A0B0C0D)  # the bench holds a card to the reader
-    added = decode_reply(await app.next_reply())  # delivered by the backend's push poll
+    added = (await app.next_reply()).message  # delivered by the backend's push poll
     assert getattr(added, "card", None) == 0x0A0B0C0D
     await driver.close()
 
@@ -205,14 +207,16 @@ async def test_the_card_number_of_an_ic_add_arrives_as_a_notification(
 async def test_faults_compose_with_the_lock_model(driver: BleakDriver) -> None:
     lock = paired_lock()
     air = driver.air_of(lock)
-    app = await LockApp.open(driver, lock)
-    air.faults(lock.address).add(Fault.ERROR_REPLY, command=0x14, error=DeviceError.LOCK_REVERSE)
-    assert (await app.request(SearchStatus())).error_byte == DeviceError.LOCK_REVERSE
+    app = await LockClient.open(driver, lock)
+    air.faults(lock.address).add(Fault.ERROR_REPLY, command=0x14, error=LockError.LOCK_REVERSE)
+    assert (await app.request(SearchStatus())).error_byte == LockError.LOCK_REVERSE
     air.faults(lock.address).add(Fault.PUSH_BEFORE_REPLY, command=0x34)
     reply = await app.request(GetLockTime())  # the echo-0x14 push is set aside (§4.1)
-    assert isinstance(decode_reply(reply), LockTimeReply)
-    assert len(app.replies) == 3  # error, push, reply
-    assert parse_push(app.replies[1]) == StatePush(lock.battery, 0, 0)
+    assert isinstance(reply.message, LockTimeReply)
+    assert [type(event) for event in app.events] == [Replied, Pushed, Replied]
+    push = app.events[1]
+    assert isinstance(push, Pushed)
+    assert push.push == StatePush(lock.battery, 0, 0)
     await driver.close()
 
 
