@@ -17,6 +17,7 @@ from __future__ import annotations
 from .air import Air, DeviceBusy, OnAir, UnknownDevice
 from .backend import VirtualClientBackend, VirtualScannerBackend
 from .bench import VirtualBench
+from .bench_settings import BenchSetting, BenchSettingError, bench_settings
 from .device import (
     GATEWAY_GATT,
     LOCK_GATT,
@@ -48,7 +49,6 @@ from .presets import (
     create_device,
     get_preset,
 )
-from .settings import BenchSetting, BenchSettingError, bench_settings
 
 __all__ = [
     "FIRMWARE_VARIANTS",

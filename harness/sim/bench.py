@@ -15,7 +15,7 @@ device or the radio* — and then asserts what the harness observed::
 
 :class:`VirtualBench` is what the plugin's ``virtual_device`` fixture hands a
 test. The settings it may change are the ones the device model declares
-(:mod:`ttlock_hil.harness.sim.settings`: ``VirtualLock.battery``,
+(:mod:`ttlock_hil.harness.sim.bench_settings`: ``VirtualLock.battery``,
 ``VirtualGateway.sim_card``…); :meth:`VirtualBench.restore` puts back
 everything the bench changed (faults cleared, device back in range, settings
 as they were when the bench was made), so the next test starts on the device
@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .air import OnAir
+from .bench_settings import BenchSetting, BenchSettingError, bench_settings
 from .device import VirtualDevice
 from .faults import Fault, FaultPlan, FaultRule, FiredFault
-from .settings import BenchSetting, BenchSettingError, bench_settings
 
 __all__ = ["VirtualBench"]
 
@@ -94,14 +94,14 @@ class VirtualBench:
 
         Valid names and values are the device's :attr:`settings`; every value is
         checked before any is applied, so a bad one changes nothing
-        (:class:`~ttlock_hil.harness.sim.settings.BenchSettingError`, a ValueError).
+        (:class:`~ttlock_hil.harness.sim.bench_settings.BenchSettingError`, a ValueError).
         """
         checked: list[tuple[BenchSetting[Any], Any]] = []
         for setting, value in settings.items():
             declared = self._settings.get(setting)
             if declared is None:
                 raise BenchSettingError(self._unknown(setting))
-            checked.append((declared, declared.check(value)))
+            checked.append((declared, declared.check(value, self._entry.device)))
         for declared, value in checked:
             declared.set(self._entry.device, value)
 

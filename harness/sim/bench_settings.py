@@ -9,13 +9,11 @@ attribute, with its type, what values it takes and what it means::
         battery = BenchSetting[int](int, "Battery percentage.", valid=range(101))
         frozen = BenchSetting[bool](bool, "Frozen locks refuse …", default=False)
 
-The declaration *is* the attribute: ``lock.battery = 3`` (by a test or a
-bench) is checked against it. The value lives in the instance attribute of
-the same name, or in ``attribute=`` when the model keeps it in a private field
-it updates itself (``attribute="_battery"``: the model's own writes need no
-check). :func:`bench_settings` lists what a device declares, so
-:class:`~ttlock_hil.harness.sim.bench.VirtualBench` can set, list and restore
-the settings of any model without knowing its names.
+The declaration *is* the attribute: the model reads and assigns
+``self.battery`` as usual, and every assignment (by the model, a test or a
+bench) is checked against the declaration. :func:`bench_settings` lists what a
+device declares, so :class:`~ttlock_hil.harness.sim.bench.VirtualBench` can
+set, list and restore the settings of any model without knowing its names.
 """
 
 from __future__ import annotations
@@ -49,9 +47,8 @@ class BenchSetting(Generic[V]):
     ``types``: the accepted value types (``(str, type(None))`` for an optional
     string; a ``bool`` is never an ``int`` here). ``valid``: the accepted ints
     (a ``range``), or a predicate with ``expect`` saying in words what it accepts.
-    ``default``: the value before the model first assigns one. ``attribute``:
-    the instance attribute holding the value (default: the setting's name).
-    ``secret``: the value is never shown in errors (a keypad code).
+    ``default``: the value before the model first assigns one. ``secret``: the
+    value is never shown in errors (a keypad code).
     """
 
     def __init__(
@@ -62,7 +59,6 @@ class BenchSetting(Generic[V]):
         default: V | _Unset = _UNSET,
         valid: range | Callable[[V], bool] | None = None,
         expect: str | None = None,
-        attribute: str | None = None,
         secret: bool = False,
     ) -> None:
         self.types: tuple[type, ...] = types if isinstance(types, tuple) else (types,)
@@ -73,14 +69,11 @@ class BenchSetting(Generic[V]):
         self._valid = valid
         self._expect = expect
         self.name = ""
-        self._attribute = attribute
         self._owner = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
         self._owner = owner.__name__
-        if self._attribute is None:
-            self._attribute = name
 
     def __repr__(self) -> str:
         return f"BenchSetting({self._owner}.{self.name}: {self.type_name})"
@@ -101,9 +94,9 @@ class BenchSetting(Generic[V]):
 
     @property
     def _storage(self) -> str:
-        if self._attribute is None:
+        if not self.name:
             raise TypeError("a BenchSetting is declared as a class attribute (it has no name)")
-        return self._attribute
+        return self.name
 
     # --- the descriptor ----------------------------------------------------------------
 
@@ -127,15 +120,18 @@ class BenchSetting(Generic[V]):
         """The current value on ``device``."""
         found = vars(device).get(self._storage, self._default)
         if isinstance(found, _Unset):
-            raise AttributeError(f"{self._owner}.{self.name} was never set")
+            raise AttributeError(f"{type(device).__name__}.{self.name} was never set")
         return cast(V, found)
 
     def set(self, device: object, value: object) -> None:
         """Assign ``value`` on ``device`` after :meth:`check`."""
-        vars(device)[self._storage] = self.check(value)
+        vars(device)[self._storage] = self.check(value, device)
 
-    def check(self, value: object) -> V:
-        """``value`` if the setting takes it; :class:`BenchSettingError` says what it takes."""
+    def check(self, value: object, device: object | None = None) -> V:
+        """``value`` if the setting takes it; :class:`BenchSettingError` says what it takes.
+
+        The error names the setting as ``<device class>.<name>`` (``VirtualLock.battery``).
+        """
         typed = isinstance(value, self.types) and not (
             isinstance(value, bool) and bool not in self.types
         )
@@ -148,8 +144,9 @@ class BenchSetting(Generic[V]):
                     return cast(V, value)
             elif valid(cast(V, value)):
                 return cast(V, value)
+        owner = self._owner if device is None else type(device).__name__
         shown = "(value not shown: it is a secret)" if self.secret else f"got {value!r}"
-        raise BenchSettingError(f"{self._owner}.{self.name} must be {self.expects}, {shown}")
+        raise BenchSettingError(f"{owner}.{self.name} must be {self.expects}, {shown}")
 
 
 def bench_settings(device: object) -> Mapping[str, BenchSetting[Any]]:

@@ -67,6 +67,7 @@ from ttlock_hil.protocol.messages import (
 )
 from ttlock_hil.protocol.reassembly import FrameReassembler
 
+from .bench_settings import BenchSetting
 from .device import GATEWAY_GATT, Advertisement, Clock, GattProfile, ManualClock
 from .presets import (
     DEFAULT_GATEWAY_PRESET,
@@ -77,7 +78,6 @@ from .presets import (
     WifiNetwork,
     get_preset,
 )
-from .settings import BenchSetting
 
 logger = logging.getLogger(__name__)
 

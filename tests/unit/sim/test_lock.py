@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ttlock_hil.harness.sim.device import LOCK_GATT, DeviceKind, ManualClock, VirtualDevice
 from ttlock_hil.harness.sim.lock import LOG_CAPACITY, VirtualLock
+from ttlock_hil.harness.sim.lock_pipeline import HANDLERS
 from ttlock_hil.harness.sim.presets import PresetError, lock_preset
 from ttlock_hil.protocol.advert import Advert, parse_bleak
 from ttlock_hil.protocol.commands import LockCommand
@@ -285,7 +286,7 @@ def test_the_log_keeps_the_newest_records() -> None:
 
 def test_every_documented_request_has_a_handler() -> None:
     documented = {cls for messages in LOCK_MESSAGES.values() for cls in messages.requests}
-    assert set(VirtualLock._HANDLERS) == documented
+    assert set(HANDLERS) == documented
 
 
 def test_the_keypad_admin_code_opens_and_a_frozen_lock_stays_shut() -> None:
