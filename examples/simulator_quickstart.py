@@ -8,6 +8,11 @@ docs/simulator.md walks through it. Two ways in:
 2. **bleak**: put the lock on an ``Air`` and drive it with the real
    ``BleakScanner``/``BleakClient`` through the virtual backends, exactly as
    your client would drive a lock on the radio.
+
+Both ways, the app side is the protocol's app role, ``ttlock_hil.protocol.app.LockApp``:
+it makes the request bytes (frame, key, ``0D 0A``) and turns what arrives into events
+(a ``Replied`` with its error byte and TTLock code, pushes, problems), so the example
+never encrypts, decrypts or reassembles anything itself.
 """
 
 from __future__ import annotations
@@ -28,26 +33,19 @@ from ttlock_hil.harness.sim import (
     create_device,
 )
 from ttlock_hil.protocol.advert import parse_bleak
-from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
-from ttlock_hil.protocol.device import DeviceKind
-from ttlock_hil.protocol.frame import LOCK_TRAILER, LockFrame, encode_lock_command, parse_frame
+from ttlock_hil.protocol.app import LockApp, Replied
 from ttlock_hil.protocol.messages import (
     AddAdmin,
-    AesKeyReply,
     CheckAdmin,
     CheckAdminReply,
     CheckRandom,
     GetAesKey,
-    Reply,
     Request,
     SearchStatus,
     StatusReply,
     Unlock,
     UnlockReply,
-    decode_reply,
-    parse_reply,
 )
-from ttlock_hil.protocol.reassembly import FrameReassembler
 
 ADMIN_PS = 12345678  # what *your* app chose during ADD_ADMIN
 UNLOCK_KEY = 87654321
@@ -55,57 +53,63 @@ DEADLINE = 5.0  # seconds: every wait on a device has one
 UNIX_TIME = 1767225600
 
 
-def request(message: Request, key: bytes) -> bytes:
-    """What an app writes for ``message``: V3 frame, AES with ``key``, then 0D 0A."""
-    return encode_lock_command(message.COMMAND, message.encode(), key) + LOCK_TRAILER
-
-
-def answer(frame: bytes, key: bytes) -> Reply:
-    """A reply frame (0x54, [echo][status][data]) decrypted and split."""
-    parsed = parse_frame(frame)
-    assert isinstance(parsed, LockFrame)
-    return parse_reply(parsed.decrypt(key))
+def exchange(app: LockApp, lock: VirtualLock, message: Request) -> Replied:
+    """One request through receive(): the app role makes the bytes and reads the reply."""
+    frames = lock.receive(app.send(message).data)  # V3 frame, the right key, then 0D 0A
+    (reply,) = [event for frame in frames for event in app.receive_data(frame)]
+    assert isinstance(reply, Replied)
+    return reply
 
 
 def sans_io_demo() -> tuple[VirtualLock, bytes]:
     """Initialise a factory-fresh lock by calling receive() directly."""
     lock = create_device("v3-keypad", rng=random.Random(1))  # seeded: reproducible keys
     assert isinstance(lock, VirtualLock)
-    (frame,) = lock.receive(request(GetAesKey(), DEFAULT_LOCK_KEY))
-    issued = decode_reply(answer(frame, DEFAULT_LOCK_KEY))
-    assert isinstance(issued, AesKeyReply)
-    key = issued.key  # from now on everything uses the lock's own key
-    (frame,) = lock.receive(request(AddAdmin(ADMIN_PS, UNLOCK_KEY), key))
-    print(f"sans-IO: ADD_ADMIN ok={answer(frame, key).ok}, setting mode={lock.setting_mode}")
-    (frame,) = lock.receive(request(Unlock.answer(0, UNLOCK_KEY, UNIX_TIME), key))
-    print(f"sans-IO: unlock without login -> error {answer(frame, key).error_byte}")
+    app = LockApp(setting_mode=lock.setting_mode)  # the advert's bit: a factory-fresh lock
+    app.connected()
+    app.subscribed()
+    lock.on_connect()
+    exchange(app, lock, GetAesKey())  # under the default key; the app keeps the key it hands out
+    key = app.lock_key  # from now on everything uses the lock's own key
+    assert key is not None
+    added = exchange(app, lock, AddAdmin(ADMIN_PS, UNLOCK_KEY))
+    print(f"sans-IO: ADD_ADMIN ok={added.ok}, setting mode={lock.setting_mode}")
+    refused = exchange(app, lock, Unlock.answer(0, UNLOCK_KEY, UNIX_TIME))
+    print(f"sans-IO: unlock without login -> error {refused.error_byte}")
     lock.on_disconnect()  # end this "connection": the login would be gone
+    app.disconnected()
     return lock, key
 
 
 class TinyClient:
-    """Stands for *your* TTLock client: one request, one reply, over bleak."""
+    """Stands for *your* TTLock client: the protocol's app role over bleak, one call at a time."""
 
     def __init__(self, client: BleakClient, key: bytes) -> None:
         self.client = client
-        self.key = key
-        self.frames: asyncio.Queue[bytes] = asyncio.Queue()
-        self.reassembler = FrameReassembler(DeviceKind.LOCK)  # by length, never by CRLF
+        self.app = LockApp(setting_mode=False, lock_key=key)  # paired: lockData's aesKey
+        self.replies: asyncio.Queue[Replied] = asyncio.Queue()
 
     def on_notify(self, _sender: object, data: bytearray) -> None:
-        for frame in self.reassembler.feed(data):
-            self.frames.put_nowait(frame)
+        for event in self.app.receive_data(data):  # any chunking: reassembled by length
+            if isinstance(event, Replied):  # pushes (Pushed) and strays are not replies
+                self.replies.put_nowait(event)
 
     async def start(self) -> None:
+        self.app.connected()
         await self.client.start_notify("fff4", self.on_notify)  # wire replies first
+        self.app.subscribed()
 
-    async def call(self, message: Request) -> Reply:
-        wire = request(message, self.key)
+    async def call(self, message: Request) -> Replied:
+        wire = self.app.send(message).data
         size = self.client.mtu_size - 3  # 20 bytes at the default MTU
-        async with asyncio.timeout(DEADLINE):
-            for offset in range(0, len(wire), size):
-                await self.client.write_gatt_char("fff2", wire[offset : offset + size], False)
-            return answer(await self.frames.get(), self.key)
+        try:
+            async with asyncio.timeout(DEADLINE):
+                for offset in range(0, len(wire), size):
+                    await self.client.write_gatt_char("fff2", wire[offset : offset + size], False)
+                return await self.replies.get()
+        except TimeoutError:
+            self.app.timeout()  # stop waiting: a late reply is then a stray, not the next reply
+            raise
 
 
 async def bleak_demo(lock: VirtualLock, key: bytes) -> None:
@@ -129,13 +133,13 @@ async def bleak_demo(lock: VirtualLock, key: bytes) -> None:
     async with BleakClient(device, backend=VirtualClientBackend, air=air) as client:
         app = TinyClient(client, key)
         await app.start()
-        challenge = decode_reply(await app.call(CheckAdmin(ADMIN_PS)))
+        challenge = (await app.call(CheckAdmin(ADMIN_PS))).message
         assert isinstance(challenge, CheckAdminReply)
         assert (await app.call(CheckRandom.answer(challenge.ps, UNLOCK_KEY))).ok
-        opened = decode_reply(await app.call(Unlock.answer(challenge.ps, UNLOCK_KEY, UNIX_TIME)))
+        opened = (await app.call(Unlock.answer(challenge.ps, UNLOCK_KEY, UNIX_TIME))).message
         assert isinstance(opened, UnlockReply)
         print(f"bleak: unlocked, record {opened.unique_id}, battery {opened.battery}%")
-        status = decode_reply(await app.call(SearchStatus()))
+        status = (await app.call(SearchStatus())).message
         assert isinstance(status, StatusReply)
         print(f"bleak: status {status.lock_state.name}")
         # Fault injection: the next status request is answered "double locked" (0x1E).
