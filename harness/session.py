@@ -472,8 +472,7 @@ class Session:
         if self._state is LinkState.UP and not self._link.connected:
             # The device dropped the link and bleak's callback has not run yet: it is
             # gone all the same (the link ignores that callback once it reconnects).
-            self._forget_app()
-            self._fire(LinkEvent.DROPPED)
+            self._on_lost("the device dropped the link")
         if self._state is LinkState.STALE:
             await self._close_link("stale link: reconnecting", LinkEvent.DISCONNECT)
         if self._state is LinkState.UP:
@@ -630,7 +629,11 @@ class Session:
         app = self._app
         assert app is not None
         loop = asyncio.get_running_loop()
-        outgoing = app.send(command, plaintext, final=final)
+        try:
+            outgoing = app.send(command, plaintext, final=final)
+        except Exception:  # a payload no frame can carry: nothing was sent
+            request.fire(RequestEvent.ERROR)
+            raise
         # The waiter exists before the first byte leaves (aioesphomeapi's rule).
         request.app, request.future = app, loop.create_future()
         request.started = time.monotonic()
@@ -779,7 +782,7 @@ class Session:
         elif isinstance(event, Progress):
             verdict = "processing" if event.processing else "progress"
             self._trace_rx(event.raw, event.key, verdict, event.code.code)
-            if mine is not None:
+            if mine is not None and not mine.settled:
                 mine.fire(RequestEvent.PROGRESS)
                 mine.progress.append(event.plaintext)
                 if mine.on_progress is not None:

@@ -15,8 +15,9 @@ raises :class:`~ttlock_hil.protocol.errors.IllegalTransition` and changes nothin
   its view of the lock, fed with the replies it receives, so the app's idea of
   login and key can never drift from the simulator's: both run the same table.
 
-Nothing here does I/O or knows about bytes on the wire: the session layer
-parses frames (:mod:`ttlock_hil.protocol.frame`) and reports opcodes and outcomes.
+Nothing here knows about bytes on the wire: :mod:`ttlock_hil.protocol.app` (the
+app role's frames, keys and events) and the virtual lock (the lock role) parse
+frames and report opcodes and outcomes to these tables.
 """
 
 from __future__ import annotations
