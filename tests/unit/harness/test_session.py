@@ -628,3 +628,28 @@ async def test_the_link_state_follows_what_happens(session: Session, lab: Lab) -
     await session.aclose()
     assert session.state is LinkState.CLOSED
     assert session.closed
+
+
+async def test_a_drop_a_concurrent_connect_notices_first_fails_the_waiting_command_at_once(
+    session: Session, lab: Lab
+) -> None:
+    await ask(session)
+    lab.virtual("front-door").faults.add(Fault.SILENCE, command=UNLOCK)
+    waiting = asyncio.ensure_future(ask(session, UNLOCK, deadline=DEADLINE))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the request is written and waits for its reply
+    assert session.app is not None
+    assert session.app.pending == UNLOCK
+    started = time.monotonic()
+    assert lab.air.drop_link(echo(lab).address, "out of range")
+    # In the same loop turn, before bleak's disconnected callback runs, another task
+    # connects: it finds the link gone, and the request must not wait out its deadline.
+    async with asyncio.timeout(DEADLINE):
+        await session.connect()
+    with pytest.raises(Disconnected) as caught:
+        async with asyncio.timeout(DEADLINE):
+            await waiting
+    assert time.monotonic() - started < DEADLINE / 4
+    assert caught.value.command == UNLOCK
+    assert session.state is LinkState.UP
+    assert echo(lab).connects == 2
