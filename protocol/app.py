@@ -388,10 +388,14 @@ class _AppRole:
         dropped (the rest of it will not come on this request's behalf), and the
         reply, should it still arrive, is a :class:`Stray` with reason ``"late"``.
         """
+        command = self._stop_waiting()
+        self._reassembler.reset()
+        return command
+
+    def _stop_waiting(self) -> int:
         command = self._conn.timeout()
         self._given_up = command
         self._rule = None
-        self._reassembler.reset()
         return command
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -430,7 +434,7 @@ class _AppRole:
             try:
                 final = bool(self._rule(plaintext))
             except Exception as exc:  # noqa: BLE001 - the caller's error, handed back as an event
-                self.timeout()
+                self._stop_waiting()
                 return RuleFailed(echo, exc, raw, key)
         learnt: bytes | None = None
         if ok and final and echo == LockCommand.GET_AES_KEY and self.kind is DeviceKind.LOCK:
@@ -455,7 +459,7 @@ class _AppRole:
         """An unreadable frame; while a request is in flight it was its reply: that ends it."""
         ended = None
         if self._conn.state is AppState.AWAITING_REPLY:
-            ended = self.timeout()
+            ended = self._stop_waiting()  # bytes after this frame are kept: a frame may follow
         code = link_code(condition, self.plugin_version)
         return Problem(condition, code, detail, raw, ended, key)
 

@@ -328,6 +328,19 @@ def test_an_unreadable_reply_is_a_problem_with_its_code_and_ends_the_request(
         assert again.ended is None
 
 
+def test_a_frame_after_an_unreadable_one_is_still_read_in_any_chunking() -> None:
+    app = paired()
+    app.send(SearchStatus())
+    good = lock_reply(Reply.success(0x34, bytes(6)))
+    bad = good[:-3] + bytes([good[-3] ^ 0xFF]) + LOCK_TRAILER
+    problem, *rest = app.receive_data(bad + good[:10])
+    assert isinstance(problem, Problem)
+    assert rest == []
+    (stray,) = app.receive_data(good[10:])  # the half frame was kept
+    assert isinstance(stray, Stray)
+    assert stray.command == 0x34
+
+
 def test_a_key_reply_without_a_key_is_unparseable_and_nothing_is_learnt() -> None:
     app = fresh()
     app.send(GetAesKey())
