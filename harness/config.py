@@ -209,11 +209,12 @@ class Timeouts(_Model):
 class RetryPolicy(_Model):
     """Which link errors are retried, how often, and how long to wait in between.
 
-    ``attempts`` counts every try (3 = the first and two retries); before retry
-    ``n`` (0-based) the link waits ``backoff[n]`` seconds (the last value
-    repeats). Only errors named in ``retry_on`` are retried, and only
-    transient ones may be named (:data:`ttlock_hil.harness.errors.TRANSIENT_ERRORS`):
-    timeouts never are.
+    This is the connect budget: ``attempts`` counts every try at establishing a link
+    (3 = the first and two retries) and ``budget`` bounds them all in seconds; before
+    retry ``n`` (0-based) the link waits ``backoff[n]`` seconds (the last value
+    repeats). Only errors named in ``retry_on`` are retried, and only transient ones
+    may be named (:data:`ttlock_hil.harness.errors.TRANSIENT_ERRORS`), a connect
+    timeout and an empty scan among them. A command is never retried.
     """
 
     attempts: int = Field(default=3, ge=1, le=10, strict=True, examples=[3])  # not `true`
@@ -221,9 +222,17 @@ class RetryPolicy(_Model):
         default=(0.75, 1.5, 3.0), examples=[[0.75, 1.5, 3.0]]
     )
     retry_on: tuple[str, ...] = Field(
-        default=("Disconnected", "NotifyFailed", "ServiceMissing", "CharacteristicMissing"),
-        examples=[["Disconnected", "NotifyFailed"]],
+        default=(
+            "Disconnected",
+            "NotifyFailed",
+            "ServiceMissing",
+            "CharacteristicMissing",
+            "ConnectTimeout",
+            "DeviceNotFound",
+        ),
+        examples=[["Disconnected", "ConnectTimeout"]],
     )
+    budget: float = Field(default=60.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False, examples=[60.0])
 
     @field_validator("backoff")
     @classmethod

@@ -25,8 +25,9 @@ The session layer raises link errors from a condition with :func:`link_error`
 (or ``ConnectTimeout.mapped(plugin_version, …)``), which looks the code up in
 the mapping table for the configured plugin version; device errors come from
 :meth:`DeviceError.from_answer`, for locks and gateways alike.
-:data:`TRANSIENT_ERRORS` names the errors a retry policy may retry — timeouts
-are deliberately not among them (a 3 s assertion must stay 3 s).
+:data:`TRANSIENT_ERRORS` names the errors a retry policy may retry while a link is being
+*established* (a first connect that times out is routine on BlueZ); a command and its
+reply are never retried (a 3 s assertion stays 3 s, an UNLOCK is never sent twice).
 """
 
 from __future__ import annotations
@@ -508,24 +509,27 @@ TRANSIENT_ERRORS: Final[Mapping[str, type[TTLockError]]] = MappingProxyType(
             ServiceMissing,
             CharacteristicMissing,
             Busy,
+            ConnectTimeout,
+            DeviceNotFound,
         )
     }
 )
 """Errors a retry policy may name (``retry.retry_on`` in hil-config.yaml).
 
 Link hiccups that a reconnect or a short wait cures (bleak-retry-connector's
-lesson: BlueZ drops links and serves half-discovered services now and then).
-Not here, on purpose: the timeouts (retrying hides a slow device and
-stretches a 3 s assertion), CRC and parse errors (a retry would resend a
+lesson: BlueZ drops links, serves half-discovered services, and a first connect
+attempt or scan comes up empty now and then; its ``establish_connection`` retries
+timeouts and missing devices too). They are retried only while connecting, within
+the connect budget (``retry.attempts`` and ``retry.budget``), and every retry is
+traced and counted in the results. Not here, on purpose: the response timeout
+(the request may have run), CRC and parse errors (a retry would resend a
 non-idempotent command such as UNLOCK and hide firmware bugs, §2.4), and
 :class:`DeviceError` (the device's answer is the result).
 """
 
 NEVER_RETRIED: Final[Mapping[str, str]] = MappingProxyType(
     {
-        "ConnectTimeout": "timeouts are never retried: a slow device must show up as slow",
-        "ResponseTimeout": "timeouts are never retried: the request may have been executed",
-        "DeviceNotFound": "a scan that ended empty is a timeout; it is never retried",
+        "ResponseTimeout": "a command is never retried: the request may have been executed",
         "ReplyCrcError": "the command may have run; resending it could repeat an unlock",
         "ReplyUndecryptable": "wrong credentials do not get better on retry",
         "ReplyUnparseable": "an unknown reply layout does not get better on retry",

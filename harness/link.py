@@ -402,7 +402,12 @@ class Link:
     # --- connecting -------------------------------------------------------------
 
     async def connect(self) -> SeenDevice:
-        """Find and connect, retrying transient errors per the retry policy."""
+        """Find and connect within the connect budget (``retry:`` of the lab config).
+
+        Transient errors (``retry.retry_on``: a dropped link, a first connect that
+        timed out, an empty scan…) are retried up to ``retry.attempts`` tries, and no
+        retry starts once ``retry.budget`` seconds are spent. Every retry is traced.
+        """
         if self.connected:
             assert self.seen is not None
             return self.seen
@@ -410,6 +415,8 @@ class Link:
         # late callback cannot be taken for the new connection's.
         self._client = None
         self._write_char = None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         attempt = 0
         cache_cleared = False
         while True:
@@ -426,15 +433,24 @@ class Link:
                     self._event("cache-cleared", cleared=cleared, error=type(exc).__name__)
                     attempt -= 1
                     continue
-                if not self.retry.should_retry(exc, attempt):
-                    self._event("connect-failed", attempt=attempt, error=type(exc).__name__)
-                    raise
-                await self._back_off(exc, attempt)
+                await self._retry_or_raise(exc, attempt, loop.time() - started)
             except TTLockError as exc:
-                if not self.retry.should_retry(exc, attempt):
-                    self._event("connect-failed", attempt=attempt, error=type(exc).__name__)
-                    raise
-                await self._back_off(exc, attempt)
+                await self._retry_or_raise(exc, attempt, loop.time() - started)
+
+    async def _retry_or_raise(self, exc: TTLockError, attempt: int, spent: float) -> None:
+        """Wait before the next try, or re-raise ``exc`` when the budget says stop."""
+        error = type(exc).__name__
+        if not self.retry.should_retry(exc, attempt):
+            self._event("connect-failed", attempt=attempt, error=error)
+            raise exc
+        if spent + self.retry.delay(attempt - 1) >= self.retry.budget:
+            self._event("connect-failed", attempt=attempt, error=error, budget_spent=spent)
+            exc.add_note(
+                f"connect budget spent: {attempt} attempt(s) in {spent:.1f} s "
+                f"(retry.budget {self.retry.budget:g} s)"
+            )
+            raise exc
+        await self._back_off(exc, attempt)
 
     async def _back_off(self, exc: TTLockError, attempt: int) -> None:
         delay = self.retry.delay(attempt - 1)

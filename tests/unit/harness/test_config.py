@@ -25,6 +25,7 @@ from ttlock_hil.harness.credentials import CredentialRef, CredentialStore, LockC
 from ttlock_hil.harness.errors import (
     ConfigError,
     ConnectTimeout,
+    DeviceNotFound,
     Disconnected,
     ReplyCrcError,
     ResponseTimeout,
@@ -253,7 +254,11 @@ def test_retry_defaults_retry_only_transient_link_errors() -> None:
     assert policy.should_retry(err, attempt=1)
     assert policy.should_retry(err, attempt=2)
     assert not policy.should_retry(err, attempt=3)  # three tries in total
-    assert not policy.should_retry(ConnectTimeout.mapped("3.1.0"), attempt=1)
+    # Establishing a link: a first connect that times out or an empty scan is retried...
+    assert policy.should_retry(ConnectTimeout.mapped("3.1.0"), attempt=1)
+    assert policy.should_retry(DeviceNotFound.mapped("3.1.0"), attempt=1)
+    assert policy.budget == 60.0
+    # ... a command never is.
     assert not policy.should_retry(ResponseTimeout.mapped("3.1.0"), attempt=1)
     assert not policy.should_retry(ReplyCrcError.mapped("3.1.0"), attempt=1)
     assert not policy.should_retry(TimeoutError(), attempt=1)
@@ -427,7 +432,7 @@ BROKEN = [
         Expected(
             3,
             "retry.retry_on[1]",
-            "ResponseTimeout cannot be retried: timeouts are never retried",
+            "ResponseTimeout cannot be retried: a command is never retried",
             "retryable errors: Disconnected",
         ),
         id="retry-a-timeout",

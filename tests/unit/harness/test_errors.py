@@ -280,11 +280,11 @@ def test_device_error_without_specific_advice_gets_the_class_default() -> None:
 # --- retry vocabulary ----------------------------------------------------------------
 
 
-def test_no_timeout_is_transient() -> None:
-    for cls in TRANSIENT_ERRORS.values():
-        assert not issubclass(cls, TimeoutError)
-    assert "ConnectTimeout" in NEVER_RETRIED
+def test_only_connection_timeouts_are_transient_never_a_response_timeout() -> None:
+    timeouts = {name for name, cls in TRANSIENT_ERRORS.items() if issubclass(cls, TimeoutError)}
+    assert timeouts == {"ConnectTimeout"}  # establishing a link, never a command
     assert "ResponseTimeout" in NEVER_RETRIED
+    assert "DeviceNotFound" in TRANSIENT_ERRORS
 
 
 def test_every_error_class_is_either_retryable_or_says_why_not() -> None:

@@ -340,22 +340,62 @@ async def test_errors_not_named_in_retry_on_are_not_retried(tmp_path: Path) -> N
     assert link.attempts == 1
 
 
-async def test_a_connect_timeout_is_never_retried(lab: Lab) -> None:
+async def test_a_first_connect_attempt_that_times_out_is_retried_and_connects(lab: Lab) -> None:
+    """Routine on BlueZ (and bleak-retry-connector retries it too): one slow first try."""
+    lab.virtual("front-door").faults.add(Fault.CONNECT_TIMEOUT, times=1)
+    link = make_link(lab, "front-door", Recorder())
+    async with asyncio.timeout(DEADLINE):
+        await link.connect()
+        await link.disconnect()
+    assert link.attempts == 2
+
+
+async def test_a_device_that_never_answers_fails_after_the_attempts(lab: Lab) -> None:
     lab.virtual("front-door").faults.add(Fault.CONNECT_TIMEOUT, times=None)
     error, link, elapsed = await connect_error(lab)
     assert isinstance(error, ConnectTimeout)
     assert isinstance(error, TimeoutError)
     assert error.code.code == Code.CONNECT_TIMEOUT
-    assert link.attempts == 1
-    assert elapsed >= lab.timeouts.connect  # it waited for the deadline, once
+    assert link.attempts == lab.retry.attempts
+    assert elapsed >= lab.retry.attempts * lab.timeouts.connect  # each try waited its deadline
     assert "touch the keypad" in error.advice
 
 
-async def test_a_device_that_is_not_seen_is_not_found_and_not_retried(lab: Lab) -> None:
+async def test_a_device_that_is_not_seen_is_looked_for_again(lab: Lab) -> None:
+    lab.virtual("front-door").faults.add(Fault.NOT_ADVERTISING, times=1)
+    link = make_link(lab, "front-door", Recorder())
+    async with asyncio.timeout(DEADLINE):
+        await link.connect()
+        await link.disconnect()
+    assert link.attempts == 2
+
+
+async def test_a_device_never_seen_is_not_found_after_the_attempts(lab: Lab) -> None:
     lab.virtual("front-door").faults.add(Fault.NOT_ADVERTISING, times=None)
     error, link, _ = await connect_error(lab)
     assert isinstance(error, DeviceNotFound)
     assert error.code.code == Code.DEVICE_NOT_FOUND
+    assert link.attempts == lab.retry.attempts
+
+
+async def test_no_retry_starts_once_the_connect_budget_is_spent(tmp_path: Path) -> None:
+    config = build_config(tmp_path, [lock_entry()], attempts=10, backoff=(0.05,))
+    config = config.model_copy(update={"retry": config.retry.model_copy(update={"budget": 1.2})})
+    lab = make_lab(config, echo=True)
+    lab.virtual("front-door").faults.add(Fault.CONNECT_TIMEOUT, times=None)
+    error, link, elapsed = await connect_error(lab)
+    assert isinstance(error, ConnectTimeout)
+    assert 2 <= link.attempts < 10  # 0.5 s per try: the budget ends it, not the attempts
+    assert any("connect budget spent" in note for note in error.__notes__)
+    assert elapsed < 1.2 + lab.timeouts.connect + 0.5
+
+
+async def test_retry_on_can_leave_connect_timeouts_out(tmp_path: Path) -> None:
+    config = build_config(tmp_path, [lock_entry()], retry_on=("Disconnected",))
+    lab = make_lab(config, echo=True)
+    lab.virtual("front-door").faults.add(Fault.CONNECT_TIMEOUT, times=None)
+    error, link, _ = await connect_error(lab)
+    assert isinstance(error, ConnectTimeout)
     assert link.attempts == 1
 
 
