@@ -21,15 +21,16 @@ Construct stays inside this module: callers see frozen dataclasses.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 import construct as cs
 
 from .crc import crc8
 from .crypto import aes_decrypt, aes_encrypt, xor_with_seed
-from .errors import BadMagic, CrcMismatch, FrameError, LengthMismatch, ProtocolError, Truncated
+from .errors import BadMagic, CrcMismatch, LengthMismatch, ProtocolError, Truncated
 
 LOCK_MAGIC: Final = b"\x7f\x5a"
 GATEWAY_MAGIC: Final = b"\x72\x5b"
@@ -119,7 +120,7 @@ class LockFrame:
 
     def to_bytes(self) -> bytes:
         """The frame exactly as it was (stored CRC, even a wrong one)."""
-        return bytes(_V3.build(_v3_values(self)))[:-1] + bytes([self.crc])
+        return _frame_bytes(self)
 
     def decrypt(self, key: bytes) -> bytes:
         """AES-decrypt the payload with ``key`` (empty payload → empty plaintext)."""
@@ -146,7 +147,7 @@ class LegacyLockFrame:
         return len(self.payload)
 
     def to_bytes(self) -> bytes:
-        return bytes(_LEGACY.build(_legacy_values(self)))[:-1] + bytes([self.crc])
+        return _frame_bytes(self)
 
     def decode(self) -> bytes:
         """The plaintext (XOR codec, §3.3)."""
@@ -167,7 +168,7 @@ class GatewayFrame:
         return len(self.payload)
 
     def to_bytes(self) -> bytes:
-        return bytes(_GATEWAY.build(_gateway_values(self)))[:-1] + bytes([self.crc])
+        return _frame_bytes(self)
 
     def decrypt(self, key: bytes) -> bytes:
         return aes_decrypt(key, self.payload)
@@ -179,8 +180,8 @@ Frame = LockFrame | LegacyLockFrame | GatewayFrame
 # --- declarations ---------------------------------------------------------
 # Each layout: a RawCopy'd body, then the CRC computed over the body's bytes.
 # ``Rebuild`` fills length and CRC on build; on parse they are read as they are,
-# and the CRC is compared in ``_checked`` so that a bad frame is still returned
-# to the caller inside the CrcMismatch error.
+# and the CRC is compared afterwards so that a bad frame is still returned to
+# the caller inside the CrcMismatch error.
 
 _V3_BODY = cs.Struct(
     "magic" / cs.Const(LOCK_MAGIC),
@@ -224,39 +225,136 @@ _LEGACY = _with_crc(_LEGACY_BODY)
 _GATEWAY = _with_crc(_GATEWAY_BODY)
 
 
-def _v3_values(frame: LockFrame) -> dict[str, Any]:
+# --- the fast path, generated from the declarations --------------------------
+# construct parses or builds a frame in ~30 µs; its compiler turns the bodies into
+# ~5 µs code but cannot compile RawCopy or a Rebuild around a lambda (construct 2.10),
+# and even 5 µs is more than the whole struct + AES floor of a frame. So each body's
+# fixed fields are read off the declaration into one ``struct`` format; the payload
+# is what the length field says; the CRC covers everything before it. Any construct
+# the generator does not know fails the import, so the declaration cannot drift from
+# the fast path unnoticed, and tests/unit/protocol/test_frame_fastpath.py checks both
+# directions, error cases included, against construct itself.
+
+
+@dataclass(frozen=True, slots=True)
+class _FastLayout:
+    """One layout's fast path: ``struct`` header (magic … length), then payload, then CRC."""
+
+    kind: FrameKind
+    declaration: cs.Construct
+    header: struct.Struct
+    magic: bytes
+    fields: tuple[str, ...]
+    """The header fields between the magic and the length, in declaration order."""
+
+    @property
+    def header_size(self) -> int:
+        return self.header.size
+
+    def pack(self, values: tuple[int, ...], payload: bytes, crc: int | None = None) -> bytes:
+        """Header, payload and CRC; ``crc`` None computes it (else it is kept as given)."""
+        body = self.header.pack(self.magic, *values, len(payload)) + payload
+        return body + bytes((crc8(body) if crc is None else crc,))
+
+
+def _generate(kind: FrameKind, declaration: cs.Construct) -> _FastLayout:
+    body = declaration.subcons[0].subcon.subcon  # Struct("body" / RawCopy(<body>), "crc" / …)
+    fmt = [">"]
+    fields: list[str] = []
+    magic: bytes | None = None
+    seen: list[str] = []
+    for renamed in body.subcons:
+        name, sub = renamed.name, renamed.subcon
+        seen.append(name)
+        if isinstance(sub, cs.Const) and isinstance(sub.value, bytes) and not fields:
+            magic = sub.value
+            fmt.append(f"{len(sub.value)}s")
+        elif isinstance(sub, cs.FormatField) and name not in ("length", "payload"):
+            fmt.append(sub.fmtstr.lstrip("<>=!"))
+            fields.append(name)
+        elif name == "length" and isinstance(sub, cs.Rebuild):
+            fmt.append(sub.subcon.fmtstr.lstrip("<>="))
+        elif name == "payload" and isinstance(sub, cs.Bytes):
+            if repr(sub.length) != "this['length']":  # pragma: no cover
+                raise TypeError(f"{kind}: the payload must be as long as the length field says")
+        else:  # pragma: no cover - only a changed declaration gets here
+            raise TypeError(f"the frame fast path cannot follow {kind} field {name!r}: {sub!r}")
+    if magic is None or seen[-2:] != ["length", "payload"] or fmt[-1] != "B":
+        raise TypeError(f"{kind}: expected magic first and a one-byte length before the payload")
+    crc = declaration.subcons[1]
+    if crc.name != "crc" or crc.subcon.subcon.fmtstr.lstrip("<>=") != "B":  # pragma: no cover
+        raise TypeError(f"{kind}: expected a one-byte CRC after the body")
+    return _FastLayout(kind, declaration, struct.Struct("".join(fmt)), magic, tuple(fields))
+
+
+_FAST_V3: Final = _generate(FrameKind.LOCK, _V3)
+_FAST_LEGACY: Final = _generate(FrameKind.LOCK_LEGACY, _LEGACY)
+_FAST_GATEWAY: Final = _generate(FrameKind.GATEWAY, _GATEWAY)
+
+# The frame classes take these fields positionally (see _frame_from_values).
+assert _FAST_V3.fields == (
+    "protocol_type",
+    "sub_version",
+    "scene",
+    "organization",
+    "sub_organization",
+    "command",
+    "encrypt",
+)
+assert _FAST_LEGACY.fields == ("protocol_type", "command", "seed")
+assert _FAST_GATEWAY.fields == ("command",)
+assert _FAST_V3.header_size == V3_HEADER_SIZE
+assert _FAST_LEGACY.header_size == LEGACY_HEADER_SIZE
+assert _FAST_GATEWAY.header_size == GATEWAY_HEADER_SIZE
+
+_HEADERS: dict[tuple[int, ...], LockHeader] = {}
+_HEADER_CACHE_SIZE: Final = 256
+
+
+def _lock_header(values: tuple[int, ...]) -> LockHeader:
+    """The LockHeader of five parsed fields; the few headers a run sees are made once."""
+    header = _HEADERS.get(values)
+    if header is None:
+        header = LockHeader(*values)
+        if len(_HEADERS) >= _HEADER_CACHE_SIZE:
+            _HEADERS.clear()
+        _HEADERS[values] = header
+    return header
+
+
+def _frame_from_values(kind: FrameKind, values: tuple[int, ...], payload: bytes, crc: int) -> Frame:
+    """A frame from its header fields in declaration order (``_FastLayout.fields``)."""
+    if kind is FrameKind.LOCK:
+        return LockFrame(_lock_header(values[:5]), values[5], values[6], payload, crc)
+    if kind is FrameKind.LOCK_LEGACY:
+        return LegacyLockFrame(values[0], values[1], values[2], payload, crc)
+    return GatewayFrame(values[0], payload, crc)
+
+
+def _v3_values(frame: LockFrame) -> tuple[int, ...]:
     h = frame.header
-    return {
-        "body": {
-            "value": {
-                "protocol_type": h.protocol_type,
-                "sub_version": h.sub_version,
-                "scene": h.scene,
-                "organization": h.organization,
-                "sub_organization": h.sub_organization,
-                "command": frame.command,
-                "encrypt": frame.encrypt,
-                "payload": frame.payload,
-            }
-        }
-    }
+    return (
+        h.protocol_type,
+        h.sub_version,
+        h.scene,
+        h.organization,
+        h.sub_organization,
+        frame.command,
+        frame.encrypt,
+    )
 
 
-def _legacy_values(frame: LegacyLockFrame) -> dict[str, Any]:
-    return {
-        "body": {
-            "value": {
-                "protocol_type": frame.protocol_type,
-                "command": frame.command,
-                "seed": frame.seed,
-                "payload": frame.payload,
-            }
-        }
-    }
+def _layout_and_values(frame: Frame) -> tuple[_FastLayout, tuple[int, ...]]:
+    if isinstance(frame, LockFrame):
+        return _FAST_V3, _v3_values(frame)
+    if isinstance(frame, LegacyLockFrame):
+        return _FAST_LEGACY, (frame.protocol_type, frame.command, frame.seed)
+    return _FAST_GATEWAY, (frame.command,)
 
 
-def _gateway_values(frame: GatewayFrame) -> dict[str, Any]:
-    return {"body": {"value": {"command": frame.command, "payload": frame.payload}}}
+def _frame_bytes(frame: Frame) -> bytes:
+    layout, values = _layout_and_values(frame)
+    return layout.pack(values, frame.payload, frame.crc)
 
 
 # --- building ---------------------------------------------------------------
@@ -282,11 +380,23 @@ def build_lock_frame(
         raise ProtocolError(
             f"header {header} has protocol type < 5: use build_legacy_frame for legacy locks"
         )
-    _check_byte("command", command)
-    _check_byte("encrypt", encrypt)
-    _check_payload(payload)
-    frame = LockFrame(header, command, encrypt, bytes(payload), 0)
-    return bytes(_V3.build(_v3_values(frame)))
+    if not 0 <= command <= 0xFF:
+        _check_byte("command", command)
+    if not 0 <= encrypt <= 0xFF:
+        _check_byte("encrypt", encrypt)
+    if len(payload) > MAX_PAYLOAD:
+        _check_payload(payload)
+    h = header
+    values = (
+        h.protocol_type,
+        h.sub_version,
+        h.scene,
+        h.organization,
+        h.sub_organization,
+        command,
+        encrypt,
+    )
+    return _FAST_V3.pack(values, bytes(payload))
 
 
 def build_legacy_frame(
@@ -298,15 +408,14 @@ def build_legacy_frame(
     _check_byte("command", command)
     _check_byte("seed", seed)
     _check_payload(plaintext)
-    frame = LegacyLockFrame(protocol_type, command, seed, xor_with_seed(plaintext, seed), 0)
-    return bytes(_LEGACY.build(_legacy_values(frame)))
+    return _FAST_LEGACY.pack((protocol_type, command, seed), xor_with_seed(plaintext, seed))
 
 
 def build_gateway_frame(command: int, payload: bytes) -> bytes:
     """A gateway frame around an already-encrypted payload."""
     _check_byte("command", command)
     _check_payload(payload)
-    return bytes(_GATEWAY.build(_gateway_values(GatewayFrame(command, bytes(payload), 0))))
+    return _FAST_GATEWAY.pack((command,), bytes(payload))
 
 
 def encode_lock_command(
@@ -328,6 +437,18 @@ def encode_lock_command(
 def encode_gateway_command(command: int, plaintext: bytes, key: bytes) -> bytes:
     """Encrypt ``plaintext`` with the gateway key and frame it (no CRLF)."""
     return build_gateway_frame(command, aes_encrypt(key, plaintext))
+
+
+def build_frame_by_declaration(frame: Frame) -> bytes:
+    """``frame`` built by its construct declaration, CRC computed (the slow reference).
+
+    The builders above use the fast path generated from the same declarations; this
+    is what tests and fuzzers check them against.
+    """
+    layout, values = _layout_and_values(frame)
+    fields = dict(zip(layout.fields, values, strict=True))
+    body = {**fields, "payload": frame.payload}
+    return bytes(layout.declaration.build({"body": {"value": body}}))
 
 
 # --- parsing ----------------------------------------------------------------
@@ -355,12 +476,13 @@ def frame_size(buffer: bytes | bytearray, start: int = 0) -> int | None:
     return LEGACY_HEADER_SIZE + buffer[start + 5] + 1
 
 
-def _layout_of(data: bytes) -> tuple[cs.Construct, int, str]:
+def _layout_of(data: bytes) -> _FastLayout:
+    """Which layout a frame has, from its magic and protocol type (§2.1 parse rule)."""
     if len(data) < 2:
         raise Truncated(f"{len(data)} byte(s) cannot hold a frame magic", field="magic", offset=0)
     magic = data[:2]
     if magic == GATEWAY_MAGIC:
-        return _GATEWAY, GATEWAY_HEADER_SIZE, "gateway"
+        return _FAST_GATEWAY
     if magic != LOCK_MAGIC:
         raise BadMagic(
             f"frame starts {magic.hex()}, expected 7f5a (lock) or 725b (gateway)",
@@ -369,9 +491,58 @@ def _layout_of(data: bytes) -> tuple[cs.Construct, int, str]:
         )
     if len(data) < 3:
         raise Truncated("lock frame ends before its protocol type", field="protocol_type", offset=2)
-    if data[2] >= 5:
-        return _V3, V3_HEADER_SIZE, "lock"
-    return _LEGACY, LEGACY_HEADER_SIZE, "lock-legacy"
+    return _FAST_V3 if data[2] >= 5 else _FAST_LEGACY
+
+
+# The errors, worded once for both readers (fast path and declaration).
+
+
+def _short_header(layout: _FastLayout, raw: bytes) -> Truncated:
+    return Truncated(
+        f"{layout.kind} frame has {len(raw)} bytes, its header alone needs {layout.header_size}",
+        field="header",
+        offset=len(raw),
+    )
+
+
+def _short_crc(layout: _FastLayout, raw: bytes) -> Truncated:
+    return Truncated(
+        f"{layout.kind} frame ends before its CRC byte (length field says "
+        f"{raw[layout.header_size - 1]} payload bytes)",
+        field="crc",
+        offset=len(raw),
+    )
+
+
+def _short_payload(layout: _FastLayout, raw: bytes) -> Truncated:
+    return Truncated(
+        f"{layout.kind} frame length field says {raw[layout.header_size - 1]} payload bytes, "
+        f"only {len(raw) - layout.header_size} present",
+        field="payload",
+        offset=len(raw),
+    )
+
+
+def _too_long(extra: bytes, size: int) -> LengthMismatch:
+    return LengthMismatch(
+        f"{len(extra)} byte(s) after the end announced by the length field",
+        field="length",
+        offset=size,
+    )
+
+
+def _bad_crc(layout: _FastLayout, frame: Frame, expected: int) -> CrcMismatch:
+    return CrcMismatch(
+        f"{layout.kind} frame CRC is 0x{frame.crc:02x}, contents give 0x{expected:02x}",
+        frame=frame,
+        expected=expected,
+        actual=frame.crc,
+    )
+
+
+def _extra_allowed(layout: _FastLayout, extra: bytes) -> bool:
+    """Only a lock frame's ``0D 0A`` trailer may follow a frame."""
+    return layout is not _FAST_GATEWAY and extra == LOCK_TRAILER
 
 
 def parse_frame(data: bytes | bytearray | memoryview) -> Frame:
@@ -381,67 +552,53 @@ def parse_frame(data: bytes | bytearray | memoryview) -> Frame:
     the field, or :class:`CrcMismatch` whose ``frame`` attribute holds the parsed
     frame for diagnosis.
     """
-    raw = bytes(data)
-    layout, header_size, kind = _layout_of(raw)
-    if len(raw) < header_size:
-        raise Truncated(
-            f"{kind} frame has {len(raw)} bytes, its header alone needs {header_size}",
-            field="header",
-            offset=len(raw),
-        )
-    size = frame_size(raw)
-    assert size is not None
-    if len(raw) < size:
-        length_offset = header_size - 1
-        if len(raw) == size - 1:
-            raise Truncated(
-                f"{kind} frame ends before its CRC byte (length field says "
-                f"{raw[length_offset]} payload bytes)",
-                field="crc",
-                offset=size - 1,
-            )
-        raise Truncated(
-            f"{kind} frame length field says {raw[length_offset]} payload bytes, "
-            f"only {len(raw) - header_size} present",
-            field="payload",
-            offset=len(raw),
-        )
-    extra = raw[size:]
-    if extra and not (kind != "gateway" and extra == LOCK_TRAILER):
-        raise LengthMismatch(
-            f"{len(extra)} byte(s) after the end announced by the length field",
-            field="length",
-            offset=size,
-        )
-    try:
-        parsed = layout.parse(raw[:size])
-    except cs.ConstructError as exc:  # pragma: no cover - prechecks make this unreachable
-        raise FrameError(f"malformed {kind} frame: {exc}", field="frame") from exc
-    frame = _to_frame(kind, parsed)
-    expected = crc8(parsed.body.data)
-    if parsed.crc != expected:
-        raise CrcMismatch(
-            f"{kind} frame CRC is 0x{parsed.crc:02x}, contents give 0x{expected:02x}",
-            frame=frame,
-            expected=expected,
-            actual=parsed.crc,
-        )
+    raw = data if type(data) is bytes else bytes(data)
+    layout = _layout_of(raw)
+    header_size = layout.header.size
+    available = len(raw)
+    if available < header_size:
+        raise _short_header(layout, raw)
+    size = header_size + raw[header_size - 1] + 1
+    if available < size:
+        raise _short_crc(layout, raw) if available == size - 1 else _short_payload(layout, raw)
+    if available != size and not _extra_allowed(layout, raw[size:]):
+        raise _too_long(raw[size:], size)
+    values = layout.header.unpack_from(raw)
+    crc = raw[size - 1]
+    frame = _frame_from_values(layout.kind, values[1:-1], raw[header_size : size - 1], crc)
+    expected = crc8(raw[: size - 1])
+    if crc != expected:
+        raise _bad_crc(layout, frame, expected)
     return frame
 
 
-def _to_frame(kind: str, parsed: Any) -> Frame:
+def parse_frame_by_declaration(data: bytes | bytearray | memoryview) -> Frame:
+    """:func:`parse_frame` done by the construct declaration itself (the slow reference).
+
+    Same results and the same errors (type, field, offset, message, the frame inside a
+    :class:`CrcMismatch`); where the fast path computes sizes, this one lets construct
+    read field by field and names the field construct stopped at.
+    """
+    raw = bytes(data)
+    layout = _layout_of(raw)
+    try:
+        parsed = layout.declaration.parse(raw)
+    except cs.ConstError as exc:  # pragma: no cover - _layout_of checked the magic
+        raise BadMagic(f"malformed {layout.kind} frame: {exc}", field="magic", offset=0) from exc
+    except cs.StreamError as exc:
+        stopped_at = str(exc.path).rsplit(" -> ", 1)[-1]
+        if stopped_at == "crc":
+            raise _short_crc(layout, raw) from None
+        if stopped_at == "payload":
+            raise _short_payload(layout, raw) from None
+        raise _short_header(layout, raw) from None
+    size = len(parsed.body.data) + 1
+    if len(raw) != size and not _extra_allowed(layout, raw[size:]):
+        raise _too_long(raw[size:], size)
     body = parsed.body.value
-    if kind == "lock":
-        header = LockHeader(
-            body.protocol_type,
-            body.sub_version,
-            body.scene,
-            body.organization,
-            body.sub_organization,
-        )
-        return LockFrame(header, body.command, body.encrypt, bytes(body.payload), parsed.crc)
-    if kind == "lock-legacy":
-        return LegacyLockFrame(
-            body.protocol_type, body.command, body.seed, bytes(body.payload), parsed.crc
-        )
-    return GatewayFrame(body.command, bytes(body.payload), parsed.crc)
+    values = tuple(body[name] for name in layout.fields)
+    frame = _frame_from_values(layout.kind, values, bytes(body.payload), parsed.crc)
+    expected = crc8(parsed.body.data)
+    if parsed.crc != expected:
+        raise _bad_crc(layout, frame, expected)
+    return frame
