@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: nightly test lint typecheck unit fuzz clean selfcheck
+.PHONY: nightly test lint typecheck unit hil-bluez fuzz clean selfcheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 nightly: $(STAMP)
 	$(BIN)/ttlock-hil nightly
 
-## All checks CI runs: lint, type-check, tests.
-test: lint typecheck unit
+## All checks CI runs: lint, type-check, tests (the HIL suite on tier 1 and on tier 2).
+test: lint typecheck unit hil-bluez
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +29,11 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## The regression suite again on the BlueZ tier: bleak's own Linux backend against the
+## BlueZ double (docs/tiers.md §4). Needs dbus-daemon (.ci/run installs it).
+hil-bluez: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/hil --hil-tier bluez
 
 ## Long fuzzing run (>= 100 000 examples per parser).
 fuzz: $(STAMP)

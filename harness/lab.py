@@ -24,6 +24,14 @@ Bumble's moniker idea):
 * a BLE address (``C1:23:45:67:89:AB``, or a CoreBluetooth UUID) — bleak's OS
   backend (``backend=None``), BlueZ adapter from ``adapter:`` if given.
 
+The lab's ``tier`` moves the ``sim:`` devices (docs/tiers.md): ``bluez`` reaches them at
+their MACs through bleak's OS backend (a BlueZ double serves them); ``bumble`` hosts them
+as Bumble peripherals on a link in this process and reaches them through bleak backends on
+a Bumble central (``ttlock_hil.harness.sim.bumble``). On ``bumble`` with
+``TTLOCK_HIL_BUMBLE_HCI`` set (a Bumble transport, e.g. ``tcp-client:127.0.0.1:PORT`` from
+``ttlock-hil sim serve --export``) the central runs on that controller instead, and every
+device is reached through it by its BLE address.
+
 Everything above (link, session, Lock/Gateway API) receives a
 :class:`~ttlock_hil.harness.link.Transport` and never asks which kind it is.
 """
@@ -59,11 +67,16 @@ if TYPE_CHECKING:
     from .gateway import Gateway
     from .lock import Lock
     from .sim.air import Air, OnAir
+    from .sim.bench import SimBench
+    from .sim.bumble import BumbleTier
     from .sim.device import VirtualDevice
 
-__all__ = ["DeviceFactory", "Lab", "Sighting", "sim_address"]
+__all__ = ["BUMBLE_HCI_VARIABLE", "DeviceFactory", "Lab", "Sighting", "sim_address"]
 
 logger = logging.getLogger(__name__)
+
+BUMBLE_HCI_VARIABLE = "TTLOCK_HIL_BUMBLE_HCI"
+"""On the bumble tier: the Bumble transport of the harness's central (unset: in-process)."""
 
 
 class DeviceFactory(Protocol):
@@ -126,8 +139,11 @@ class Lab:
     go (default ``<reports>/traces``). ``log_file``: also log the harness there,
     through the redacting filter. ``environ``: where ``env:`` credentials are
     read (default ``os.environ``). ``tier``: where ``sim:`` devices live — ``virtual``
-    (in this process) or ``bluez`` (in a BlueZ double, reached through bleak's own OS
-    backend at the device's MAC; :func:`ttlock_hil.harness.tiers.running_tier` starts it).
+    (in this process), ``bluez`` (in a BlueZ double, reached through bleak's own OS
+    backend at the device's MAC; :func:`ttlock_hil.harness.tiers.running_tier` starts it)
+    or ``bumble`` (Bumble peripherals on a link of this process, reached through a Bumble
+    central built in the running loop; see the module docstring for
+    ``TTLOCK_HIL_BUMBLE_HCI``, read from ``environ``).
     """
 
     def __init__(
@@ -142,9 +158,9 @@ class Lab:
         environ: Mapping[str, str] | None = None,
         tier: str = "virtual",
     ) -> None:
-        if tier not in ("virtual", "bluez"):
+        if tier not in ("virtual", "bluez", "bumble"):
             raise ConfigError(
-                f"unknown tier {tier!r}", field="tier", fix="use one of: virtual, bluez"
+                f"unknown tier {tier!r}", field="tier", fix="use one of: virtual, bluez, bumble"
             )
         self.config = config
         self.tier = tier
@@ -157,6 +173,8 @@ class Lab:
         self._environ = environ
         self._air: Air | None = None
         self._backends: tuple[type[Any], type[Any]] | None = None
+        self._bumble: BumbleTier | None = None
+        self._bumble_hci = (environ if environ is not None else os.environ).get(BUMBLE_HCI_VARIABLE)
         self._sessions: list[Session] = []
         self._serial = count(1)
         self._log_handler: logging.Handler | None = None
@@ -222,6 +240,19 @@ class Lab:
         if preset is not None and self.tier == "bluez":
             # The double serves it like bluetoothd serves a real lock: the radio path.
             return Transport(moniker=device.address, address=sim_address(self.config.lab, name))
+        if self.tier == "bumble" and (preset is not None or self._bumble_hci is not None):
+            if preset is not None:
+                self._refuse_remote_central(name)
+                address = self.air.get(sim_address(self.config.lab, name)).address
+            else:
+                address = device.address
+            scanner, client = self._bumble_backends()
+            return Transport(
+                moniker=device.address,
+                address=address,
+                scanner_backend=scanner,
+                client_backend=client,
+            )
         if preset is not None:
             air = self.air
             scanner, client = self._virtual_backends()
@@ -262,7 +293,48 @@ class Lab:
                 field="tier",
                 fix="drive its faults through the double's control interface (docs/tiers.md)",
             )
+        if self.tier == "bumble":
+            self._refuse_remote_central(name)
         return self.air.get(sim_address(self.config.lab, name))
+
+    def _refuse_remote_central(self, name: str) -> None:
+        if self._bumble_hci is not None:
+            raise ConfigError(
+                f"{name} is a sim: device, but the Bumble central runs on "
+                f"{self._bumble_hci} ({BUMBLE_HCI_VARIABLE}), where this process hosts nothing",
+                field="address",
+                fix="serve it with 'ttlock-hil sim serve' and give the MAC it prints as "
+                f"address:, or unset {BUMBLE_HCI_VARIABLE} (docs/sim-serve.md)",
+            )
+
+    def bench(self, name: str) -> SimBench:
+        """The bench of simulated device ``name``: faults, settings, range, link drops.
+
+        In this process on the virtual tier; on the BlueZ tier the double's bench,
+        reached over its control interface (close it with ``close()`` when done).
+        """
+        device = self.device(name)
+        if device.sim_preset is None:
+            raise ConfigError(
+                f"{name} is a radio device ({device.address}): a bench exists only for "
+                "simulated devices",
+                field="address",
+                fix="use a sim:<preset> device for fault-injection tests",
+            )
+        if self.tier == "bluez":
+            from .sim.bluez.remote import RemoteBench
+
+            bus = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+            if not bus:
+                raise ConfigError(
+                    "the BlueZ tier is not running (DBUS_SYSTEM_BUS_ADDRESS is not set)",
+                    field="tier",
+                    fix="start it with running_tier() or 'ttlock-hil sim bluez' (docs/tiers.md)",
+                )
+            return RemoteBench(name, sim_address(self.config.lab, name), bus)
+        from .sim.bench import VirtualBench
+
+        return VirtualBench(name, self.virtual(name))
 
     def _build_air(self) -> Air:
         from .sim.air import Air
@@ -290,6 +362,22 @@ class Lab:
                 )
             )
         return air
+
+    def _bumble_backends(self) -> tuple[type[Any], type[Any]]:
+        if self._bumble is None:
+            try:
+                from .sim.bumble import BumbleTier
+            except ModuleNotFoundError as exc:
+                if exc.name is None or exc.name.split(".")[0] != "bumble":
+                    raise
+                raise ConfigError(
+                    "the bumble tier needs Bumble, which is not installed",
+                    field="tier",
+                    fix="pip install ttlock-hil[bumble]",
+                ) from exc
+            air = self.air if self._bumble_hci is None else None
+            self._bumble = BumbleTier(air, central_hci=self._bumble_hci)
+        return self._bumble.backends
 
     def _virtual_backends(self) -> tuple[type[Any], type[Any]]:
         if self._backends is None:
@@ -417,7 +505,7 @@ class Lab:
         self._log_handler = handler
 
     async def aclose(self) -> None:
-        """Close every session this lab opened, and the log file."""
+        """Close every session this lab opened, the Bumble radio (tier 3), and the log file."""
         sessions, self._sessions = self._sessions, []
         first_error: Exception | None = None
         try:
@@ -432,12 +520,18 @@ class Lab:
             if first_error is not None:
                 raise first_error
         finally:
-            handler, self._log_handler = self._log_handler, None
-            if handler is not None:
-                root = logging.getLogger("ttlock_hil")
-                root.removeHandler(handler)
-                root.setLevel(self._log_level)
-                handler.close()
+            try:
+                if self._bumble is not None:
+                    # Hosts powered off, so none of Bumble's (unnamed) tasks outlive the lab;
+                    # the next use in a loop builds the radio again.
+                    await self._bumble.aclose()
+            finally:
+                handler, self._log_handler = self._log_handler, None
+                if handler is not None:
+                    root = logging.getLogger("ttlock_hil")
+                    root.removeHandler(handler)
+                    root.setLevel(self._log_level)
+                    handler.close()
 
     async def __aenter__(self) -> Lab:
         return self

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .air import Air, DeviceBusy, OnAir, UnknownDevice
 from .backend import VirtualClientBackend, VirtualScannerBackend
-from .bench import VirtualBench
+from .bench import SimBench, VirtualBench
 from .bench_settings import BenchSetting, BenchSettingError, bench_settings
 from .device import (
     GATEWAY_GATT,
@@ -82,6 +82,7 @@ __all__ = [
     "UnknownDevice",
     "UnknownPreset",
     "UnknownVariant",
+    "SimBench",
     "VirtualBench",
     "VirtualClientBackend",
     "VirtualDevice",

@@ -26,14 +26,41 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .air import OnAir
 from .bench_settings import BenchSetting, BenchSettingError, bench_settings
 from .device import VirtualDevice
 from .faults import Fault, FaultPlan, FaultRule, FiredFault
 
-__all__ = ["VirtualBench"]
+__all__ = ["SimBench", "VirtualBench"]
+
+
+@runtime_checkable
+class SimBench(Protocol):
+    """What a test may do to a simulated device, wherever the device runs.
+
+    :class:`VirtualBench` (in this process) and the BlueZ tier's remote bench both
+    offer it; the ``virtual_device`` fixture hands a test one of them.
+    """
+
+    name: str
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def device(self) -> Any:
+        """Bench actions on the device (present a card, type a passcode…)."""
+
+    @property
+    def fired(self) -> tuple[FiredFault, ...]: ...
+    def inject(self, fault: Fault, **options: Any) -> FaultRule: ...
+    def set(self, **settings: Any) -> None: ...
+    def out_of_range(self) -> None: ...
+    def back_in_range(self) -> None: ...
+    def drop_link(self, reason: str = ...) -> bool: ...
+    def restore(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class VirtualBench:
@@ -121,6 +148,9 @@ class VirtualBench:
     def drop_link(self, reason: str = "the bench dropped the link") -> bool:
         """The device hangs up on the central; False if nobody was connected."""
         return self._entry.drop_link(reason)
+
+    def close(self) -> None:
+        """Nothing to release in-process (a remote bench leaves its bus here)."""
 
     def restore(self) -> None:
         """Undo the bench's changes: faults cleared, in range, settings put back."""

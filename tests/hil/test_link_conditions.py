@@ -61,7 +61,9 @@ async def test_a_lock_that_does_not_accept_the_connection_is_a_connect_timeout(
 async def test_a_lock_without_the_ttlock_service_is_reported(
     fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
 ) -> None:
-    virtual_device.inject(Fault.SERVICE_MISSING)
+    # Every connection: a lock that lacks the service (a one-shot miss is a stale GATT
+    # cache, which the radio path cures by clearing the cache and looking again).
+    virtual_device.inject(Fault.SERVICE_MISSING, times=None)
     async with hil_expected.check():
         await fast_lock.connect()
 
@@ -70,7 +72,7 @@ async def test_a_lock_without_the_ttlock_service_is_reported(
 async def test_a_lock_without_its_write_characteristic_is_reported(
     fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
 ) -> None:
-    virtual_device.inject(Fault.CHARACTERISTIC_MISSING, characteristic="write")
+    virtual_device.inject(Fault.CHARACTERISTIC_MISSING, characteristic="write", times=None)
     async with hil_expected.check():
         await fast_lock.connect()
 
@@ -213,7 +215,7 @@ async def test_a_gateway_that_does_not_accept_the_connection_is_a_connect_timeou
 async def test_a_gateway_without_its_service_is_reported(
     fast_gateway: Gateway, virtual_device: VirtualBench, hil_expected: Expected
 ) -> None:
-    virtual_device.inject(Fault.SERVICE_MISSING)
+    virtual_device.inject(Fault.SERVICE_MISSING, times=None)  # a gateway without it
     async with hil_expected.check():
         await fast_gateway.connect()
 

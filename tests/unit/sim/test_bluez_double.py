@@ -26,6 +26,8 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
 from ttlock_hil.harness.sim.bluez import BluezTier, cleanup_stale, dbus_daemon_path
+from ttlock_hil.harness.sim.bluez.remote import RemoteBench, RemoteBenchError
+from ttlock_hil.harness.sim.faults import Fault
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
 from ttlock_hil.protocol.frame import LOCK_TRAILER, encode_lock_command
 from ttlock_hil.protocol.gatt import LOCK_GATT
@@ -455,3 +457,48 @@ def test_killing_the_run_that_owns_the_tier_ends_its_bus_and_double() -> None:
         if holder.stdout is not None:
             holder.stdout.close()
     cleanup_stale()  # the killed run's directory goes too
+
+
+# --- the remote bench (the control interface's client) --------------------------------
+
+
+def test_the_remote_bench_arms_faults_reports_them_and_restores(tier: BluezTier) -> None:
+    assert tier.address is not None
+    bench = RemoteBench("front-door", ADDRESS, tier.address)
+    try:
+        rule = bench.inject(Fault.NOTIFY_FAILED)
+        assert rule.fault is Fault.NOTIFY_FAILED
+        bench.set(battery=3)
+        with pytest.raises(RemoteBenchError, match="battery"):
+            bench.set(battery=700)  # the device's declaration refuses it, in the double
+        with pytest.raises(RemoteBenchError, match="NOT_A_FAULT"):
+            bench._call("Inject", "sss", [ADDRESS, "NOT_A_FAULT", "{}"])
+        assert bench.device.enter_passcode("999999") is False  # no such passcode stored
+        with pytest.raises(RemoteBenchError, match="no IC card reader"):
+            bench.device.present_card(0x5A5A0002)  # the model's own refusal, carried over
+        with pytest.raises(AttributeError, match="bench action"):
+            bench.device.receive  # noqa: B018 - only bench actions cross the bus
+        assert bench.fired == ()
+        bench.restore()
+    finally:
+        bench.close()
+
+
+async def test_a_fault_armed_remotely_fires_and_is_evidence_for_this_bench_only(
+    tier: BluezTier,
+) -> None:
+    assert tier.address is not None
+    bench = RemoteBench("front-door", ADDRESS, tier.address)
+    try:
+        bench.inject(Fault.NOTIFY_FAILED)
+        async with BleakClient(ADDRESS, timeout=5) as client:
+            with pytest.raises(BleakError):
+                await client.start_notify(LOCK_GATT.notify, lambda _c, _d: None)
+        assert [f.rule.fault for f in bench.fired] == [Fault.NOTIFY_FAILED]
+    finally:
+        bench.close()
+    later = RemoteBench("front-door", ADDRESS, tier.address)
+    try:
+        assert later.fired == ()  # a new bench, a new test: no earlier evidence
+    finally:
+        later.close()
