@@ -18,8 +18,8 @@ The same :class:`Redactor` filters log records (:class:`RedactingFilter`).
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from enum import IntEnum
@@ -45,6 +45,137 @@ def is_secret_field(name: str) -> bool:
     return lowered in _SECRET_FIELD_NAMES or lowered.endswith(_SECRET_FIELD_SUFFIXES)
 
 
+_WORD_CHARS: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+"""A short form must not touch one of these (after case folding) on either side."""
+
+_CACHE_SIZE: Final = 4096
+_CACHE_MAX_TEXT: Final = 512
+"""Redacted strings up to this length are remembered (trace keys, names, repeated frames)."""
+
+# Pairs Python's re treats as one letter under IGNORECASE that no simple case
+# mapping joins (re._casefix); every other equivalence is lower/upper/lower.
+_EXTRA_FOLDS: Final = {0x1FD3: "\u0390", 0x1FE3: "\u03b0", 0xFB05: "\ufb06"}
+
+
+class _CaseFold(dict[int, str]):
+    """``str.translate`` table: each character to one representative of its case class.
+
+    One character in, one character out, so offsets in the folded text are offsets
+    in the original. Two characters fold alike exactly when ``re.IGNORECASE``
+    matches one with the other (checked over every code point when written).
+    """
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = _EXTRA_FOLDS.get(code)
+        if folded is None:
+            lower = char.lower()
+            lower = lower[0]  # 'İ' lowers to 'i' + a combining dot; re takes the 'i'
+            upper = lower.upper()
+            if len(upper) == 1:  # 'ß' uppers to 'SS': it stays itself
+                lower = upper.lower()[0]
+            folded = lower
+        self[code] = folded
+        return folded
+
+
+_FOLD: Final = _CaseFold()
+
+
+def _fold(text: str) -> str:
+    return text.lower() if text.isascii() else text.translate(_FOLD)
+
+
+class _FormIndex:
+    """Every known form, folded, indexed so that a text is searched in one pass.
+
+    Long forms (4+ characters, matched anywhere) are keyed by their first four
+    characters, short ones (2-3, whole tokens only) by themselves. A text's
+    four-character windows are intersected with the keys in C (``set.intersection``
+    over ``zip``), so a text without any secret costs one pass whatever the number of
+    forms; only where a key occurs are the forms behind it compared. Adding a form
+    touches one bucket: nothing is rebuilt.
+    """
+
+    __slots__ = ("long", "long_keys", "short", "short_keys")
+
+    def __init__(self) -> None:
+        self.long: dict[str, tuple[str, ...]] = {}
+        self.long_keys: set[tuple[str, ...]] = set()
+        self.short: set[str] = set()
+        self.short_keys: set[tuple[str, ...]] = set()
+
+    def add(self, form: str) -> None:
+        folded = _fold(form)
+        if folded == form:
+            folded = form  # keep one string object where folding changes nothing
+        if len(folded) >= _MIN_SUBSTRING:
+            prefix = folded[:_MIN_SUBSTRING]
+            bucket = self.long.get(prefix, ())
+            if folded not in bucket:
+                # Longest first: "00bc614e" wins over "00bc61" where both match.
+                self.long[prefix] = tuple(sorted((*bucket, folded), key=lambda f: (-len(f), f)))
+                self.long_keys.add(tuple(prefix))
+        else:
+            self.short.add(folded)
+            self.short_keys.add(tuple(folded))
+
+    def redact(self, value: str) -> str:
+        folded = _fold(value)
+        size = len(folded)
+        starts: set[int] = set()
+        if size >= _MIN_SUBSTRING and self.long_keys:
+            grams = zip(folded, folded[1:], folded[2:], folded[3:], strict=False)
+            for key in self.long_keys.intersection(grams):
+                _occurrences("".join(key), folded, starts)
+        if self.short_keys:
+            pairs = itertools.pairwise(folded)
+            triples = zip(folded, folded[1:], folded[2:], strict=False)
+            for key in self.short_keys.intersection(pairs).union(
+                self.short_keys.intersection(triples)
+            ):
+                _occurrences("".join(key), folded, starts)
+        if not starts:
+            return value
+        parts: list[str] = []
+        end = 0  # where the last replacement ended
+        for at in sorted(starts):
+            if at < end:
+                continue
+            length = self._longest_at(folded, at)
+            if length:
+                parts.append(value[end:at])
+                parts.append(REDACTED)
+                end = at + length
+        if not parts:
+            return value
+        parts.append(value[end:])
+        return "".join(parts)
+
+    def _longest_at(self, folded: str, at: int) -> int:
+        """Length of the longest form that matches at ``at`` (0 for none)."""
+        for form in self.long.get(folded[at : at + _MIN_SUBSTRING], ()):
+            if folded.startswith(form, at):
+                return len(form)
+        if self.short and (at == 0 or folded[at - 1] not in _WORD_CHARS):
+            for length in (3, 2):
+                after = at + length
+                if (
+                    after <= len(folded)
+                    and folded[at:after] in self.short
+                    and (after == len(folded) or folded[after] not in _WORD_CHARS)
+                ):
+                    return length
+        return 0
+
+
+def _occurrences(needle: str, text: str, into: set[int]) -> None:
+    at = text.find(needle)
+    while at >= 0:
+        into.add(at)
+        at = text.find(needle, at + 1)
+
+
 class Redactor:
     """Knows the secrets of a run and removes them from text and structured values.
 
@@ -53,6 +184,12 @@ class Redactor:
     moment a secret comes into existence. ``Redactor(enabled=False)`` passes
     everything through untouched: the explicit opt-out (``redact: false``).
     Thread-safe, so one instance can serve traces and logging handlers.
+
+    Matching: every form is found case-insensitively, the longest form wins where
+    several start at the same place, scanning left to right; forms shorter than four
+    characters count only as whole tokens (no letter or digit on either side). A
+    new secret is added to an index (:class:`_FormIndex`), never compiled into a
+    pattern, so learning the thousandth secret costs what learning the first did.
     """
 
     def __init__(self, *, enabled: bool = True) -> None:
@@ -60,7 +197,10 @@ class Redactor:
         self._forms: set[str] = set()
         self._ints: set[int] = set()
         self._lock = threading.Lock()
-        self._pattern: re.Pattern[str] | None = None
+        self._index = _FormIndex()
+        # Results by text; replaced (not cleared) when a form is added, so a result
+        # computed with the old forms can only land in the dictionary being dropped.
+        self._cache: dict[str, str] = {}
 
     def __repr__(self) -> str:
         state = "on" if self._enabled else "off"
@@ -126,13 +266,14 @@ class Redactor:
             # apart from ordinary digits, lengths and codes; such degenerate
             # secrets are still caught in their longer forms (zero-padded,
             # 4-byte hex) and by secret-sounding field names.
-            before = len(self._forms)
-            self._forms.update(f for f in forms if len(f) >= _MIN_FORM)
             self._ints.update(i for i in ints if i >= _MIN_SECRET_INT)
-            if len(self._forms) != before:
-                # Recompile only when a form is new: re-learning the same key on
-                # every login must not rebuild the pattern each time.
-                self._pattern = None
+            new = [f for f in forms if len(f) >= _MIN_FORM and f not in self._forms]
+            if not new:
+                return  # re-learning the same key on every login changes nothing
+            self._forms.update(new)
+            for form in new:
+                self._index.add(form)
+            self._cache = {}
 
     def forms(self) -> frozenset[str]:
         """Every textual form being redacted (for tests that scan artifacts)."""
@@ -141,27 +282,20 @@ class Redactor:
 
     # --- applying -------------------------------------------------------------
 
-    def _compiled(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self._forms:
-                # Longest first so "00bc614e" wins over its substring "bc614e".
-                alternatives = []
-                for form in sorted(self._forms, key=lambda f: (-len(f), f)):
-                    escaped = re.escape(form)
-                    if len(form) < _MIN_SUBSTRING:
-                        # A 3-digit secret would otherwise eat every "123" in a
-                        # timestamp; short forms only count as whole tokens.
-                        escaped = rf"(?<![0-9A-Za-z]){escaped}(?![0-9A-Za-z])"
-                    alternatives.append(escaped)
-                self._pattern = re.compile("|".join(alternatives), re.IGNORECASE)
-            return self._pattern
-
     def text(self, value: str) -> str:
         """``value`` with every known secret form replaced by ``«redacted»``."""
-        if not self._enabled:
+        if not self._enabled or len(value) < _MIN_FORM or not self._forms:
             return value
-        pattern = self._compiled()
-        return pattern.sub(REDACTED, value) if pattern is not None else value
+        cache = self._cache
+        done = cache.get(value)
+        if done is not None:
+            return done
+        done = self._index.redact(value)
+        if len(value) <= _CACHE_MAX_TEXT:
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[value] = done
+        return done
 
     def is_secret_int(self, value: int) -> bool:
         return self._enabled and not isinstance(value, bool) and value in self._ints
@@ -235,5 +369,3 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redactor.text(record.stack_info)
         return True
-
-

@@ -11,14 +11,24 @@ becomes one JSON object on its own line::
 
 ``t`` is wall-clock UTC, ``elapsed`` the monotonic seconds since the trace
 was opened (immune to clock steps, so latencies can be read off the file).
-Each line is flushed as it is written: a killed process leaves its evidence.
+
+Writing is buffered: lines reach the file on :meth:`FrameTrace.flush`, at
+:meth:`~FrameTrace.close` (the end of a test's session), at once for a record
+that reports a failure (a verdict other than ``sent``/``ok``/``push``/
+``progress``/``processing``, or a non-zero code), when :func:`read_trace`
+reads the file of a trace still open, every :data:`FLUSH_LINES` lines, when
+the trace object is collected and at interpreter exit. Only a process killed
+outright (``SIGKILL``) loses the last routine lines; the failure is on disk.
 
 A session usually calls ``trace.frame("tx", raw, key=key)`` for each frame
 (decoded by :func:`decode_frame`: kind, header, length, CRC verdict,
 plaintext, and for lock replies the echo/status/error byte of §4.1),
 ``trace.event("disconnected", …)`` for link events, and passes
-``verdict``/``code`` once the outcome is mapped. :meth:`FrameTrace.tx`/``rx``
-take already-decoded fields instead.
+``verdict``/``code`` once the outcome is mapped. A session that has read the
+frame already passes what it knows, ``trace.frame("rx", raw,
+plaintext=answer.plaintext)`` (or ``parsed=`` the frame), and the trace
+neither parses nor decrypts it again. :meth:`FrameTrace.tx`/``rx`` take
+already-decoded fields instead.
 
 Redaction
 ---------
@@ -42,7 +52,9 @@ that carry no secret keep their raw bytes in full for diagnosis.
 from __future__ import annotations
 
 import json
+import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,21 +65,27 @@ from typing import Any, Final
 
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
 from ttlock_hil.protocol.device import DeviceKind
-from ttlock_hil.protocol.dissect import dissect
+from ttlock_hil.protocol.dissect import Dissection, dissect, dissect_frame
+from ttlock_hil.protocol.errors import CrcMismatch, FrameError
 from ttlock_hil.protocol.frame import (
     GATEWAY_HEADER_SIZE,
     GATEWAY_MAGIC,
     LEGACY_HEADER_SIZE,
     LOCK_MAGIC,
     V3_HEADER_SIZE,
+    Frame,
+    GatewayFrame,
+    LegacyLockFrame,
     LockFrame,
     frame_size,
+    parse_frame,
 )
 from ttlock_hil.protocol.lockdata import REDACTED
 
 from .redaction import RedactingFilter, Redactor
 
 __all__ = [
+    "FLUSH_LINES",
     "GATEWAY_SECRET_COMMANDS",
     "LOCK_SECRET_COMMANDS",
     "REDACTED",
@@ -137,6 +155,31 @@ _SAFE_FRAME_FIELDS: Final = frozenset(
         "event",
     }
 )
+
+
+FLUSH_LINES: Final = 256
+"""Buffered lines that make a trace write them out even without a reason to."""
+
+_ROUTINE_VERDICTS: Final = frozenset({None, "sent", "ok", "push", "progress", "processing"})
+"""Verdicts of records that report nothing wrong; any other one is flushed at once."""
+
+# The traces open in this process by file, so that reading a file first writes out
+# what its open traces hold (read_trace, TraceFile.records).
+_OPEN: Final[dict[str, weakref.WeakSet[FrameTrace]]] = {}
+
+
+def _file_key(path: Path) -> str:
+    return os.path.abspath(path)  # a string key: no filesystem access, unlike resolve()
+
+
+def _write_out(handle: Any, pending: list[str]) -> None:
+    """Write and clear ``pending``; also the finaliser of a trace nobody closed."""
+    if pending and not handle.closed:
+        handle.write("".join(pending))
+        handle.flush()
+    pending.clear()
+
+
 class Direction(StrEnum):
     TX = "tx"  # app -> device (a write)
     RX = "rx"  # device -> app (a notification: reply or push)
@@ -174,6 +217,12 @@ class FrameTrace:
         self._seq = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8", newline="\n")
+        self._pending: list[str] = []
+        self._key = _file_key(self.path)
+        _OPEN.setdefault(self._key, weakref.WeakSet()).add(self)
+        # Lines still buffered when the object is collected or the interpreter exits
+        # are written then (the finaliser holds the file and the list, not the trace).
+        self._finalizer = weakref.finalize(self, _write_out, self._file, self._pending)
 
     def __repr__(self) -> str:
         return f"FrameTrace({str(self.path)!r}, device={self.device!r})"
@@ -182,8 +231,30 @@ class FrameTrace:
     def closed(self) -> bool:
         return self._file.closed
 
+    @property
+    def pending(self) -> int:
+        """Records written but still in the buffer."""
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Write every buffered record to the file now."""
+        if self._pending:
+            _write_out(self._file, self._pending)
+
     def close(self) -> None:
-        self._file.close()
+        """Write what is buffered and close the file. Idempotent."""
+        if self._file.closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._file.close()
+            self._finalizer.detach()
+            peers = _OPEN.get(self._key)
+            if peers is not None:
+                peers.discard(self)
+                if not peers:
+                    _OPEN.pop(self._key, None)
 
     def __enter__(self) -> FrameTrace:
         return self
@@ -250,18 +321,24 @@ class FrameTrace:
         raw: bytes,
         *,
         key: bytes | None = None,
+        parsed: Frame | None = None,
+        plaintext: bytes | None = None,
+        crc_ok: bool = True,
         verdict: str | None = None,
         code: int | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Decode ``raw`` with :func:`decode_frame` (``key`` decrypts) and record it.
+        """Decode ``raw`` with :func:`decode_frame` and record it.
 
-        The command used for naming and for the secret check is the echoed
-        opcode of a lock reply (§4.1) and the header opcode otherwise; a reply
-        that cannot be decrypted has no known command and keeps its raw bytes
-        (ciphertext under a key the trace does not have).
+        ``plaintext`` (and ``parsed``, the frame as the caller parsed it, with
+        ``crc_ok``) spare the trace a second parse and decrypt of a frame the
+        session has read already; otherwise ``key`` decrypts. The command used for
+        naming and for the secret check is the echoed opcode of a lock reply (§4.1)
+        and the header opcode otherwise; a reply that cannot be decrypted has no
+        known command and keeps its raw bytes (ciphertext under a key the trace
+        does not have).
         """
-        decoded = decode_frame(raw, key=key)
+        decoded = decode_frame(raw, key=key, parsed=parsed, plaintext=plaintext, crc_ok=crc_ok)
         return self.record(
             Direction(direction),
             raw=raw,
@@ -310,8 +387,20 @@ class FrameTrace:
             "code": code,
         }
         entry = self.redactor.value(entry)
-        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._file.flush()
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        peers = _OPEN.get(self._key)
+        if peers is not None and len(peers) > 1:
+            # Another open trace on this file: its earlier lines go first.
+            for peer in list(peers):
+                if peer is not self:
+                    peer.flush()
+        self._pending.append(line)
+        if (
+            verdict not in _ROUTINE_VERDICTS
+            or (code is not None and code != 0)
+            or len(self._pending) >= FLUSH_LINES
+        ):
+            self.flush()
         return entry
 
     def _opcode(self, command: int | None) -> LockCommand | GatewayCommand | int | None:
@@ -345,7 +434,14 @@ class DecodedFrame:
     """The echoed opcode of a lock reply, the header opcode otherwise; None if unknown."""
 
 
-def decode_frame(raw: bytes, *, key: bytes | None = None) -> DecodedFrame:
+def decode_frame(
+    raw: bytes,
+    *,
+    key: bytes | None = None,
+    parsed: Frame | None = None,
+    plaintext: bytes | None = None,
+    crc_ok: bool = True,
+) -> DecodedFrame:
     """Trace fields for one raw frame: what a reader of the trace needs to judge it.
 
     ``kind``, ``header`` (lock frames), ``length``, ``crc_ok`` and, when the
@@ -354,8 +450,11 @@ def decode_frame(raw: bytes, *, key: bytes | None = None) -> DecodedFrame:
     ``status`` and, on failure, ``error_byte`` (docs/protocol.md §4.1). A frame
     that does not parse gives ``problem``; a payload the key cannot decrypt
     gives ``decrypt: "failed"``.
+
+    ``parsed`` (the frame already parsed from ``raw``, ``crc_ok`` its CRC verdict)
+    skips the parse, ``plaintext`` (its payload already decrypted) the decrypt.
     """
-    seen = dissect(raw, key=key)
+    seen = _dissect_known(raw, key, parsed, plaintext, crc_ok)
     frame = seen.frame
     if frame is None:
         return DecodedFrame({"problem": seen.problem, "crc_ok": seen.crc_ok}, None)
@@ -375,6 +474,25 @@ def decode_frame(raw: bytes, *, key: bytes | None = None) -> DecodedFrame:
         if seen.reply.status == 0 and seen.reply.data:
             fields["error_byte"] = seen.reply.data[0]
     return DecodedFrame(fields, seen.command)
+
+
+def _dissect_known(
+    raw: bytes, key: bytes | None, parsed: Frame | None, plaintext: bytes | None, crc_ok: bool
+) -> Dissection:
+    if parsed is not None:
+        return dissect_frame(parsed, crc_ok=crc_ok, plaintext=plaintext, key=key)
+    if plaintext is None:
+        return dissect(raw, key=key)
+    try:
+        frame: Frame = parse_frame(raw)
+        crc_ok = True
+    except CrcMismatch as exc:
+        if not isinstance(exc.frame, LockFrame | LegacyLockFrame | GatewayFrame):
+            return dissect(raw, key=key)
+        frame, crc_ok = exc.frame, False
+    except FrameError:
+        return dissect(raw, key=key)  # no frame at all: the dissector words the problem
+    return dissect_frame(frame, crc_ok=crc_ok, plaintext=plaintext)
 
 
 def _command_name(opcode: LockCommand | GatewayCommand | int | None) -> str | None:
@@ -410,6 +528,11 @@ def _utc_now() -> datetime:
 
 
 def read_trace(path: Path) -> list[dict[str, Any]]:
-    """All records of a trace file, in order (for reports and tests)."""
+    """All records of a trace file, in order (for reports and tests).
+
+    Traces of this process still open on the file write out their buffers first.
+    """
+    for trace in list(_OPEN.get(_file_key(Path(path)), ())):
+        trace.flush()
     with Path(path).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]

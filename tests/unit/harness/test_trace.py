@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from ttlock_hil.harness import trace as trace_module
 from ttlock_hil.harness.trace import (
+    FLUSH_LINES,
     REDACTED,
     Direction,
     FrameTrace,
@@ -20,7 +23,13 @@ from ttlock_hil.harness.trace import (
 )
 from ttlock_hil.protocol.commands import GatewayCommand, LockCommand
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
-from ttlock_hil.protocol.frame import LOCK_TRAILER, encode_gateway_command, encode_lock_command
+from ttlock_hil.protocol.frame import (
+    LOCK_TRAILER,
+    LockFrame,
+    encode_gateway_command,
+    encode_lock_command,
+    parse_frame,
+)
 
 from .secret_sample import (
     ADMIN_PS,
@@ -336,13 +345,16 @@ def test_records_are_json_lines_with_time_offset_direction_and_verdict(tmp_path:
     assert read_trace(path) == [first, second]
 
 
-def test_each_record_is_on_disk_before_the_next_call(tmp_path: Path) -> None:
+def test_reading_an_open_trace_writes_out_its_buffer_first(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     trace = FrameTrace(path, device="fd", redactor=Redactor())
     trace.event("connect")
-    assert len(read_trace(path)) == 1  # flushed, though the file is still open
+    assert path.read_text() == ""  # buffered
+    assert len(read_trace(tmp_path / "." / "t.jsonl")) == 1  # any spelling of the path
+    assert trace.pending == 0
     trace.close()
     assert trace.closed
+    trace.close()  # idempotent
 
 
 def test_a_closed_trace_refuses_records(tmp_path: Path) -> None:
@@ -364,3 +376,139 @@ def test_a_trace_appends_to_an_existing_file(tmp_path: Path) -> None:
 def test_kind_must_be_lock_or_gateway(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="kind"):
         FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor(), kind="padlock")
+
+
+# --- buffering ----------------------------------------------------------------------------
+
+
+def lines_on_disk(path: Path) -> list[dict[str, Any]]:
+    """What the file holds now, without asking any trace to flush."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_routine_records_are_buffered_until_flush(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    with FrameTrace(path, device="fd", redactor=Redactor()) as trace:
+        trace.event("connect")
+        trace.tx(bytes.fromhex("7f5a"), verdict="sent")
+        trace.rx(bytes.fromhex("7f5a"), verdict="ok", code=0)
+        assert lines_on_disk(path) == []
+        assert trace.pending == 3
+        trace.flush()
+        assert [r["seq"] for r in lines_on_disk(path)] == [1, 2, 3]
+        trace.event("disconnected")
+    assert len(lines_on_disk(path)) == 4  # close wrote the rest
+
+
+@pytest.mark.parametrize(
+    ("verdict", "code"),
+    [("device-error", 10004), ("response-timeout", 10017), ("stray", None), (None, 10003)],
+)
+def test_a_record_that_reports_a_failure_is_on_disk_at_once(
+    tmp_path: Path, verdict: str | None, code: int | None
+) -> None:
+    path = tmp_path / "t.jsonl"
+    with FrameTrace(path, device="fd", redactor=Redactor()) as trace:
+        trace.event("connect")
+        trace.event("trouble", verdict=verdict, code=code)
+        assert [r["decoded"]["event"] for r in lines_on_disk(path)] == ["connect", "trouble"]
+
+
+def test_a_long_run_of_routine_records_is_written_out_in_batches(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    with FrameTrace(path, device="fd", redactor=Redactor()) as trace:
+        for n in range(FLUSH_LINES + 3):
+            trace.event("tick", n=n)
+        assert len(lines_on_disk(path)) == FLUSH_LINES
+        assert trace.pending == 3
+
+
+def test_two_open_traces_on_one_file_keep_the_order_of_their_records(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    with (
+        FrameTrace(path, device="a", redactor=Redactor()) as first,
+        FrameTrace(path, device="b", redactor=Redactor()) as second,
+    ):
+        first.event("one")
+        second.event("two")
+        first.event("three")
+    assert [r["decoded"]["event"] for r in read_trace(path)] == ["one", "two", "three"]
+
+
+def test_a_trace_nobody_closed_writes_its_buffer_when_collected(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    trace = FrameTrace(path, device="fd", redactor=Redactor())
+    trace.event("connect")
+    del trace
+    gc.collect()
+    assert [r["decoded"]["event"] for r in lines_on_disk(path)] == ["connect"]
+
+
+# --- frames the session has read already ----------------------------------------------------
+
+
+def status_reply(key: bytes) -> tuple[bytes, bytes]:
+    plaintext = bytes([LockCommand.SEARCH_STATUS, 1, 0x2D, 0])
+    return encode_lock_command(LockCommand.RESPONSE, plaintext, key), plaintext
+
+
+def without_time(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("seq", "t", "elapsed")}
+
+
+def test_a_plaintext_from_the_session_gives_the_record_a_key_would(tmp_path: Path) -> None:
+    raw, plaintext = status_reply(KEY)
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        by_key = trace.frame("rx", raw, key=KEY, verdict="ok", code=0)
+        by_plaintext = trace.frame("rx", raw, plaintext=plaintext, verdict="ok", code=0)
+        parsed = parse_frame(raw)
+        by_frame = trace.frame("rx", raw, parsed=parsed, plaintext=plaintext, verdict="ok", code=0)
+    assert without_time(by_plaintext) == without_time(by_key)
+    assert without_time(by_frame) == without_time(by_key)
+    assert by_key["decoded"]["echo"] == "0x14"
+
+
+def test_a_frame_given_with_its_plaintext_is_neither_parsed_nor_decrypted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, plaintext = status_reply(KEY)
+    parsed = parse_frame(raw)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed or decrypted a second time")
+
+    monkeypatch.setattr(trace_module, "parse_frame", refuse)
+    monkeypatch.setattr(trace_module, "dissect", refuse)
+    monkeypatch.setattr(LockFrame, "decrypt", refuse)
+    with FrameTrace(tmp_path / "t.jsonl", device="fd", redactor=Redactor()) as trace:
+        record = trace.frame("rx", raw, parsed=parsed, plaintext=plaintext, verdict="ok")
+    assert record["decoded"]["plaintext"] == plaintext.hex()
+
+
+def test_a_plaintext_alone_spares_the_decrypt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, plaintext = status_reply(KEY)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decrypted a second time")
+
+    monkeypatch.setattr(LockFrame, "decrypt", refuse)
+    decoded = decode_frame(raw, plaintext=plaintext)
+    assert decoded.fields["plaintext"] == plaintext.hex()
+    assert decoded.fields["crc_ok"] is True
+
+
+def test_a_plaintext_with_a_bad_crc_frame_keeps_the_crc_verdict() -> None:
+    raw, plaintext = status_reply(KEY)
+    broken = raw[:-1] + bytes([raw[-1] ^ 0xFF])
+    decoded = decode_frame(broken, plaintext=plaintext)
+    assert decoded.fields["crc_ok"] is False
+    assert decoded.fields["plaintext"] == plaintext.hex()
+    assert decoded.command == LockCommand.SEARCH_STATUS
+
+
+def test_a_plaintext_with_bytes_that_are_no_frame_describes_the_problem() -> None:
+    decoded = decode_frame(b"\x01\x02\x03", plaintext=b"\x14\x01")
+    assert "problem" in decoded.fields
+    assert decoded.command is None
