@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
 import construct as cs
 
-from .crc import crc8
+from .crc import TABLE, crc8
 from .crypto import aes_decrypt, aes_encrypt, xor_with_seed
 from .errors import BadMagic, CrcMismatch, LengthMismatch, ProtocolError, Truncated
 
@@ -290,6 +291,7 @@ def _generate(kind: FrameKind, declaration: cs.Construct) -> _FastLayout:
 _FAST_V3: Final = _generate(FrameKind.LOCK, _V3)
 _FAST_LEGACY: Final = _generate(FrameKind.LOCK_LEGACY, _LEGACY)
 _FAST_GATEWAY: Final = _generate(FrameKind.GATEWAY, _GATEWAY)
+_V3_UNPACK: Final = _FAST_V3.header.unpack_from
 
 # The frame classes take these fields positionally (see _frame_from_values).
 assert _FAST_V3.fields == (
@@ -329,6 +331,37 @@ def _frame_from_values(kind: FrameKind, values: tuple[int, ...], payload: bytes,
     if kind is FrameKind.LOCK_LEGACY:
         return LegacyLockFrame(values[0], values[1], values[2], payload, crc)
     return GatewayFrame(values[0], payload, crc)
+
+
+# Frozen dataclasses assign each field through object.__setattr__; the parser fills
+# the slots directly (the values come from a struct, so there is nothing to check).
+# test_frame_fastpath compares these frames with ones made by the constructors.
+_new: Final = object.__new__
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    setter: Callable[[object, object], None] = vars(cls)[name].__set__
+    return setter
+
+
+_set_header: Final = _slot_setter(LockFrame, "header")
+_set_command: Final = _slot_setter(LockFrame, "command")
+_set_encrypt: Final = _slot_setter(LockFrame, "encrypt")
+_set_payload: Final = _slot_setter(LockFrame, "payload")
+_set_crc: Final = _slot_setter(LockFrame, "crc")
+_set_kind: Final = _slot_setter(LockFrame, "kind")
+
+
+def _parsed_lock_frame(values: tuple[int, ...], payload: bytes, crc: int) -> LockFrame:
+    """``values`` as unpacked: magic, the five header fields, command, encrypt, length."""
+    frame: LockFrame = _new(LockFrame)
+    _set_header(frame, _lock_header(values[1:6]))
+    _set_command(frame, values[6])
+    _set_encrypt(frame, values[7])
+    _set_payload(frame, payload)
+    _set_crc(frame, crc)
+    _set_kind(frame, FrameKind.LOCK)
+    return frame
 
 
 def _v3_values(frame: LockFrame) -> tuple[int, ...]:
@@ -553,9 +586,29 @@ def parse_frame(data: bytes | bytearray | memoryview) -> Frame:
     frame for diagnosis.
     """
     raw = data if type(data) is bytes else bytes(data)
+    available = len(raw)
+    if available >= V3_HEADER_SIZE and raw[2] >= 5 and raw[:2] == LOCK_MAGIC:
+        # Nearly every frame is a V3 one: no dispatch, no generic field handling.
+        size = V3_HEADER_SIZE + 1 + raw[V3_HEADER_SIZE - 1]
+        if available == size or (available == size + 2 and raw.endswith(LOCK_TRAILER)):
+            values = _V3_UNPACK(raw)
+            crc = raw[size - 1]
+            frame = _parsed_lock_frame(values, raw[V3_HEADER_SIZE : size - 1], crc)
+            table = TABLE
+            expected = 0
+            for byte in raw[: size - 1]:
+                expected = table[expected ^ byte]
+            if crc != expected:
+                raise _bad_crc(_FAST_V3, frame, expected)
+            return frame
+    return _parse_checked(raw)
+
+
+def _parse_checked(raw: bytes) -> Frame:
+    """Every layout and every error: the general path behind :func:`parse_frame`."""
+    available = len(raw)
     layout = _layout_of(raw)
     header_size = layout.header.size
-    available = len(raw)
     if available < header_size:
         raise _short_header(layout, raw)
     size = header_size + raw[header_size - 1] + 1
@@ -565,7 +618,12 @@ def parse_frame(data: bytes | bytearray | memoryview) -> Frame:
         raise _too_long(raw[size:], size)
     values = layout.header.unpack_from(raw)
     crc = raw[size - 1]
-    frame = _frame_from_values(layout.kind, values[1:-1], raw[header_size : size - 1], crc)
+    payload = raw[header_size : size - 1]
+    frame: Frame
+    if layout is _FAST_V3:
+        frame = _parsed_lock_frame(values, payload, crc)
+    else:
+        frame = _frame_from_values(layout.kind, values[1:-1], payload, crc)
     expected = crc8(raw[: size - 1])
     if crc != expected:
         raise _bad_crc(layout, frame, expected)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .device import DeviceKind
-from .frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER, frame_size
+from .frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER, V3_HEADER_SIZE, frame_size
 
 DEFAULT_MAX_BUFFER: Final = 1024
 """Bytes kept while waiting for a frame; a max frame is 270 bytes (§1.1)."""
@@ -50,6 +50,7 @@ class FrameReassembler:
         self.channel = channel
         self.max_buffer = max_buffer
         self._magic = LOCK_MAGIC if channel is DeviceKind.LOCK else GATEWAY_MAGIC
+        self._skips_trailer = channel is DeviceKind.LOCK
         self._buffer = bytearray()
         self.discarded: list[Discarded] = []
 
@@ -77,29 +78,42 @@ class FrameReassembler:
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytes]:
         """Add one notification's bytes; return every frame it completed, in order."""
-        self._buffer += chunk
+        buffer = self._buffer
+        buffer += chunk
         frames: list[bytes] = []
+        magic = self._magic
         while True:
-            start = self._buffer.find(self._magic)
-            if start < 0:
-                # Keep a trailing first magic byte: the magic may be split across chunks.
-                keep = 1 if self._buffer[-1:] == self._magic[:1] else 0
-                self._discard(len(self._buffer) - keep, "no frame magic")
-                break
-            self._discard(start, "bytes before frame magic")
-            size = frame_size(self._buffer)
+            if not buffer.startswith(magic):  # usual case: a frame starts the buffer
+                start = buffer.find(magic)
+                if start < 0:
+                    # Keep a trailing first magic byte: the magic may be split across chunks.
+                    keep = 1 if buffer[-1:] == magic[:1] else 0
+                    self._discard(len(buffer) - keep, "no frame magic")
+                    break
+                self._discard(start, "bytes before frame magic")
+            available = len(buffer)
+            size: int | None
+            if self._skips_trailer and available >= V3_HEADER_SIZE and buffer[2] >= 5:
+                size = V3_HEADER_SIZE + buffer[V3_HEADER_SIZE - 1] + 1  # frame_size, V3 case
+            else:
+                size = frame_size(buffer)
             if size is None:
                 break
-            if len(self._buffer) < size:
-                if len(self._buffer) > self.max_buffer:
+            if available < size:
+                if available > self.max_buffer:
                     # Cannot happen with a one-byte length; kept as a hard bound.
                     self._discard(2, "buffer overflow")  # pragma: no cover
                     continue  # pragma: no cover
                 break
-            frames.append(bytes(self._buffer[:size]))
-            del self._buffer[:size]
-            if self.channel is DeviceKind.LOCK and self._buffer[:2] == LOCK_TRAILER:
-                del self._buffer[:2]
-        if len(self._buffer) > self.max_buffer:  # pragma: no cover - bounded by frame_size
-            self._discard(len(self._buffer) - self.max_buffer, "buffer overflow")
+            frames.append(bytes(memoryview(buffer)[:size]))
+            if available == size or (
+                self._skips_trailer and available == size + 2 and buffer.endswith(LOCK_TRAILER)
+            ):
+                buffer.clear()  # the frame (and its trailer) was all there was
+                break
+            del buffer[:size]
+            if self._skips_trailer and buffer.startswith(LOCK_TRAILER):
+                del buffer[:2]
+        if len(buffer) > self.max_buffer:  # pragma: no cover - bounded by frame_size
+            self._discard(len(buffer) - self.max_buffer, "buffer overflow")
         return frames

@@ -13,6 +13,7 @@ from ttlock_hil.protocol.frame import (
     build_lock_frame,
     encode_gateway_command,
     encode_lock_command,
+    frame_size,
     parse_frame,
 )
 from ttlock_hil.protocol.reassembly import FrameReassembler
@@ -139,3 +140,63 @@ def test_fuzz_a_frame_after_garbage_is_still_delivered(
     got = feed_all(FrameReassembler(), chunks(garbage + frame + b"\r\n", size))
     if b"\x7f" not in garbage:
         assert got == [frame]
+
+
+class ReferenceReassembler:
+    """The reassembly rule in its plainest form: what the fast loop must keep doing.
+
+    Hunt for the magic (a lone first magic byte at the end is kept), skip what comes
+    before it, take ``header + n + 1`` bytes once they are all there, then drop a
+    lock frame's ``0D 0A``. Discarded bytes are recorded, except a lone trailer.
+    """
+
+    def __init__(self, channel: DeviceKind) -> None:
+        self.lock = channel is DeviceKind.LOCK
+        self.magic = b"\x7f\x5a" if self.lock else b"\x72\x5b"
+        self.buffer = b""
+        self.discarded: list[bytes] = []
+
+    def drop(self, count: int) -> None:
+        dropped, self.buffer = self.buffer[:count], self.buffer[count:]
+        if dropped and not (self.lock and dropped == b"\r\n"):
+            self.discarded.append(dropped)
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self.buffer += chunk
+        out: list[bytes] = []
+        while True:
+            start = self.buffer.find(self.magic)
+            if start < 0:
+                self.drop(len(self.buffer) - (1 if self.buffer.endswith(self.magic[:1]) else 0))
+                return out
+            self.drop(start)
+            size = frame_size(self.buffer)
+            if size is None or len(self.buffer) < size:
+                return out
+            out.append(self.buffer[:size])
+            self.buffer = self.buffer[size:]
+            if self.lock and self.buffer.startswith(b"\r\n"):
+                self.buffer = self.buffer[2:]
+
+
+stream_pieces = st.one_of(
+    frames_strategy.map(b"".join),
+    st.just(b"\r\n"),
+    st.sampled_from([b"\x7f", b"\x5a", b"\x7f\x5a", b"\x72\x5b", b"\x7f\x5a\x03"]),
+    st.binary(max_size=12),
+)
+
+
+@given(
+    st.sampled_from([DeviceKind.LOCK, DeviceKind.GATEWAY]),
+    st.lists(stream_pieces, max_size=8),
+    st.integers(1, 40),
+)
+def test_reassembly_matches_the_plain_rule_on_any_stream(
+    channel: DeviceKind, pieces: list[bytes], size: int
+) -> None:
+    fast, reference = FrameReassembler(channel), ReferenceReassembler(channel)
+    for chunk in chunks(b"".join(pieces), size):
+        assert fast.feed(chunk) == reference.feed(chunk)
+        assert fast.pending == reference.buffer
+    assert [d.data for d in fast.discarded] == reference.discarded[-32:]
