@@ -41,3 +41,11 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+## Performance figures (docs/performance.md), not part of `make test`: codec vs the peer
+## packages (installed into bench/.venv-peers) and a struct + cryptography floor, the
+## harness round trip vs a bare bleak client, locks in parallel, a 10 000-command soak.
+## Writes bench/results/<date>.json and .md.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
