@@ -22,13 +22,14 @@ resolver should look at :attr:`DeviceConfig.is_virtual` /
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, cast
 
 from pydantic import (
     BaseModel,
@@ -52,7 +53,9 @@ from .credentials import CredentialRef, CredentialStore, LockCredentials, load_c
 from .errors import NEVER_RETRIED, TRANSIENT_ERRORS, ConfigError, TTLockError
 
 __all__ = [
+    "KNOWN_MODELS",
     "Adapter",
+    "ConfigProblems",
     "DeviceConfig",
     "DeviceKind",
     "Feature",
@@ -72,6 +75,23 @@ _CB_UUID: Final = re.compile(
 )
 SIM_SCHEME: Final = "sim:"
 _EXAMPLE_FILE: Final = "docs/bench-example.yaml"
+KNOWN_MODELS: Final = (
+    "v3-keypad",
+    "v3-fingerprint-ic",
+    "v3-padlock",
+    "v3-wifi",
+    "g2",
+    "g3",
+    "g4",
+)
+"""The TTLock models ttlock-hil knows: what ``model:`` keys in the expectation table and
+``hil_model(...)``, and exactly the simulator's presets (a test keeps the three in step).
+
+A ``sim:`` device *is* one of them, so its ``model:`` must name the preset it runs: a typo
+(``v3-keypd``) would silently take the expectation table's default rows and fail the
+firmware for nothing. A radio device is not checked against the list: a real bench may
+hold models the simulator lacks, and their tests use the table's ``"*"`` rows."""
+_VARIANT_SEPARATOR: Final = "_"  # sim:<preset>_<variant> (harness.sim.presets, not imported)
 MAX_SECONDS: Final = 3600.0
 """The longest deadline a config may set (scan, connect, command)."""
 MAX_BACKOFF: Final = 300.0
@@ -339,6 +359,24 @@ class DeviceConfig(_Model):
                 raise _invalid(f"feature {item!r} is listed twice", "remove the duplicate", index)
             seen.add(item)
         return value
+
+    @model_validator(mode="after")
+    def _check_model_of_a_simulated_device(self) -> DeviceConfig:
+        preset = (self.sim_preset or "").partition(_VARIANT_SEPARATOR)[0]
+        if preset not in KNOWN_MODELS or self.model == preset:
+            return self  # a radio device, or a preset the simulator will judge itself
+        if self.model not in KNOWN_MODELS:
+            raise _invalid(
+                f"unknown model {self.model!r}",
+                f"{did_you_mean(self.model, KNOWN_MODELS)} (a sim: device is the model of "
+                f"its preset: model: {preset})",
+                "model",
+            )
+        raise _invalid(
+            f"model {self.model!r} but the simulated device is a {preset} ({self.address})",
+            f"write model: {preset}, or choose a sim:{self.model} device",
+            "model",
+        )
 
     @model_validator(mode="after")
     def _check_features_fit_kind(self) -> DeviceConfig:
@@ -629,4 +667,81 @@ def parse_config(
             context={"source": file, "base_dir": base_dir, "lines": document.lines},
         )
     except ValidationError as exc:
-        raise config_error(exc, document.root, file, LabConfig, example=_EXAMPLE_FILE) from None
+        first = config_error(exc, document.root, file, LabConfig, example=_EXAMPLE_FILE)
+        errors = _unexplained(exc.errors(include_url=False))
+        if len(errors) == 1:
+            if exc.error_count() > 1:  # the others were the typo's consequences: one problem
+                first = ConfigError(
+                    first.message.rsplit(" (+", 1)[0],
+                    file=first.file,
+                    line=first.line,
+                    field=first.field,
+                    fix=first.fix,
+                )
+            raise first from None
+        # Every problem rendered alone, as config_error renders the first: file, line, fix.
+        each = [
+            config_error(
+                cast(ValidationError, _OneProblem(error)),
+                document.root,
+                file,
+                LabConfig,
+                example=_EXAMPLE_FILE,
+            )
+            for error in errors
+        ]
+        shown = (first.line, first.field, first.message.rsplit(" (+", 1)[0])
+        rest = sorted(
+            (e for e in each if (e.line, e.field, e.message) != shown), key=lambda e: e.line or 0
+        )
+        rest = rest[: len(errors) - 1]
+        more = f" (+{len(rest)} more problem{'s' if len(rest) > 1 else ''})"
+        first = ConfigError(
+            shown[2] + more, file=first.file, line=first.line, field=first.field, fix=first.fix
+        )
+        raise ConfigProblems(first, rest) from None
+
+
+def _unexplained(errors: list[Any]) -> list[Any]:
+    """The problems without the "required key missing" that a mistyped key next to it
+    explains (``adress:`` and no ``address:`` is one typo, not two problems)."""
+    typos: dict[tuple[Any, ...], list[str]] = {}
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            typos.setdefault(tuple(error["loc"][:-1]), []).append(str(error["loc"][-1]))
+    kept = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        near = typos.get(loc[:-1], [])
+        if error["type"] == "missing" and difflib.get_close_matches(str(loc[-1]), near, n=1):
+            continue
+        kept.append(error)
+    return kept
+
+
+class _OneProblem:
+    """One error of a ValidationError, looking like one to ``config_error`` (it reads only
+    ``errors()``), so each problem gets the same file, line, field and fix as the first."""
+
+    def __init__(self, error: Any) -> None:
+        self._error = error
+
+    def errors(self, *, include_url: bool = True) -> list[Any]:
+        return [self._error]
+
+
+class ConfigProblems(ConfigError):
+    """A config with several problems: the first as one line (``(+N more problems)``), then
+    every other problem on a line of its own, so one edit fixes them all.
+
+    ``problems`` are the other problems, each a :class:`ConfigError` (file, line, field, fix).
+    """
+
+    def __init__(self, first: ConfigError, problems: list[ConfigError]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            first.message, file=first.file, line=first.line, field=first.field, fix=first.fix
+        )
+
+    def __str__(self) -> str:
+        return "\n".join([self._render(), *(f"  also {problem}" for problem in self.problems)])
