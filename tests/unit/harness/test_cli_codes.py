@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,67 @@ def test_the_installed_script_lists_and_rejects_like_the_function() -> None:
     assert failed.stdout == ""
     assert failed.stderr.startswith("error: ")
     assert "Traceback" not in failed.stderr
+
+
+# ----------------------------------------------------------------------------------- pipes
+
+
+def into_a_closed_pipe(*argv: str) -> tuple[int, str]:
+    """The installed script writing into a pipe whose reader is gone (``| head`` after its
+    lines): the exit status and everything it printed on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "ttlock-hil"), *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--category", "gateway"]])
+def test_list_into_a_closed_pipe_is_quiet(extra: list[str]) -> None:
+    # Measured: `codes list | head` ended in a BrokenPipeError traceback.
+    assert into_a_closed_pipe("codes", "list", *extra) == (141, "")
+
+
+def test_list_into_head_prints_the_first_lines_and_nothing_on_stderr() -> None:
+    script = Path(sys.executable).parent / "ttlock-hil"
+    done = subprocess.run(
+        ["bash", "-c", f"'{script}' codes list | head -n 3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.splitlines()[0].split() == [
+        "CODE",
+        "SINCE",
+        "ABSENT",
+        "CATEGORY",
+        "EN",
+        "/",
+        "ZH",
+    ]
+    assert len(done.stdout.splitlines()) == 3
+    assert done.stderr == ""
+
+
+def test_codes_alone_prints_its_help_not_required_group(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = run(capsys, "codes")
+    assert (status, out) == (2, "")
+    assert "required" not in err
+    assert "usage: ttlock-hil codes" in err
+    assert "list" in err
+    assert "show" in err
+    assert err.strip().splitlines()[-1] == (
+        "error: ttlock-hil codes: name a command — one of list, show"
+    )
