@@ -1,24 +1,40 @@
-"""Comparisons a night report makes: night vs previous night, expected vs observed code.
+"""Comparisons a night report makes: each test against its own past, expected vs observed code.
 
-* :func:`diff_nights` — this night against the previous complete night, by
-  ``(test_id, device)``: **regressions** (passed → failed/error), **fixes**
-  (failed/error → passed), **new** and **removed** tests, **still failing**, and
-  **flaky** tests: passed only on a retry tonight, or flip-flopping — at least
-  :data:`FLIP_MIN_CHANGES` verdict changes over the last :data:`FLIP_WINDOW`
-  nights. :func:`diff_against_history` picks the nights from a history store.
+* :func:`diff_nights` — this night, test by test and device by device, against
+  **each test's own last result** on that device (:class:`~.history.TestHistory`):
+  a filtered or interrupted night in between never erases a test's history, and
+  a test that did not run last time is still compared with the last time it did.
+  The lists:
+
+  - **regressions** (last verdict passed → failed/error) and **fixes** (failed/error → passed),
+  - **lost coverage** (passed last time → skipped tonight, or not run in a night
+    that meant to run everything), each with its reason, e.g. ``"broken at
+    bring-up: failed with code 10002 CONNECT_TIMEOUT …"``,
+  - **new** (never ran on that device before) and **removed** (in the previous
+    full night, gone from tonight's full run),
+  - **still failing**,
+  - flaky, split in two findings: **passed on retry** (tonight it passed only when
+    run again) and **flip-flop** (failing now, after its verdict changed at least
+    :data:`FLIP_MIN_CHANGES` times in its last :data:`FLIP_WINDOW` runs). A test that
+    is passing again is not flip-flop flaky: a regression fixed the next night is
+    a regression and a fix, not a flaky test on the nights after.
+
+  "The previous night" (the headline's) is the last :attr:`~.model.Night.full` one:
+  complete and not filtered. :func:`diff_against_history` takes the histories
+  from a history store.
 * :func:`conformance` — the error-code conformance matrix: per (model, command,
   condition) the expected code (or timeout) and what each device answered.
 * :func:`coverage` — which codes of the seed table (valid in the night's plugin
   version, :func:`ttlock_hil.protocol.codes.valid_in`) the night's tests asserted.
-* :func:`trend` — pass rate and median latency per night, for the trend plot.
+* :func:`trend` — failures, pass rate and median latency per night, for the trend plot.
 
-Skipped and xfailed results are neither pass nor fail: a test that was skipped
-tonight is not a regression, a fix, nor a flip.
+Skipped and xfailed results are neither pass nor fail: a test skipped tonight is
+not a regression, a fix or a flip (it may be lost coverage).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,11 +42,18 @@ from itertools import pairwise
 from typing import Any, ClassVar, Final
 
 from ttlock_hil.harness.report import ReportError
-from ttlock_hil.harness.report.history import HistoryStore
+from ttlock_hil.harness.report.history import HistoryStore, PastResult, TestHistory
 from ttlock_hil.harness.report.model import CodeOrTimeout, Night, Outcome, TestResult
+from ttlock_hil.harness.report.triage import (
+    FailureCategory,
+    failure_category,
+    lost_coverage_reason,
+)
 from ttlock_hil.protocol.codes import PluginVersion, PluginVersionError, valid_in
 
 __all__ = [
+    "DIFF_FORMAT",
+    "DIFF_FORMAT_VERSION",
     "FLIP_MIN_CHANGES",
     "FLIP_WINDOW",
     "Conformance",
@@ -44,14 +67,21 @@ __all__ = [
     "coverage",
     "diff_against_history",
     "diff_nights",
+    "histories_from",
     "trend",
 ]
 
 FLIP_WINDOW: Final = 5
-"""How many nights (tonight included) the flip-flop check looks at."""
+"""How many of a test's runs (tonight's included) the flip-flop check looks at."""
 
 FLIP_MIN_CHANGES: Final = 2
-"""Verdict changes within the window that make a test flaky (pass→fail→pass is 2)."""
+"""Verdict changes within the window that make a failing test flip-flop (pass→fail→pass→fail
+is 3; fail→pass→fail is 2)."""
+
+DIFF_FORMAT: Final = "ttlock-hil/diff"
+DIFF_FORMAT_VERSION: Final = 2
+"""``diff.json``: version 2 split flaky into ``passed_on_retry`` and ``flip_flops`` and added
+``lost_coverage``; ``flaky`` (both together) stays for readers of version 1."""
 
 
 def _verdict(outcome: Outcome | None) -> bool | None:
@@ -67,11 +97,14 @@ def _verdict(outcome: Outcome | None) -> bool | None:
 class TestChange:
     """One test on one device that the diff lists, with its outcome before and after.
 
-    ``before``/``after`` are ``None`` where the test did not exist (new/removed).
-    ``message`` and ``trace`` come from tonight's result (the previous night's
-    for a removed test). ``reason`` explains a flaky entry. ``history`` is the
-    outcome in each night of the flip-flop window, oldest first (``None`` where
-    the test did not run).
+    ``before`` is the outcome the test is compared with — its own last verdict
+    (regressions, fixes, still failing) or last result (lost coverage) — taken in
+    night ``baseline_id``; ``after`` tonight's (``None`` where it did not run).
+    ``message`` and ``trace`` come from tonight's result (the earlier one for a
+    removed test; the bring-up's trace for coverage lost to a broken device).
+    ``reason`` explains a flaky or lost-coverage entry. ``history`` is the
+    outcome of the test's last runs, oldest first (flip-flops). ``category`` is
+    the failure's pile when it fails tonight.
     """
 
     __test__: ClassVar[bool] = False  # not a pytest test class
@@ -86,6 +119,8 @@ class TestChange:
     trace: str | None = None
     reason: str | None = None
     history: tuple[Outcome | None, ...] = ()
+    baseline_id: str | None = None
+    category: FailureCategory | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -101,6 +136,8 @@ class TestChange:
         after: Outcome | None,
         reason: str | None = None,
         history: tuple[Outcome | None, ...] = (),
+        baseline: PastResult | None = None,
+        trace: str | None = None,
     ) -> TestChange:
         """A change described by ``result`` (the newest result of that key)."""
         return cls(
@@ -111,9 +148,11 @@ class TestChange:
             before=before,
             after=after,
             message=result.message,
-            trace=result.trace,
+            trace=trace if trace is not None else result.trace,
             reason=reason,
             history=history,
+            baseline_id=baseline.night_id if baseline is not None else None,
+            category=failure_category(result) if after is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,75 +168,104 @@ class TestChange:
             "trace": self.trace,
             "reason": self.reason,
             "history": [o.value if o is not None else None for o in self.history],
+            "baseline_id": self.baseline_id,
+            "category": self.category.value if self.category is not None else None,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class NightDiff:
-    """What changed from ``previous_id`` to ``night_id``.
+    """What changed in night ``night_id``, each test against its own past.
 
-    ``previous_id`` is ``None`` when there was no earlier complete night: then
-    nothing is new, removed, fixed or regressed (there is nothing to compare
-    with), but retry-flaky tests are still listed. ``window`` names the nights
-    the flip-flop check looked at, oldest first.
+    ``previous_id`` is the last full night before it (``None`` when there is
+    none); ``partial`` says why this night is partial (filtered, interrupted:
+    :attr:`~.model.Night.partial_reason`), ``None`` for a full night.
+    ``compared`` is False for a night with no earlier result of any test: then
+    nothing is new, fixed or regressed, but passed-on-retry tests are listed.
+    ``baselines`` are the nights the compared results came from, oldest first.
     """
 
     night_id: str
     previous_id: str | None
     regressions: tuple[TestChange, ...] = ()
     fixes: tuple[TestChange, ...] = ()
+    lost_coverage: tuple[TestChange, ...] = ()
     new: tuple[TestChange, ...] = ()
     removed: tuple[TestChange, ...] = ()
-    flaky: tuple[TestChange, ...] = ()
+    passed_on_retry: tuple[TestChange, ...] = ()
+    flip_flops: tuple[TestChange, ...] = ()
     still_failing: tuple[TestChange, ...] = ()
-    window: tuple[str, ...] = ()
+    partial: str | None = None
+    compared: bool = True
+    baselines: tuple[str, ...] = ()
 
     SECTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("regressions", "Regressions (passed → failed)"),
+        ("lost_coverage", "Lost coverage (passed → skipped or not run)"),
+        ("flip_flops", "Flaky: flip-flop (failing now, verdict keeps changing)"),
+        ("passed_on_retry", "Flaky: passed on retry"),
         ("fixes", "Fixes (failed → passed)"),
+        ("still_failing", "Still failing"),
         ("new", "New tests"),
         ("removed", "Removed tests"),
-        ("flaky", "Flaky"),
-        ("still_failing", "Still failing"),
     )
     """``(attribute, title)`` of each list, in the order reports show them."""
 
     @property
     def has_previous(self) -> bool:
-        """True when there was a previous complete night to compare with."""
+        """True when there was a previous full night."""
         return self.previous_id is not None
 
+    @property
+    def flaky(self) -> tuple[TestChange, ...]:
+        """Both flaky findings together (passed on retry, then flip-flops)."""
+        return self.passed_on_retry + self.flip_flops
+
     def section(self, name: str) -> tuple[TestChange, ...]:
-        """One of the lists by attribute name (``"regressions"``, ``"fixes"``…)."""
+        """One of the lists by attribute name (``"regressions"``, ``"lost_coverage"``…)."""
         if name not in {attr for attr, _ in self.SECTIONS}:
             raise KeyError(name)
         changes: tuple[TestChange, ...] = getattr(self, name)
         return changes
 
+    def counts(self) -> str:
+        """``"1 regression, 0 lost coverage, 0 fixes, …"``: every list's length."""
+        return ", ".join(
+            [
+                _count(len(self.regressions), "regression", "regressions"),
+                f"{len(self.lost_coverage)} lost coverage",
+                _count(len(self.fixes), "fix", "fixes"),
+                f"{len(self.new)} new",
+                f"{len(self.removed)} removed",
+                f"{len(self.passed_on_retry)} passed on retry",
+                _count(len(self.flip_flops), "flip-flop", "flip-flops"),
+                f"{len(self.still_failing)} still failing",
+            ]
+        )
+
     def headline(self) -> str:
-        """One line: ``"1 regression, 0 fixes, 2 new, 0 removed, 1 flaky, 0 still failing"``."""
-        if not self.has_previous:
-            flaky = f"; {len(self.flaky)} flaky" if self.flaky else ""
-            return f"no previous complete night to compare {self.night_id} with{flaky}"
-        parts = [
-            _count(len(self.regressions), "regression", "regressions"),
-            _count(len(self.fixes), "fix", "fixes"),
-            f"{len(self.new)} new",
-            f"{len(self.removed)} removed",
-            f"{len(self.flaky)} flaky",
-            f"{len(self.still_failing)} still failing",
-        ]
-        return f"{self.night_id} vs {self.previous_id}: " + ", ".join(parts)
+        """One line, e.g. ``"N vs P: 1 regression, 0 lost coverage, 0 fixes, 2 new, …"``."""
+        night = self.night_id + (f" ({self.partial})" if self.partial else "")
+        if not self.compared:
+            retry = f"; {len(self.passed_on_retry)} passed on retry" if self.passed_on_retry else ""
+            return f"no earlier night to compare {night} with{retry}"
+        against = self.previous_id if self.previous_id is not None else "earlier partial nights"
+        return f"{night} vs {against}: {self.counts()}"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+        """A JSON-ready dict (``diff.json``)."""
         document: dict[str, Any] = {
+            "format": DIFF_FORMAT,
+            "format_version": DIFF_FORMAT_VERSION,
             "night_id": self.night_id,
             "previous_id": self.previous_id,
-            "window": list(self.window),
+            "partial": self.partial,
+            "compared": self.compared,
+            "baselines": list(self.baselines),
         }
         for name, _ in self.SECTIONS:
             document[name] = [c.to_dict() for c in self.section(name)]
+        document["flaky"] = [c.to_dict() for c in self.flaky]
         return document
 
 
@@ -209,83 +277,164 @@ def _sort(changes: list[TestChange]) -> tuple[TestChange, ...]:
     return tuple(sorted(changes, key=lambda c: (c.test_id, c.device)))
 
 
+def histories_from(
+    nights: Sequence[Night], *, depth: int = FLIP_WINDOW - 1
+) -> dict[tuple[str, str], TestHistory]:
+    """Each test's past in ``nights`` (oldest first), as the history store would give it."""
+    recent: dict[tuple[str, str], list[PastResult]] = {}
+    verdict: dict[tuple[str, str], PastResult] = {}
+    for night in reversed(nights):
+        for result in night.results:
+            past = PastResult(
+                night.night_id, result.outcome, result.attempts, result.message, result.trace
+            )
+            runs = recent.setdefault(result.key, [])
+            if len(runs) < depth:
+                runs.append(past)
+            if result.key not in verdict and _verdict(result.outcome) is not None:
+                verdict[result.key] = past
+    return {
+        key: TestHistory(key[0], key[1], tuple(runs), verdict.get(key))
+        for key, runs in recent.items()
+    }
+
+
 def diff_nights(
     current: Night,
     previous: Night | None,
-    recent: Sequence[Night] = (),
+    histories: Mapping[tuple[str, str], TestHistory] | None = None,
     *,
     window: int = FLIP_WINDOW,
     min_changes: int = FLIP_MIN_CHANGES,
 ) -> NightDiff:
-    """Compare ``current`` with ``previous`` (None: the first night).
+    """Compare ``current``, test by test, with each test's own past.
 
-    ``recent`` are earlier nights, oldest first, for the flip-flop check (the
-    last ``window - 1`` of them are used with ``current``; ``current`` may be
-    among them already). Only tests that ran tonight can be flip-flop flaky.
+    ``histories`` are the tests' earlier results (:meth:`HistoryStore.test_histories`,
+    or :func:`histories_from` a list of nights); without them the only past is
+    ``previous``. ``previous`` is the last full night (``None``: there is none): the
+    headline's reference, and what "removed" is judged against.
     """
-    earlier = [n for n in recent if n.night_id != current.night_id]
-    nights = [*earlier[-(window - 1) :], current] if window > 1 else [current]
+    if histories is None:
+        histories = histories_from([previous] if previous is not None else [])
     tonight = current.by_key
-    maps = [n.by_key for n in nights]
-    flaky: list[TestChange] = []
+    compared = bool(histories) or previous is not None
+    lists: dict[str, list[TestChange]] = {name: [] for name, _ in NightDiff.SECTIONS}
+    used: set[str] = set()
     for key, result in tonight.items():
-        history = tuple(m[key].outcome if key in m else None for m in maps)
-        verdicts = [v for v in (_verdict(o) for o in history) if v is not None]
-        flips = sum(1 for a, b in pairwise(verdicts) if a != b)
+        past = histories.get(key)
+        now = _verdict(result.outcome)
         if result.flaky:
-            reason = f"passed only on attempt {result.attempts}"
-        elif flips >= min_changes:
-            reason = f"verdict changed {flips} times in the last {len(nights)} nights"
-        else:
-            continue
-        flaky.append(
-            TestChange.of(
-                result,
-                before=history[-2] if len(history) > 1 else None,
-                after=result.outcome,
-                reason=reason,
-                history=history,
+            lists["passed_on_retry"].append(
+                TestChange.of(
+                    result,
+                    before=past.last.outcome if past and past.last else None,
+                    after=result.outcome,
+                    reason=f"passed only on attempt {result.attempts}",
+                    baseline=past.last if past else None,
+                )
             )
-        )
-    window_ids = tuple(n.night_id for n in nights)
-    if previous is None:
-        return NightDiff(
-            night_id=current.night_id, previous_id=None, flaky=_sort(flaky), window=window_ids
-        )
-
-    before = previous.by_key
-    regressions: list[TestChange] = []
-    fixes: list[TestChange] = []
-    still: list[TestChange] = []
-    new: list[TestChange] = []
-    for key, result in tonight.items():
-        old = before.get(key)
-        if old is None:
-            new.append(TestChange.of(result, before=None, after=result.outcome))
+        if past is None:
+            if compared:
+                lists["new"].append(TestChange.of(result, before=None, after=result.outcome))
             continue
-        was, now = _verdict(old.outcome), _verdict(result.outcome)
-        change = TestChange.of(result, before=old.outcome, after=result.outcome)
-        if was is True and now is False:
-            regressions.append(change)
-        elif was is False and now is True:
-            fixes.append(change)
-        elif was is False and now is False:
-            still.append(change)
-    removed = [
-        TestChange.of(old, before=old.outcome, after=None)
-        for key, old in before.items()
-        if key not in tonight
-    ]
+        baseline = past.last_verdict
+        was = _verdict(baseline.outcome) if baseline is not None else None
+        if baseline is not None and was is not None and now is not None:
+            change = TestChange.of(
+                result, before=baseline.outcome, after=result.outcome, baseline=baseline
+            )
+            if was and not now:
+                lists["regressions"].append(change)
+                used.add(baseline.night_id)
+            elif not was and now:
+                lists["fixes"].append(change)
+                used.add(baseline.night_id)
+            elif not was and not now:
+                lists["still_failing"].append(change)
+                used.add(baseline.night_id)
+        last = past.last
+        lost = last is not None and last.outcome is Outcome.PASSED
+        if result.outcome is Outcome.SKIPPED and last is not None and lost:
+            why = lost_coverage_reason(result)
+            lists["lost_coverage"].append(
+                TestChange.of(
+                    result,
+                    before=last.outcome,
+                    after=result.outcome,
+                    reason=why.text,
+                    baseline=last,
+                    trace=why.trace,
+                )
+            )
+            used.add(last.night_id)
+        if now is False and window > 1:
+            runs = [r.outcome for r in reversed(past.recent[: window - 1])] + [result.outcome]
+            verdicts = [v for v in (_verdict(o) for o in runs) if v is not None]
+            flips = sum(1 for a, b in pairwise(verdicts) if a != b)
+            if flips >= min_changes:
+                lists["flip_flops"].append(
+                    TestChange.of(
+                        result,
+                        before=runs[-2] if len(runs) > 1 else None,
+                        after=result.outcome,
+                        reason=f"failing now; verdict changed {flips} times in its last "
+                        f"{len(runs)} runs",
+                        history=tuple(runs),
+                        baseline=past.last,
+                    )
+                )
+
+    if previous is not None and current.selection is None:
+        configured = {d.name for d in current.devices}
+        for key, old in previous.by_key.items():
+            if key in tonight:
+                continue
+            if current.complete:
+                gone = (
+                    f"device {old.device} is no longer configured"
+                    if configured and old.device not in configured
+                    else None
+                )
+                lists["removed"].append(
+                    TestChange(
+                        test_id=old.test_id,
+                        device=old.device,
+                        name=old.name,
+                        model=old.model,
+                        before=old.outcome,
+                        after=None,
+                        message=old.message,
+                        trace=None,  # the trace lives in the previous night's directory
+                        reason=gone,
+                        baseline_id=previous.night_id,
+                    )
+                )
+                continue
+            past = histories.get(key)
+            last = past.last if past is not None else None
+            if last is not None and last.outcome is Outcome.PASSED:
+                not_run = "not run: " + (current.partial_reason or "the night did not finish")
+                lists["lost_coverage"].append(
+                    TestChange(
+                        test_id=old.test_id,
+                        device=old.device,
+                        name=old.name,
+                        model=old.model,
+                        before=last.outcome,
+                        after=None,
+                        reason=not_run,
+                        baseline_id=last.night_id,
+                    )
+                )
+                used.add(last.night_id)
+
     return NightDiff(
         night_id=current.night_id,
-        previous_id=previous.night_id,
-        regressions=_sort(regressions),
-        fixes=_sort(fixes),
-        new=_sort(new),
-        removed=_sort(removed),
-        flaky=_sort(flaky),
-        still_failing=_sort(still),
-        window=window_ids,
+        previous_id=previous.night_id if previous is not None else None,
+        partial=current.partial_reason,
+        compared=compared,
+        baselines=tuple(sorted(used)),
+        **{name: _sort(changes) for name, changes in lists.items()},
     )
 
 
@@ -296,32 +445,29 @@ def diff_against_history(
     since: str | None = None,
     window: int = FLIP_WINDOW,
 ) -> NightDiff:
-    """:func:`diff_nights` with the nights taken from ``history``.
+    """:func:`diff_nights` with each test's past taken from ``history``.
 
-    The previous night is night ``since`` if given, else the last complete night
-    begun before ``night`` (the latest complete one when ``night`` is not in the
-    store). ``history=None`` gives a first-night diff.
+    The previous night is the last full night begun before ``night`` (the latest
+    full one when ``night`` is not in the store). ``since`` names another night to
+    compare with instead: then every test is compared with its result in that
+    night only (two nights side by side). ``history=None`` gives a first-night diff.
     """
     if history is None:
-        return diff_nights(night, None, window=window)
+        return diff_nights(night, None, {}, window=window)
     stored = history.has_night(night.night_id)
+    before = night.night_id if stored else None
     if since is not None:
-        previous: Night | None = history.load_night(since)
+        chosen = history.load_night(since)
         order = [s.night_id for s in history.list_nights()]
         if stored and order.index(since) >= order.index(night.night_id):
             raise ReportError(
                 f"--since {since} is not earlier than the night being reported ({night.night_id})",
                 fix="name an earlier night",
             )
-    elif stored:
-        previous = history.previous_complete_night(night.night_id)
-    else:
-        previous = history.latest_night()
-    if stored:
-        recent = history.last_n(window, upto=night.night_id)
-    else:
-        recent = [n for n in history.last_n(window) if n.night_id != night.night_id]
-    return diff_nights(night, previous, recent, window=window)
+        return diff_nights(night, chosen, histories_from([chosen]), window=window)
+    previous = history.previous_full_night(before)
+    histories = history.test_histories(before, depth=max(window - 1, 1))
+    return diff_nights(night, previous, histories, window=window)
 
 
 # --- conformance ------------------------------------------------------------------------
@@ -468,7 +614,10 @@ def coverage(night: Night) -> Coverage:
 
 @dataclass(frozen=True, slots=True)
 class TrendPoint:
-    """One night on the trend plot."""
+    """One night on the trend plot: its counts, pass rate and median latency.
+
+    ``partial`` is why the night is partial (filtered, interrupted), ``None`` for a full one.
+    """
 
     night_id: str
     started: datetime
@@ -478,10 +627,18 @@ class TrendPoint:
     passed: int
     failed: int
     total: int
+    errors: int = 0
+    skipped: int = 0
+    partial: str | None = None
+
+    @property
+    def failures(self) -> int:
+        """Failed and errored results (``failed`` counts both)."""
+        return self.failed
 
 
 def trend(nights: Sequence[Night]) -> list[TrendPoint]:
-    """Pass rate and median latency of each night, in the given (oldest-first) order."""
+    """Counts, pass rate and median latency of each night, in the given (oldest-first) order."""
     points = []
     for night in nights:
         counts = night.counts
@@ -495,6 +652,9 @@ def trend(nights: Sequence[Night]) -> list[TrendPoint]:
                 passed=counts[Outcome.PASSED],
                 failed=counts[Outcome.FAILED] + counts[Outcome.ERROR],
                 total=len(night.results),
+                errors=counts[Outcome.ERROR],
+                skipped=counts[Outcome.SKIPPED],
+                partial=night.partial_reason,
             )
         )
     return points

@@ -17,7 +17,16 @@ runs) do not block the writer: the store uses WAL mode and a busy timeout.
 The schema version is ``PRAGMA user_version`` and the file is tagged with
 ``PRAGMA application_id``; a store from a newer ttlock-hil, a corrupt file or
 another program's database raise :class:`~ttlock_hil.harness.report.StoreUnusable`
-("… move it aside") instead of being touched.
+("… move it aside") instead of being touched. A store of an older schema is
+migrated in place when opened, in one transaction (:data:`_MIGRATIONS`): version 2
+added what a night's scope is (``selection``, ``interrupted``, ``redacted``) and
+each device's config, so a store a previous ttlock-hil wrote keeps working (its
+nights read as whole, redacted nights without device configs).
+
+Besides whole nights the store answers the questions a per-test diff asks
+(:meth:`HistoryStore.test_histories`): for every test on every device, its
+own last results before a night — whatever night they came from, filtered or
+interrupted ones included, so a narrow run never erases another test's history.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -51,10 +60,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "HistoryStore",
     "NightSummary",
+    "PastResult",
+    "TestHistory",
     "history_path",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """``PRAGMA user_version`` of stores this ttlock-hil writes (and the newest it reads)."""
 
 APPLICATION_ID: Final = 0x54544C48
@@ -77,7 +88,10 @@ CREATE TABLE nights (
     harness_version TEXT NOT NULL,
     plugin_version TEXT NOT NULL,
     git_sha TEXT,
-    seed_codes_asserted TEXT NOT NULL DEFAULT '[]'  -- JSON list of ints
+    seed_codes_asserted TEXT NOT NULL DEFAULT '[]',  -- JSON list of ints
+    selection TEXT,                         -- what narrowed the run, NULL: the whole suite
+    interrupted TEXT,                       -- the signal that stopped it, e.g. SIGTERM
+    redacted INTEGER NOT NULL DEFAULT 1 CHECK (redacted IN (0, 1))
 );
 CREATE TABLE devices (
     night_id TEXT NOT NULL REFERENCES nights(night_id) ON DELETE CASCADE,
@@ -88,6 +102,7 @@ CREATE TABLE devices (
     address TEXT NOT NULL,
     firmware TEXT,
     battery INTEGER,
+    config TEXT,                            -- the device's lab config entry, canonical JSON
     PRIMARY KEY (night_id, name)
 );
 CREATE TABLE results (
@@ -113,6 +128,16 @@ CREATE TABLE results (
 );
 CREATE INDEX results_by_key ON results (test_id, device);
 """
+
+# Each step takes a store from version N to N + 1 (the key); statements split on ";".
+_MIGRATIONS: Final[dict[int, str]] = {
+    1: """
+ALTER TABLE nights ADD COLUMN selection TEXT;
+ALTER TABLE nights ADD COLUMN interrupted TEXT;
+ALTER TABLE nights ADD COLUMN redacted INTEGER NOT NULL DEFAULT 1 CHECK (redacted IN (0, 1));
+ALTER TABLE devices ADD COLUMN config TEXT
+""",
+}
 
 _RESULT_COLUMNS: Final = (
     "test_id",
@@ -157,10 +182,57 @@ class NightSummary:
     skipped: int
     xfailed: int
 
+    selection: str | None = None
+    interrupted: str | None = None
+
     @property
     def total(self) -> int:
         """Number of results recorded."""
         return self.passed + self.failed + self.errors + self.skipped + self.xfailed
+
+    @property
+    def full(self) -> bool:
+        """A complete run of the whole suite (see :attr:`Night.full`)."""
+        return self.complete and self.selection is None
+
+
+@dataclass(frozen=True, slots=True)
+class PastResult:
+    """One earlier result of a test on a device: which night, how it ended, why."""
+
+    night_id: str
+    outcome: Outcome
+    attempts: int = 1
+    message: str | None = None
+    trace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestHistory:
+    """A test's own past on one device, before some night (:meth:`HistoryStore.test_histories`).
+
+    ``recent`` are its last results, newest first (at most the number asked for);
+    ``last_verdict`` its newest passed/failed/error result however old — the
+    baseline a regression or a fix is judged against, even across nights that
+    skipped the test or did not run it.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test_id: str
+    device: str
+    recent: tuple[PastResult, ...] = field(default=())
+    last_verdict: PastResult | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(test_id, device)``."""
+        return (self.test_id, self.device)
+
+    @property
+    def last(self) -> PastResult | None:
+        """The newest earlier result, whatever its outcome."""
+        return self.recent[0] if self.recent else None
 
 
 def _encode_code(value: CodeOrTimeout) -> str | None:
@@ -255,6 +327,8 @@ class HistoryStore:
                 problems = [row[0] for row in db.execute("PRAGMA quick_check")]
                 if problems != ["ok"]:
                     raise StoreUnusable(file, f"is corrupt ({'; '.join(problems[:3])})")
+                if version < SCHEMA_VERSION:
+                    HistoryStore._migrate(db)
         except sqlite3.DatabaseError as exc:
             raise StoreUnusable(file, f"is corrupt ({exc})") from None
 
@@ -270,6 +344,27 @@ class HistoryStore:
                         db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Bring an older store up to :data:`SCHEMA_VERSION`, all steps in one transaction.
+
+        Another process may be migrating at the same time: the write lock (BEGIN
+        IMMEDIATE) makes it wait, and the version is read again under the lock.
+        """
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                version += 1
+                db.execute(f"PRAGMA user_version = {version}")
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -339,7 +434,7 @@ class HistoryStore:
                 night_id = f"{base}-{suffix}"
             db.execute(
                 "INSERT INTO nights (night_id, started, complete, bench, harness_version, "
-                "plugin_version, git_sha) VALUES (?, ?, 0, ?, ?, ?, ?)",
+                "plugin_version, git_sha, selection, redacted) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
                 (
                     night_id,
                     meta.started.isoformat(),
@@ -347,13 +442,25 @@ class HistoryStore:
                     meta.harness_version,
                     meta.plugin_version,
                     meta.git_sha,
+                    meta.selection,
+                    int(meta.redacted),
                 ),
             )
             db.executemany(
                 "INSERT INTO devices (night_id, position, name, model, kind, address, "
-                "firmware, battery) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "firmware, battery, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (night_id, i, d.name, d.model, d.kind, d.address, d.firmware, d.battery)
+                    (
+                        night_id,
+                        i,
+                        d.name,
+                        d.model,
+                        d.kind,
+                        d.address,
+                        d.firmware,
+                        d.battery,
+                        d.config,
+                    )
                     for i, d in enumerate(meta.devices)
                 ],
             )
@@ -449,6 +556,21 @@ class HistoryStore:
             )
         return self.load_night(night_id)
 
+    def mark_interrupted(self, night_id: str, reason: str) -> Night:
+        """Record that an unfinished night was stopped (``reason``: the signal, ``"SIGTERM"``).
+
+        The night stays incomplete, with the results recorded so far; returns it as stored.
+        """
+        self._open_night(night_id)
+        if not reason:
+            raise ReportError("mark_interrupted needs a reason", fix='pass the signal, "SIGTERM"')
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE nights SET interrupted = ? WHERE night_id = ? AND complete = 0",
+                (reason, night_id),
+            )
+        return self.load_night(night_id)
+
     def record_night(self, night: Night) -> Night:
         """Store a whole night at once (begin, record, finish if complete); returns it as stored.
 
@@ -457,6 +579,8 @@ class HistoryStore:
         night_id = self.begin_night(night.meta)
         self.record_results(night_id, night.results)
         if not night.complete:
+            if night.interrupted is not None:
+                return self.mark_interrupted(night_id, night.interrupted)
             return self.load_night(night_id)
         return self.finish_night(
             night_id,
@@ -477,6 +601,7 @@ class HistoryStore:
         """Every night, oldest first, with its outcome counts."""
         rows = self._read(
             "SELECT n.night_id, n.started, n.finished, n.complete, n.bench, n.plugin_version, "
+            "n.selection, n.interrupted, "
             + ", ".join(
                 f"SUM(CASE WHEN r.outcome = '{o.value}' THEN 1 ELSE 0 END) AS {o.name.lower()}"
                 for o in Outcome
@@ -498,6 +623,8 @@ class HistoryStore:
                     errors=row["error"] or 0,
                     skipped=row["skipped"] or 0,
                     xfailed=row["xfailed"] or 0,
+                    selection=row["selection"],
+                    interrupted=row["interrupted"],
                 )
                 for row in rows
             ]
@@ -508,7 +635,7 @@ class HistoryStore:
         """The night with this id, with its devices and results (UnknownNight if absent)."""
         row = self._night_row(night_id)
         devices = self._read(
-            "SELECT name, model, kind, address, firmware, battery FROM devices "
+            "SELECT name, model, kind, address, firmware, battery, config FROM devices "
             "WHERE night_id = ? ORDER BY position",
             (night_id,),
         )
@@ -541,6 +668,9 @@ class HistoryStore:
                     for r in results
                 ),
                 seed_codes_asserted=tuple(json.loads(row["seed_codes_asserted"])),
+                selection=row["selection"],
+                interrupted=row["interrupted"],
+                redacted=bool(row["redacted"]),
             )
         except (ReportError, ValueError, TypeError) as exc:
             raise StoreUnusable(
@@ -556,6 +686,93 @@ class HistoryStore:
         where = "WHERE complete = 1 " if complete_only else ""
         rows = self._read(f"SELECT night_id FROM nights {where}ORDER BY seq DESC LIMIT 1")
         return self.load_night(rows[0]["night_id"]) if rows else None
+
+    def previous_full_night(self, before: str | None = None) -> Night | None:
+        """The last :attr:`~Night.full` night (complete, whole suite) begun before ``before``.
+
+        ``before=None``: the latest full night. This is "the previous night" of a
+        diff: a filtered or interrupted night never is.
+        """
+        clauses = ["complete = 1", "selection IS NULL"]
+        params: list[Any] = []
+        if before is not None:
+            clauses.append("seq < ?")
+            params.append(self._seq(before))
+        rows = self._read(
+            f"SELECT night_id FROM nights WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT 1",
+            tuple(params),
+        )
+        return self.load_night(rows[0]["night_id"]) if rows else None
+
+    def test_histories(
+        self, before: str | None = None, *, depth: int = 5
+    ) -> dict[tuple[str, str], TestHistory]:
+        """Every test's own past on every device, in nights begun before night ``before``.
+
+        ``before=None`` looks at every stored night (for a night not stored yet).
+        Each :class:`TestHistory` holds the test's ``depth`` newest results and its
+        newest verdict (passed, failed or error), from any night: complete or not,
+        filtered or whole.
+        """
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        where = ""
+        params: list[Any] = []
+        if before is not None:
+            where = "WHERE n.seq < ?"
+            params.append(self._seq(before))
+        verdicts = "', '".join(o.value for o in Outcome if o is Outcome.PASSED or o.is_failure)
+        # Newest first per (test, device); rank 1 of the verdict ranking is the baseline.
+        rows = self._read(
+            "SELECT * FROM (SELECT r.test_id, r.device, r.outcome, r.attempts, r.message, "
+            "r.trace, n.night_id, n.seq, "
+            "ROW_NUMBER() OVER (PARTITION BY r.test_id, r.device ORDER BY n.seq DESC) AS ranked, "
+            f"CASE WHEN r.outcome IN ('{verdicts}') THEN ROW_NUMBER() OVER ("
+            f"PARTITION BY r.test_id, r.device, r.outcome IN ('{verdicts}') ORDER BY n.seq DESC"
+            ") END AS verdict_rank "
+            f"FROM results r JOIN nights n ON n.night_id = r.night_id {where}) "
+            "WHERE ranked <= ? OR verdict_rank = 1 ORDER BY test_id, device, seq DESC",
+            (*params, depth),
+        )
+        recent: dict[tuple[str, str], list[PastResult]] = {}
+        verdict: dict[tuple[str, str], PastResult] = {}
+        try:
+            for row in rows:
+                key = (row["test_id"], row["device"])
+                past = PastResult(
+                    night_id=row["night_id"],
+                    outcome=Outcome(row["outcome"]),
+                    attempts=row["attempts"],
+                    message=row["message"],
+                    trace=row["trace"],
+                )
+                if row["ranked"] <= depth:
+                    recent.setdefault(key, []).append(past)
+                if row["verdict_rank"] == 1:
+                    verdict[key] = past
+        except ValueError as exc:
+            raise StoreUnusable(self.path, f"is corrupt (bad result row: {exc})") from None
+        return {
+            key: TestHistory(key[0], key[1], tuple(recent.get(key, ())), verdict.get(key))
+            for key in recent.keys() | verdict.keys()
+        }
+
+    def last_devices(self, before: str | None = None) -> dict[str, DeviceInfo]:
+        """Each device's entry from the newest night (before ``before``) that listed it."""
+        where = ""
+        params: list[Any] = []
+        if before is not None:
+            where = "WHERE n.seq < ?"
+            params.append(self._seq(before))
+        rows = self._read(
+            "SELECT d.name, d.model, d.kind, d.address, d.firmware, d.battery, d.config "
+            f"FROM devices d JOIN nights n ON n.night_id = d.night_id {where} ORDER BY n.seq",
+            tuple(params),
+        )
+        try:
+            return {row["name"]: DeviceInfo(**dict(row)) for row in rows}
+        except (ReportError, TypeError) as exc:
+            raise StoreUnusable(self.path, f"is corrupt (bad device row: {exc})") from None
 
     def previous_complete_night(self, before: str | None = None) -> Night | None:
         """The last complete night begun before night ``before`` (or the latest one if None).

@@ -72,8 +72,12 @@ CodeOrTimeout: TypeAlias = int | Literal["timeout"] | None
 FORMAT: Final = "ttlock-hil/night"
 """The ``format`` key of ``results.json``, so a reader can tell what it holds."""
 
-FORMAT_VERSION: Final = 1
-"""Bumped when ``results.json`` changes incompatibly; :meth:`Night.from_dict` refuses newer."""
+FORMAT_VERSION: Final = 2
+"""Bumped when ``results.json`` changes incompatibly; :meth:`Night.from_dict` refuses newer.
+
+Version 2 added ``selection``, ``interrupted`` and ``redacted`` to a night and ``config``
+to a device; version 1 documents read back with their defaults (a whole, redacted night).
+"""
 
 _NIGHT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
@@ -337,7 +341,13 @@ def _fields_of(cls: type, data: Mapping[str, Any], what: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """A device as the night saw it: name/model from the lab config, firmware from the device."""
+    """A device as the night saw it: name/model from the lab config, firmware from the device.
+
+    ``config`` is the device's entry of the lab config (everything but its name) as
+    canonical JSON — what a report compares with the device's previous night to say
+    "config changed". It never holds a secret: the config refuses inline credentials,
+    so ``credentials`` is a reference (``env:NAME``, ``file:path``) at most.
+    """
 
     name: str
     model: str
@@ -345,6 +355,7 @@ class DeviceInfo:
     address: str
     firmware: str | None = None
     battery: int | None = None
+    config: str | None = None
 
     def __post_init__(self) -> None:
         where = f"device {self.name!r}"
@@ -352,6 +363,35 @@ class DeviceInfo:
             _check_str(where, name, getattr(self, name))
         _check_str(where, "firmware", self.firmware, optional=True)
         _check_battery(where, self.battery)
+        _check_str(where, "config", self.config, optional=True)
+        if self.config is not None:
+            try:
+                settings = json.loads(self.config)
+            except json.JSONDecodeError:
+                settings = None
+            if not isinstance(settings, dict):
+                raise _fail(
+                    where,
+                    f"config must be a JSON object, got {self.config!r}",
+                    "build it with DeviceInfo.from_config",
+                )
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """:attr:`config` as a dict (empty when unknown)."""
+        return dict(json.loads(self.config)) if self.config is not None else {}
+
+    def config_changes(self, before: DeviceInfo) -> list[str]:
+        """What differs in this device's config from ``before`` (the same device another
+        night): ``["address: sim:a → sim:b"]``; empty when equal or when either is unknown."""
+        if self.config is None or before.config is None or self.config == before.config:
+            return []
+        now, then = self.settings, before.settings
+        changes = []
+        for key in sorted(set(now) | set(then)):
+            if now.get(key) != then.get(key):
+                changes.append(f"{key}: {_setting(then.get(key))} → {_setting(now.get(key))}")
+        return changes
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -362,6 +402,7 @@ class DeviceInfo:
             "address": self.address,
             "firmware": self.firmware,
             "battery": self.battery,
+            "config": self.config,
         }
 
     @classmethod
@@ -374,6 +415,7 @@ class DeviceInfo:
         cls, device: DeviceConfig, *, firmware: str | None = None, battery: int | None = None
     ) -> DeviceInfo:
         """The entry of a configured device, with what the device reported about itself."""
+        settings = device.model_dump(mode="json", exclude={"name"})
         return cls(
             name=device.name,
             model=device.model,
@@ -381,7 +423,16 @@ class DeviceInfo:
             address=device.address,
             firmware=firmware,
             battery=battery,
+            config=json.dumps(settings, sort_keys=True, ensure_ascii=False),
         )
+
+
+def _setting(value: object) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _check_devices(where: str, devices: tuple[DeviceInfo, ...]) -> None:
@@ -400,7 +451,10 @@ class NightMeta:
 
     ``night_id`` is derived from ``started`` (see :func:`new_night_id`) unless
     given; the history store may append ``-2``, ``-3``… when two nights start in
-    the same second.
+    the same second. ``selection`` is ``None`` for a run of the whole suite, else
+    what narrowed it (the pytest arguments, e.g. ``"-k unlock"``): such a night is
+    *partial* and never serves as the previous night. ``redacted`` is False when
+    the lab config said ``redact: false`` (its files may hold secrets).
     """
 
     started: datetime
@@ -410,6 +464,8 @@ class NightMeta:
     devices: Sequence[DeviceInfo] = ()
     git_sha: str | None = None
     night_id: str | None = None
+    selection: str | None = None
+    redacted: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started", _aware("night", "started", self.started))
@@ -417,6 +473,9 @@ class NightMeta:
         for name in ("bench", "harness_version", "plugin_version"):
             _check_str("night", name, getattr(self, name))
         _check_str("night", "git_sha", self.git_sha, optional=True)
+        _check_str("night", "selection", self.selection, optional=True)
+        if not isinstance(self.redacted, bool):
+            raise _fail("night", f"redacted must be a bool, got {self.redacted!r}", "use True")
         if self.night_id is not None:
             _check_night_id(self.night_id)
         _check_devices("night", self.devices)  # type: ignore[arg-type]
@@ -431,6 +490,8 @@ class NightMeta:
         harness_version: str | None = None,
         git_sha: str | None = None,
         started: datetime | None = None,
+        selection: str | None = None,
+        redacted: bool = True,
     ) -> NightMeta:
         """The meta of a night starting now (or at ``started``).
 
@@ -443,6 +504,8 @@ class NightMeta:
             plugin_version=str(plugin_version),
             devices=tuple(devices),
             git_sha=git_sha,
+            selection=selection,
+            redacted=redacted,
         )
 
 
@@ -451,8 +514,14 @@ class Night:
     """One nightly run: its metadata, devices and results.
 
     ``complete`` is False for a night that never finished (killed, crashed, or
-    still running). ``seed_codes_asserted`` are the error codes the night's
-    tests asserted (see :func:`codes_asserted`). Sequences are stored as tuples.
+    still running); ``interrupted`` names the signal that stopped it
+    (``"SIGTERM"``, ``"SIGINT"``) when the nightly was told to stop. ``selection``
+    is what narrowed the run (``None``: the whole suite). A night that is not
+    :attr:`full` is *partial* (:attr:`partial_reason`): its results still count
+    as each test's last result, but it never serves as "the previous night".
+    ``redacted`` is False when the lab said ``redact: false``.
+    ``seed_codes_asserted`` are the error codes the night's tests asserted (see
+    :func:`codes_asserted`). Sequences are stored as tuples.
     """
 
     night_id: str
@@ -466,10 +535,23 @@ class Night:
     devices: Sequence[DeviceInfo] = ()
     results: Sequence[TestResult] = ()
     seed_codes_asserted: Sequence[int] = ()
+    selection: str | None = None
+    interrupted: str | None = None
+    redacted: bool = True
 
     def __post_init__(self) -> None:
         _check_night_id(self.night_id)
         where = f"night {self.night_id!r}"
+        _check_str(where, "selection", self.selection, optional=True)
+        _check_str(where, "interrupted", self.interrupted, optional=True)
+        if self.interrupted is not None and self.complete:
+            raise _fail(
+                where,
+                f"a complete night cannot be interrupted (by {self.interrupted})",
+                "leave complete=False for a night that was stopped",
+            )
+        if not isinstance(self.redacted, bool):
+            raise _fail(where, f"redacted must be a bool, got {self.redacted!r}", "use True")
         object.__setattr__(self, "started", _aware(where, "started", self.started))
         if self.finished is not None:
             finished = _aware(where, "finished", self.finished)
@@ -519,7 +601,25 @@ class Night:
             devices=self.devices,
             git_sha=self.git_sha,
             night_id=self.night_id,
+            selection=self.selection,
+            redacted=self.redacted,
         )
+
+    @property
+    def full(self) -> bool:
+        """True for a complete run of the whole suite: the only kind of "previous night"."""
+        return self.complete and self.selection is None
+
+    @property
+    def partial_reason(self) -> str | None:
+        """Why this night is partial (``None`` for a :attr:`full` one), in a few words."""
+        if self.interrupted is not None:
+            return f"interrupted by {self.interrupted}"
+        if not self.complete:
+            return "incomplete: the run did not finish"
+        if self.selection is not None:
+            return f"filtered: {self.selection}"
+        return None
 
     @property
     def by_key(self) -> dict[tuple[str, str], TestResult]:
@@ -575,6 +675,9 @@ class Night:
             "devices": [d.to_dict() for d in self.devices],
             "results": [r.to_dict() for r in self.results],
             "seed_codes_asserted": list(self.seed_codes_asserted),
+            "selection": self.selection,
+            "interrupted": self.interrupted,
+            "redacted": self.redacted,
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:

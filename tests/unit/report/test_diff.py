@@ -1,4 +1,4 @@
-"""Night-to-night diff, flip-flop detection, conformance, coverage and trend."""
+"""The diff (each test against its own past), flaky findings, conformance, coverage and trend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.report import night, result
+from tests.unit.report import DEVICES, night, result
 from ttlock_hil.harness.report import ReportError
 from ttlock_hil.harness.report.diff import (
     FLIP_WINDOW,
@@ -15,10 +15,12 @@ from ttlock_hil.harness.report.diff import (
     coverage,
     diff_against_history,
     diff_nights,
+    histories_from,
     trend,
 )
 from ttlock_hil.harness.report.history import HistoryStore
-from ttlock_hil.harness.report.model import TIMEOUT, Outcome
+from ttlock_hil.harness.report.model import TIMEOUT, Night, Outcome
+from ttlock_hil.harness.report.triage import FailureCategory
 from ttlock_hil.protocol.codes import valid_in
 
 
@@ -88,71 +90,183 @@ def test_a_skipped_or_xfailed_test_is_neither_regression_nor_fix(tonight: str) -
     assert diff.regressions == diff.fixes == diff.still_failing == ()
 
 
-def test_a_pass_on_retry_is_flaky() -> None:
+def test_a_pass_on_retry_is_flaky_passed_on_retry() -> None:
     diff = diff_nights(night(1, [result("a", attempts=3)]), night(0, [result("a")]))
+    assert names(diff.passed_on_retry) == [("a", "front-door")]
+    assert diff.passed_on_retry[0].reason == "passed only on attempt 3"
+    assert diff.flip_flops == diff.regressions == ()
     assert names(diff.flaky) == [("a", "front-door")]
-    assert diff.flaky[0].reason == "passed only on attempt 3"
-    assert diff.regressions == ()
 
 
-def test_a_pass_on_retry_is_flaky_even_on_the_first_night() -> None:
+def test_a_pass_on_retry_is_listed_even_on_the_first_night() -> None:
     diff = diff_nights(night(0, [result("a", attempts=2), result("b")]), None)
     assert not diff.has_previous
-    assert names(diff.flaky) == [("a", "front-door")]
+    assert not diff.compared
+    assert names(diff.passed_on_retry) == [("a", "front-door")]
     assert diff.new == diff.removed == diff.regressions == ()
-    assert diff.headline().startswith("no previous complete night to compare")
+    assert diff.headline() == (
+        "no earlier night to compare 2026-11-30T02-00-00Z with; 1 passed on retry"
+    )
 
 
-def outcomes_over_nights(*outcomes: str) -> list:  # type: ignore[type-arg]
+def outcomes_over_nights(*outcomes: str) -> list[Night]:
     return [night(i, [result("a", outcome=o)]) for i, o in enumerate(outcomes)]
 
 
-def test_flip_flopping_over_the_last_nights_is_flaky() -> None:
-    nights = outcomes_over_nights("passed", "failed", "passed", "passed", "passed")
-    diff = diff_nights(nights[-1], nights[-2], nights[:-1])
-    assert names(diff.flaky) == [("a", "front-door")]
-    flaky = diff.flaky[0]
-    assert flaky.reason == "verdict changed 2 times in the last 5 nights"
-    assert flaky.history == (
-        Outcome.PASSED,
-        Outcome.FAILED,
-        Outcome.PASSED,
-        Outcome.PASSED,
-        Outcome.PASSED,
-    )
-    assert diff.window == tuple(n.night_id for n in nights)
+def test_a_test_failing_again_after_changing_verdicts_is_a_flip_flop() -> None:
+    nights = outcomes_over_nights("passed", "failed", "passed", "failed")
+    diff = diff_nights(nights[-1], nights[-2], histories_from(nights[:-1]))
+    assert names(diff.flip_flops) == [("a", "front-door")]
+    flip = diff.flip_flops[0]
+    assert flip.reason == "failing now; verdict changed 3 times in its last 4 runs"
+    assert flip.history == (Outcome.PASSED, Outcome.FAILED, Outcome.PASSED, Outcome.FAILED)
+    assert names(diff.regressions) == [("a", "front-door")]  # and still a regression
+    assert diff.passed_on_retry == ()
+
+
+def test_a_fixed_regression_is_not_flaky_on_the_nights_after() -> None:
+    # Measured: "verdict changed 2 times in the last 4 nights" on a test that passed again.
+    nights = outcomes_over_nights("passed", "failed", "passed", "passed")
+    fix_night = diff_nights(nights[2], nights[1], histories_from(nights[:2]))
+    assert names(fix_night.fixes) == [("a", "front-door")]
+    assert fix_night.flaky == ()
+    after = diff_nights(nights[3], nights[2], histories_from(nights[:3]))
+    assert after.flaky == ()
+    assert after.regressions == after.fixes == ()
 
 
 def test_one_change_is_a_regression_not_a_flip_flop() -> None:
     nights = outcomes_over_nights("passed", "passed", "passed", "passed", "failed")
-    diff = diff_nights(nights[-1], nights[-2], nights[:-1])
+    diff = diff_nights(nights[-1], nights[-2], histories_from(nights[:-1]))
     assert diff.flaky == ()
     assert names(diff.regressions) == [("a", "front-door")]
 
 
 def test_flips_older_than_the_window_do_not_count() -> None:
     nights = outcomes_over_nights(
-        "failed", "passed", "failed", "passed", "passed", "passed", "passed"
+        "failed", "passed", "failed", "passed", "passed", "passed", "passed", "failed"
     )
     assert FLIP_WINDOW == 5
-    diff = diff_nights(nights[-1], nights[-2], nights[:-1])
-    assert len(diff.window) == 5
-    # In the window: failed, passed, passed, passed, passed → one change only.
-    assert diff.flaky == ()
+    diff = diff_nights(nights[-1], nights[-2], histories_from(nights[:-1]))
+    # Its last five runs: passed, passed, passed, passed, failed → one change only.
+    assert diff.flip_flops == ()
+    assert names(diff.regressions) == [("a", "front-door")]
 
 
 def test_skips_do_not_count_as_flips() -> None:
-    nights = outcomes_over_nights("passed", "skipped", "passed", "skipped", "passed")
-    assert diff_nights(nights[-1], nights[-2], nights[:-1]).flaky == ()
+    nights = outcomes_over_nights("passed", "skipped", "failed", "skipped", "failed")
+    assert diff_nights(nights[-1], nights[-2], histories_from(nights[:-1])).flip_flops == ()
 
 
 def test_headline_counts_every_section() -> None:
-    before = night(0, [result("a"), result("b", outcome="failed")])
-    after = night(1, [result("a", outcome="failed"), result("b"), result("c")])
-    assert diff_nights(after, before).headline() == (
-        "2026-12-01T02-00-00Z vs 2026-11-30T02-00-00Z: 1 regression, 1 fix, 1 new, "
-        "0 removed, 0 flaky, 0 still failing"
+    before = night(0, [result("a"), result("b", outcome="failed"), result("d")])
+    after = night(
+        1,
+        [
+            result("a", outcome="failed"),
+            result("b"),
+            result("c"),
+            result("d", "front-door", "skipped"),
+        ],
     )
+    assert diff_nights(after, before).headline() == (
+        "2026-12-01T02-00-00Z vs 2026-11-30T02-00-00Z: 1 regression, 1 lost coverage, 1 fix, "
+        "1 new, 0 removed, 0 passed on retry, 0 flip-flops, 0 still failing"
+    )
+
+
+# ------------------------------------------------------------------------------ own baselines
+
+
+def test_each_test_is_compared_with_its_own_last_result_across_a_filtered_night() -> None:
+    # Measured: after `nightly -- -k unlock` a real regression read "0 regressions, 416 new".
+    full = night(0, [result("unlock"), result("lock"), result("status")])
+    filtered = night(1, [result("unlock")], selection="-k unlock")
+    tonight = night(2, [result("unlock"), result("lock", outcome="failed"), result("status")])
+    diff = diff_nights(tonight, full, histories_from([full, filtered]))
+    assert names(diff.regressions) == [("lock", "front-door")]
+    assert diff.regressions[0].baseline_id == full.night_id
+    assert diff.new == diff.removed == diff.lost_coverage == ()
+    assert diff.headline().startswith(f"{tonight.night_id} vs {full.night_id}: 1 regression,")
+
+
+def test_a_filtered_night_is_compared_but_says_it_is_partial() -> None:
+    full = night(0, [result("unlock"), result("lock")])
+    filtered = night(1, [result("unlock", outcome="failed")], selection="-k unlock")
+    diff = diff_nights(filtered, full, histories_from([full]))
+    assert names(diff.regressions) == [("unlock", "front-door")]
+    assert diff.removed == ()  # "lock" was not selected, not removed
+    assert diff.partial == "filtered: -k unlock"
+    assert diff.headline().startswith(f"{filtered.night_id} (filtered: -k unlock) vs ")
+
+
+def test_a_regression_after_a_skipped_night_is_still_a_regression() -> None:
+    nights = outcomes_over_nights("passed", "skipped", "failed")
+    diff = diff_nights(nights[-1], nights[-2], histories_from(nights[:-1]))
+    assert names(diff.regressions) == [("a", "front-door")]
+    assert diff.regressions[0].before is Outcome.PASSED
+    assert diff.regressions[0].baseline_id == nights[0].night_id
+
+
+BROKEN = (
+    "front-door is broken: bring-up failed in tests/hil/test_lock.py::test_a[front-door-v3-keypad]"
+    ": front-door: failed with code 10002 CONNECT_TIMEOUT (Bluetooth connection timed out; make "
+    "sure the device is nearby.): no connection within 10 s — trace: traces/test_lock.test_a.jsonl"
+)
+
+
+def test_coverage_lost_to_a_broken_device_is_named_with_its_bring_up_trace() -> None:
+    before = night(0, [result("a"), result("b"), result("c")])
+    after = night(
+        1,
+        [
+            result(
+                "a",
+                outcome="error",
+                message="Failed: bringing front-door to admin failed: "
+                "front-door: failed with code 10002 CONNECT_TIMEOUT (…): no connection",
+            ),
+            result("b", outcome="skipped", message=BROKEN),
+            result("c", outcome="skipped", message=BROKEN),
+        ],
+    )
+    diff = diff_nights(after, before)
+    assert names(diff.regressions) == [("a", "front-door")]
+    assert diff.regressions[0].category is FailureCategory.LINK
+    assert names(diff.lost_coverage) == [("b", "front-door"), ("c", "front-door")]
+    lost = diff.lost_coverage[0]
+    assert (lost.before, lost.after) == (Outcome.PASSED, Outcome.SKIPPED)
+    assert lost.reason == (
+        "broken at bring-up: failed with code 10002 CONNECT_TIMEOUT (Bluetooth connection timed "
+        "out; make sure the device is nearby.): no connection within 10 s"
+    )
+    assert lost.trace == "traces/test_lock.test_a.jsonl"
+
+
+def test_a_test_that_was_skipped_already_is_not_lost_again() -> None:
+    nights = outcomes_over_nights("passed", "skipped", "skipped")
+    assert diff_nights(nights[-1], nights[-2], histories_from(nights[:-1])).lost_coverage == ()
+
+
+def test_tests_an_interrupted_night_did_not_reach_are_lost_coverage() -> None:
+    full = night(0, [result("a"), result("b"), result("c", outcome="failed")])
+    cut = night(1, [result("a")], complete=False, interrupted="SIGTERM")
+    diff = diff_nights(cut, full)
+    assert names(diff.lost_coverage) == [("b", "front-door")]  # c was failing: nothing lost
+    assert diff.lost_coverage[0].reason == "not run: interrupted by SIGTERM"
+    assert diff.lost_coverage[0].after is None
+    assert diff.removed == ()
+    assert diff.partial == "interrupted by SIGTERM"
+
+
+def test_a_full_night_without_a_test_has_removed_it() -> None:
+    before = night(0, [result("a"), result("gone"), result("x", device="gw-g2")])
+    after = night(1, [result("a")], devices=DEVICES[:2])
+    diff = diff_nights(after, before)
+    assert names(diff.removed) == [("gone", "front-door"), ("x", "gw-g2")]
+    assert diff.removed[0].reason is None
+    assert diff.removed[1].reason == "device gw-g2 is no longer configured"
+    assert diff.lost_coverage == ()
 
 
 def test_a_diff_turns_into_json_ready_data() -> None:
@@ -172,13 +286,32 @@ def store(tmp_path: Path) -> HistoryStore:
         yield opened
 
 
-def test_diff_against_history_uses_the_previous_complete_night(store: HistoryStore) -> None:
+def test_diff_against_history_uses_the_previous_full_night(store: HistoryStore) -> None:
     store.record_night(night(0, [result("a"), result("b")]))
     store.record_night(night(1, [result("a", outcome="failed")], complete=False))
-    tonight = store.record_night(night(2, [result("a", outcome="failed"), result("b")]))
+    store.record_night(night(2, [result("b")], selection="-k b"))
+    tonight = store.record_night(night(3, [result("a", outcome="failed"), result("b")]))
     diff = diff_against_history(tonight, store)
     assert diff.previous_id == "2026-11-30T02-00-00Z"
-    assert names(diff.regressions) == [("a", "front-door")]
+    # a's own last result is the incomplete night's failure: still failing, not a regression.
+    assert names(diff.still_failing) == [("a", "front-door")]
+    assert diff.still_failing[0].baseline_id == "2026-12-01T02-00-00Z"
+    assert diff.regressions == ()
+    assert diff.baselines == ("2026-12-01T02-00-00Z",)
+
+
+def test_a_filtered_night_then_a_regression_against_a_store(store: HistoryStore) -> None:
+    store.record_night(night(0, [result("unlock"), result("lock"), result("status")]))
+    store.record_night(night(1, [result("unlock")], selection="-k unlock"))
+    tonight = store.record_night(
+        night(2, [result("unlock"), result("lock", outcome="failed"), result("status")])
+    )
+    diff = diff_against_history(tonight, store)
+    assert (diff.previous_id, names(diff.regressions)) == (
+        "2026-11-30T02-00-00Z",
+        [("lock", "front-door")],
+    )
+    assert diff.new == diff.removed == ()
 
 
 def test_diff_against_history_for_a_night_not_yet_stored(store: HistoryStore) -> None:
@@ -205,10 +338,18 @@ def test_diff_against_history_since_a_chosen_night(store: HistoryStore) -> None:
 def test_diff_against_history_sees_flip_flops_in_the_store(store: HistoryStore) -> None:
     for index, outcome in enumerate(["passed", "failed", "passed", "failed"]):
         store.record_night(night(index, [result("a", outcome=outcome)]))
-    tonight = store.record_night(night(4, [result("a")]))
-    diff = diff_against_history(tonight, store)
-    assert names(diff.flaky) == [("a", "front-door")]
-    assert diff.flaky[0].reason == "verdict changed 4 times in the last 5 nights"
+    passing = store.record_night(night(4, [result("a")]))
+    assert diff_against_history(passing, store).flip_flops == ()  # passing now: not flaky
+    failing = store.record_night(night(5, [result("a", outcome="failed")]))
+    diff = diff_against_history(failing, store)
+    assert names(diff.flip_flops) == [("a", "front-door")]
+    assert diff.flip_flops[0].reason == "failing now; verdict changed 4 times in its last 5 runs"
+
+
+def test_a_fixed_regression_is_not_flaky_in_the_store_either(store: HistoryStore) -> None:
+    for index, outcome in enumerate(["passed", "failed", "passed", "passed", "passed"]):
+        stored = store.record_night(night(index, [result("a", outcome=outcome)]))
+        assert diff_against_history(stored, store).flaky == ()
 
 
 def test_without_a_store_the_night_is_a_first_night() -> None:
@@ -300,6 +441,16 @@ def test_coverage_of_an_unparseable_plugin_version_is_unknown_not_an_error() -> 
     assert cov.valid is None
     assert cov.ratio is None
     assert cov.covered == (30,)
+
+
+def test_trend_counts_failures_and_marks_partial_nights() -> None:
+    nights = [
+        night(0, [result("a", outcome="error"), result("b", outcome="failed"), result("c")]),
+        night(1, [result("a", outcome="skipped")], selection="-k a"),
+    ]
+    first, second = trend(nights)
+    assert (first.failures, first.errors, first.skipped, first.partial) == (2, 1, 0, None)
+    assert (second.failures, second.skipped, second.partial) == (0, 1, "filtered: -k a")
 
 
 def test_trend_has_pass_rate_and_median_latency_per_night() -> None:

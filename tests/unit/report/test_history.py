@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.report import T0, night, result
+from tests.unit.report import DEVICES, T0, night, result
 from ttlock_hil.harness.config import parse_config
 from ttlock_hil.harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
 from ttlock_hil.harness.report.history import (
@@ -367,3 +367,193 @@ def test_a_reader_does_not_see_an_uncommitted_batch(tmp_path: Path) -> None:
         assert seen_inside == [0]
         assert len(reader.load_night(night_id).results) == 2
         assert reader.load_night(night_id).counts[Outcome.PASSED] == 2
+
+
+# ------------------------------------------------------------------------------ schema 1 → 2
+
+# What ttlock-hil wrote as schema 1 (verbatim): stores of labs that ran nightlies before
+# version 2 must open, keep their nights and take new ones.
+V1_SCHEMA = """
+CREATE TABLE nights (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    night_id TEXT NOT NULL UNIQUE,
+    started TEXT NOT NULL,
+    finished TEXT,
+    complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
+    bench TEXT NOT NULL,
+    harness_version TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    git_sha TEXT,
+    seed_codes_asserted TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE devices (
+    night_id TEXT NOT NULL REFERENCES nights(night_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL,
+    firmware TEXT,
+    battery INTEGER,
+    PRIMARY KEY (night_id, name)
+);
+CREATE TABLE results (
+    night_id TEXT NOT NULL REFERENCES nights(night_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    test_id TEXT NOT NULL,
+    device TEXT NOT NULL,
+    name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    expected TEXT,
+    observed TEXT,
+    command TEXT,
+    condition TEXT,
+    latency_ms REAL,
+    attempts INTEGER NOT NULL,
+    message TEXT,
+    trace TEXT,
+    firmware TEXT,
+    battery INTEGER,
+    PRIMARY KEY (night_id, test_id, device)
+);
+CREATE INDEX results_by_key ON results (test_id, device);
+"""
+
+
+def version_1_store(path: Path) -> Path:
+    """A store as ttlock-hil schema 1 left it: one finished night, one device, two results."""
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(V1_SCHEMA)
+        db.execute(
+            "INSERT INTO nights (night_id, started, finished, complete, bench, harness_version, "
+            "plugin_version, git_sha, seed_codes_asserted) VALUES "
+            "('2026-11-30T02-00-00Z', '2026-11-30T02:00:00+00:00', '2026-11-30T02:03:00+00:00', "
+            "1, 'bench-01', '0.1.0', '3.1.0', NULL, '[30]')"
+        )
+        db.execute(
+            "INSERT INTO devices VALUES ('2026-11-30T02-00-00Z', 0, 'front-door', 'v3-keypad', "
+            "'lock', 'sim:v3-keypad', '5.3.1', 87)"
+        )
+        for position, (name, outcome) in enumerate([("a", "passed"), ("b", "passed")]):
+            db.execute(
+                "INSERT INTO results (night_id, position, test_id, device, name, model, outcome, "
+                "duration_s, attempts) VALUES ('2026-11-30T02-00-00Z', ?, ?, 'front-door', ?, "
+                "'v3-keypad', ?, 0.25, 1)",
+                (position, f"tests/hil/test_lock.py::{name}", name, outcome),
+            )
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+    finally:
+        db.close()
+    return path
+
+
+def test_a_version_1_store_is_migrated_and_keeps_working(tmp_path: Path) -> None:
+    path = version_1_store(tmp_path / "history.sqlite")
+    with HistoryStore.open(path) as store:
+        old = store.load_night("2026-11-30T02-00-00Z")
+        assert (old.complete, old.selection, old.interrupted, old.redacted) == (
+            True,
+            None,
+            None,
+            True,
+        )
+        assert [r.name for r in old.results] == ["a", "b"]
+        assert old.devices[0].config is None
+        assert store.previous_full_night() == old  # an old night still serves as baseline
+        tonight = store.record_night(night(1, [result("a"), result("b", outcome="failed")]))
+        from ttlock_hil.harness.report.diff import diff_against_history
+
+        diff = diff_against_history(tonight, store)
+        assert diff.previous_id == old.night_id
+        assert [c.name for c in diff.regressions] == ["b"]
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        columns = {row[1] for row in db.execute("PRAGMA table_info(nights)")}
+        assert {"selection", "interrupted", "redacted"} <= columns
+    finally:
+        db.close()
+
+
+def test_two_processes_opening_a_version_1_store_migrate_it_once(tmp_path: Path) -> None:
+    path = version_1_store(tmp_path / "history.sqlite")
+    first = HistoryStore.open(path)
+    second = HistoryStore.open(path)  # already at version 2: nothing to do, no error
+    first.close()
+    second.close()
+    with HistoryStore.open(path) as store:
+        assert len(store.list_nights()) == 1
+
+
+# ------------------------------------------------------------------------------ scope and pasts
+
+
+def test_a_night_stopped_by_a_signal_is_marked_interrupted(store: HistoryStore) -> None:
+    night_id = store.begin_night(sample_night().meta)
+    store.record_results(night_id, [result("a")])
+    stopped = store.mark_interrupted(night_id, "SIGTERM")
+    assert (stopped.complete, stopped.interrupted, len(stopped.results)) == (False, "SIGTERM", 1)
+    (summary,) = store.list_nights()
+    assert (summary.interrupted, summary.full) == ("SIGTERM", False)
+    with pytest.raises(ReportError, match="needs a reason"):
+        store.mark_interrupted(store.begin_night(sample_night(1).meta), "")
+
+
+def test_a_filtered_night_is_stored_with_its_selection(store: HistoryStore) -> None:
+    stored = store.record_night(sample_night(selection="-k unlock", redacted=False))
+    assert (stored.selection, stored.redacted, stored.full) == ("-k unlock", False, False)
+    assert store.previous_full_night() is None
+    full = store.record_night(sample_night(1))
+    assert store.previous_full_night() == full
+    assert store.previous_full_night(before=full.night_id) is None
+
+
+def test_each_test_has_its_own_past_whatever_nights_ran_it(store: HistoryStore) -> None:
+    store.record_night(night(0, [result("a"), result("b", outcome="failed")]))
+    store.record_night(night(1, [result("a", outcome="skipped")], selection="-k a"))
+    store.record_night(night(2, [result("b")], complete=False, interrupted="SIGINT"))
+    last = store.record_night(night(3, [result("c")]))
+    pasts = store.test_histories(last.night_id)
+    a = pasts[("tests/hil/test_lock.py::a", "front-door")]
+    assert [(p.night_id[:10], p.outcome.value) for p in a.recent] == [
+        ("2026-12-01", "skipped"),
+        ("2026-11-30", "passed"),
+    ]
+    assert a.last is not None
+    assert a.last.outcome is Outcome.SKIPPED
+    assert a.last_verdict is not None
+    assert a.last_verdict.night_id == "2026-11-30T02-00-00Z"
+    b = pasts[("tests/hil/test_lock.py::b", "front-door")]
+    assert b.last_verdict is not None
+    assert b.last_verdict.outcome is Outcome.PASSED
+    assert ("tests/hil/test_lock.py::c", "front-door") not in pasts  # only before night 3
+    assert ("tests/hil/test_lock.py::c", "front-door") in store.test_histories()
+
+
+def test_a_verdict_older_than_the_recent_runs_is_still_the_baseline(store: HistoryStore) -> None:
+    store.record_night(night(0, [result("a")]))
+    for index in range(1, 5):
+        store.record_night(night(index, [result("a", outcome="skipped")]))
+    (past,) = store.test_histories(depth=2).values()
+    assert len(past.recent) == 2
+    assert past.last_verdict is not None
+    assert past.last_verdict.night_id == "2026-11-30T02-00-00Z"
+    with pytest.raises(ValueError, match="depth"):
+        store.test_histories(depth=0)
+
+
+def test_each_device_is_known_from_the_last_night_that_listed_it(store: HistoryStore) -> None:
+    from ttlock_hil.harness.report.model import DeviceInfo
+
+    store.record_night(night(0, [], devices=DEVICES))
+    moved = DeviceInfo("front-door", "v3-keypad", "lock", "sim:v3-keypad", config='{"a": 1}')
+    last = store.record_night(night(1, [], devices=(moved,)))
+    devices = store.last_devices()
+    assert devices["front-door"].config == '{"a": 1}'
+    assert devices["gw-g2"] == DEVICES[2]
+    assert store.last_devices(last.night_id)["front-door"] == DEVICES[0]

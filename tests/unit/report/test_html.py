@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -9,12 +10,14 @@ import select
 import shutil
 import socket
 import socketserver
+import stat
 import struct
 import subprocess
 import threading
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,7 +26,7 @@ import pytest
 from tests.unit.report import DEVICES, night, result
 from ttlock_hil.harness.report.history import HistoryStore
 from ttlock_hil.harness.report.html import build_report, render_html, write_night_report
-from ttlock_hil.harness.report.model import TIMEOUT, DeviceInfo, Night
+from ttlock_hil.harness.report.model import TIMEOUT, DeviceInfo, Night, Outcome, TestResult
 
 HOSTILE_FIRMWARE = "<script>alert(1)</script>"
 HOSTILE_NAME = '"><img src=x onerror=alert(2)>'
@@ -122,31 +125,69 @@ def test_summary_line_counts_outcomes_devices_and_duration(html: str) -> None:
     assert "plugin 3.1.0" in summary
 
 
+def part(document: str, ident: str) -> str:
+    """One list of the diff: from its heading to the next heading or the section's end."""
+    start = document.index(f'<h3 id="{ident}"')
+    following = re.search(r"<h3 |</section>", document[start + 1 :])
+    found = document[start : start + 1 + following.start()] if following else document[start:]
+    return found.replace("<wbr>", "")  # the break hints inside long names
+
+
 def test_the_diff_names_the_regression_fix_new_removed_and_flaky(html: str) -> None:
     diff = section(html, "diff")
-    assert "1 regression, 0 fixes, 1 new, 1 removed, 1 flaky, 0 still failing" in diff
-    regressions = diff.split('id="regressions"')[1].split('id="fixes"')[0]
-    assert REGRESSED in regressions
+    assert (
+        "1 regression, 0 lost coverage, 0 fixes, 1 new, 1 removed, 1 passed on retry, "
+        "0 flip-flops, 0 still failing"
+    ) in diff
+    regressions = part(diff, "regressions")
+    assert "test_double_locked" in regressions
+    assert "tests/hil/test_lock.py" in regressions
     assert "back-door" in regressions
-    new = diff.split('id="new"')[1].split('id="removed"')[0]
-    assert "test_brand_new" in new
-    removed = diff.split('id="removed"')[1].split('id="flaky"')[0]
-    assert "test_old" in removed
-    flaky = diff.split('id="flaky"')[1].split('id="still-failing"')[0]
-    assert "test_unlock" in flaky
-    assert "passed only on attempt 2" in flaky
+    assert "test_brand_new" in part(diff, "new")
+    assert "test_old" in part(diff, "removed")
+    retry = part(diff, "passed-on-retry")
+    assert "test_unlock" in retry
+    assert "passed only on attempt 2" in retry
+    # The empty lists are one line, each still reachable by its id.
+    assert re.search(r'None tonight: .*<span id="fixes">Fixes</span>', diff)
+    assert '<span id="flip-flops">' in diff
 
 
-def test_the_model_by_test_matrix_has_a_column_per_model(html: str) -> None:
+def test_the_test_by_device_matrix_has_one_column_per_device(html: str) -> None:
     matrix = section(html, "matrix")
     header = re.search(r"<thead>(.*?)</thead>", matrix, re.S)
     assert header
-    columns = re.findall(r"<th>(.*?)</th>", header.group(1))
-    assert columns == ["test", "v3-keypad", "v3-fingerprint-ic", "g2", "v3-padlock"]
+    columns = re.findall(r"<th>([^<]*)<small>(.*?)</small>", header.group(1))
+    assert columns == [
+        ("front-door", "v3-keypad"),
+        ("back-door", "v3-fingerprint-ic"),
+        ("gw-g2", "g2"),
+        ("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;", "v3-padlock"),
+    ]
     row = re.search(r"test_double_locked</code></th>(.*?)</tr>", matrix, re.S)
     assert row
-    assert '<td class="failed">' in row.group(1)
+    cells = re.findall(r"<td class=\"([a-z-]+)\"", row.group(1))
+    assert cells == ["muted", "failed", "muted", "muted"]
     assert "✓ (retry)" in matrix
+
+
+def test_two_devices_of_one_model_get_a_cell_each() -> None:
+    # Measured: which of two same-model devices failed was only in a tooltip.
+    twins = (
+        DeviceInfo("door-1", "v3-keypad", "lock", "sim:v3-keypad"),
+        DeviceInfo("door-2", "v3-keypad", "lock", "sim:v3-keypad"),
+    )
+    document = render_html(
+        build_report(
+            night(0, [result("a", "door-1"), result("a", "door-2", "failed")], devices=twins)
+        )
+    )
+    row = re.search(r"::a</code></th>(.*?)</tr>", section(document, "matrix"), re.S)
+    assert row
+    assert re.findall(r'<td class="(\w+)" title="([\w-]+):', row.group(1)) == [
+        ("passed", "door-1"),
+        ("failed", "door-2"),
+    ]
 
 
 def test_the_conformance_matrix_colours_expected_against_observed(html: str) -> None:
@@ -180,18 +221,102 @@ def test_latency_percentiles_per_command_and_device(html: str) -> None:
     )
 
 
-def test_the_trend_plot_is_inline_svg_with_a_point_per_night(html: str) -> None:
+def test_the_trend_plot_counts_failures_per_night(html: str) -> None:
     plot = section(html, "trend")
-    assert plot.count("<circle cx=") == 4 + 1  # four nights, plus the legend marker
-    assert "pass rate 75.0%" in plot  # 3 of 4 passed tonight
-    assert "<polyline" in plot
+    bars = re.findall(r'<rect class="failures"[^>]*height="([0-9.]+)"', plot)
+    assert len(bars) == 4  # four nights, one slot each
+    assert float(bars[-1]) > 0
+    assert [float(b) for b in bars[:-1]] == [0.0, 0.0, 0.0]
+    assert "1 failures (0 errors), 3 passed, 0 skipped of 4" in plot
+    assert ">1</text>" in plot  # the count is written on the bar
+
+
+def test_two_failures_in_hundreds_of_tests_are_visible() -> None:
+    # Measured: on a 0–100 % axis 2 failures in 359 tests did not show.
+    many = [result(f"t{i}") for i in range(357)]
+    nights = [
+        night(0, many),
+        night(1, [*many, result("x", outcome="failed"), result("y", outcome="error")]),
+    ]
+    points = build_report(nights[1]).trend
+    assert points[-1].failures == 2
+    document = render_html(build_report(nights[1]))
+    (bar,) = re.findall(
+        r'<rect class="failures" x="[0-9.]+" y="[0-9.]+" width="[0-9.]+" height="([0-9.]+)"',
+        document,
+    )
+    assert float(bar) == pytest.approx(168.0)  # the whole failures axis: it tops out at 2
+
+
+def test_nights_of_one_day_are_told_apart_on_the_trend(tmp_path: Path) -> None:
+    # Measured: three nights of one day shared one x label.
+    with HistoryStore.open(tmp_path / "h.sqlite") as store:
+        for hour in (2, 9, 17):
+            started = night(0, [result()]).started.replace(hour=hour)
+            finished = started + timedelta(minutes=3)
+            store.record_night(
+                night(0, [result()], night_id=f"n{hour}", started=started, finished=finished)
+            )
+        document = render_html(build_report(store.load_night("n17"), store))
+    plot = section(document, "trend")
+    assert [t for t in ("02:00", "09:00", "17:00") if f">{t}</text>" in plot] == [
+        "02:00",
+        "09:00",
+        "17:00",
+    ]
+
+
+TRACE = "traces/back-door/test_double_locked.jsonl"
 
 
 def test_each_failure_links_to_its_trace_relative_to_the_night(html: str, tonight: Night) -> None:
     failures = section(html, "failures")
-    assert '<a href="traces/back-door/test_double_locked.jsonl">' in failures
+    assert f'<a href="{TRACE}" title="{TRACE}">trace</a>' in failures
     rebased = render_html(build_report(tonight), trace_base="../2026-12-03T02-00-00Z/")
-    assert '<a href="../2026-12-03T02-00-00Z/traces/back-door/test_double_locked.jsonl">' in rebased
+    assert f'<a href="../2026-12-03T02-00-00Z/{TRACE}" title="{TRACE}">trace</a>' in rebased
+
+
+def test_failures_are_grouped_in_the_pile_to_look_at_first(tmp_path: Path) -> None:
+    document = render_html(
+        build_report(
+            night(
+                0,
+                [
+                    result(
+                        "wrong",
+                        outcome="failed",
+                        expected=18,
+                        observed=2,
+                        message="AssertionError: expected code 18, observed 2",
+                    ),
+                    result(
+                        "gone",
+                        outcome="error",
+                        message="Failed: bringing front-door to admin failed: no connection",
+                    ),
+                    result("bug", outcome="failed", message="TypeError: unsupported operand"),
+                    result("bug2", outcome="failed", message="KeyError: 'x'"),
+                ],
+            )
+        )
+    )
+    failures = section(document, "failures")
+    assert "Device answered a different code (1)" in failures
+    assert "Link / infrastructure (1)" in failures
+    assert "Harness error (2)" in failures
+    summary = section(document, "summary")
+    assert re.search(r'href="#failures-product">1</a> device answered a different code', summary)
+    assert re.search(r'href="#failures-harness">2</a> harness error', summary)
+
+
+def test_a_message_repeating_its_trace_path_is_shown_without_it() -> None:
+    message = f"AssertionError: expected code 30, observed 31 — trace: {TRACE}"
+    document = render_html(
+        build_report(night(0, [result(outcome="failed", message=message, trace=TRACE)]))
+    )
+    failures = section(document, "failures")
+    assert "expected code 30, observed 31</div>" in failures
+    assert f"— trace: {TRACE}" not in failures
 
 
 def test_an_incomplete_night_says_so() -> None:
@@ -199,9 +324,49 @@ def test_an_incomplete_night_says_so() -> None:
     assert "Incomplete night" in document
 
 
+def test_an_interrupted_night_says_by_what_and_what_it_kept() -> None:
+    cut = night(0, [result(), result("b")], complete=False, interrupted="SIGTERM")
+    banner = section(render_html(build_report(cut)), "summary")
+    assert "<b>Interrupted night</b>: stopped by SIGTERM; the 2 results" in banner
+
+
+def test_a_filtered_night_says_it_is_never_the_previous_night() -> None:
+    filtered = night(0, [result()], selection="-k unlock")
+    banner = section(render_html(build_report(filtered)), "summary")
+    assert "<b>Filtered night</b> (<code>-k unlock</code>)" in banner
+    assert "never used as the previous night" in banner
+
+
+def test_a_device_whose_config_changed_is_marked(tmp_path: Path) -> None:
+    def device(address: str) -> DeviceInfo:
+        return DeviceInfo(
+            "front-door",
+            "v3-keypad",
+            "lock",
+            address,
+            config=json.dumps({"address": address, "model": "v3-keypad"}),
+        )
+
+    with HistoryStore.open(tmp_path / "h.sqlite") as store:
+        store.record_night(night(0, [result()], devices=(device("sim:v3-keypad"), DEVICES[2])))
+        tonight = store.record_night(
+            night(1, [result()], devices=(device("sim:v3-keypad_unlock-refusal-2"), DEVICES[2]))
+        )
+        document = render_html(build_report(tonight, store))
+    summary = section(document, "summary")
+    assert (
+        '<span class="badge changed">config changed</span> <b>front-door</b>: address: ' in summary
+    )
+    assert "sim:v3-keypad → sim:v3-keypad_unlock-refusal-2" in summary
+    assert "gw-g2" not in summary  # unchanged
+    devices = section(document, "devices")
+    assert devices.count("config changed") == 1
+    assert "config changed" in section(document, "matrix")
+
+
 def test_a_first_night_has_nothing_to_compare() -> None:
     document = render_html(build_report(night(0, [result()])))
-    assert "no previous complete night to compare" in section(document, "diff")
+    assert "no earlier night to compare" in section(document, "diff")
 
 
 # ------------------------------------------------------------------------------ escaping
@@ -248,7 +413,10 @@ def test_device_supplied_strings_are_escaped(html: str) -> None:
 def test_a_trace_path_cannot_break_out_of_its_href() -> None:
     hostile = night(0, [result(outcome="failed", trace='traces/"><b onclick=x>.jsonl')])
     document = render_html(build_report(hostile))
-    assert '<a href="traces/%22%3E%3Cb%20onclick%3Dx%3E.jsonl">' in document
+    assert (
+        '<a href="traces/%22%3E%3Cb%20onclick%3Dx%3E.jsonl" '
+        'title="traces/&quot;&gt;&lt;b onclick=x&gt;.jsonl">trace</a>'
+    ) in document
 
 
 # ------------------------------------------------------------------------------ no network (static)
@@ -334,12 +502,22 @@ def test_write_night_report_for_a_night_not_yet_in_the_store(
     paths = write_night_report(fresh, store, tmp_path / "n")
     document = paths.html.read_text(encoding="utf-8")
     assert "1 regression" in document
-    assert section(document, "trend").count("<circle cx=") == 4 + 1
+    assert section(document, "trend").count('<rect class="failures"') == 4
 
 
 def test_write_night_report_without_history(tmp_path: Path) -> None:
     paths = write_night_report(night(0, [result()]), None, tmp_path / "first")
-    assert "no previous complete night" in paths.html.read_text(encoding="utf-8")
+    assert "no earlier night to compare" in paths.html.read_text(encoding="utf-8")
+
+
+def test_report_files_are_readable_by_others_unless_secrets_may_be_in_them(
+    tmp_path: Path,
+) -> None:
+    # Measured: report.html and results.json were 0600: no web server could serve them.
+    public = write_night_report(night(0, [result()]), None, tmp_path / "public")
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (public.html, public.results)} == {0o644}
+    private = write_night_report(night(0, [result()], redacted=False), None, tmp_path / "private")
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (private.html, private.results)} == {0o600}
 
 
 # ------------------------------------------------------------------------------ real Chromium
@@ -548,6 +726,41 @@ class DevToolsPipe:
             if e.get("method") == "Network.requestWillBeSent" and e.get("sessionId") == session
         ]
 
+    def open_page(self, url: str, width: int, height: int) -> str:
+        """Load ``url`` in a new page of ``width`` × ``height`` CSS pixels; its session id."""
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
+        self.call("Page.enable", session=session)
+        self.events.clear()
+        self.call("Page.navigate", {"url": url}, session=session)
+        deadline = time.monotonic() + 60
+        while not any(
+            e.get("method") == "Page.loadEventFired" and e.get("sessionId") == session
+            for e in self.events
+        ):
+            self.events.append(self._read(deadline))
+        return str(session)
+
+    def evaluate(self, session: str, expression: str) -> object:
+        """The JSON value of ``expression`` in the page."""
+        reply = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+        )
+        assert "exceptionDetails" not in reply, reply
+        return reply["result"].get("value")
+
+    def screenshot(self, session: str) -> bytes:
+        """The page's viewport as PNG."""
+        data = self.call("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
+        return base64.b64decode(data)
+
     def close(self) -> None:
         try:
             self.call("Browser.close")
@@ -599,8 +812,9 @@ def test_chromium_renders_the_report_with_the_matrix_and_the_diff(
     assert 'id="conformance-table"' in dom
     assert 'data-status="mismatch"' in dom
     assert 'id="matrix-table"' in dom
-    regressions = dom.split('id="regressions"')[1].split('id="fixes"')[0]
-    assert REGRESSED in regressions
+    regressions = dom.split('id="regressions"')[1].split("<h3")[0]
+    assert "test_double_locked" in regressions
+    assert "tests/hil/test_lock.py" in regressions
     assert 'id="trend-plot"' in dom
     # The hostile message is text: its script never ran against the DOM.
     assert 'data-pwned="yes"' not in dom
@@ -659,3 +873,154 @@ def test_the_canary_port_is_a_real_listener(canary: _Canary) -> None:
     while not canary.seen() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert canary.seen() == ["GET http://probe.invalid/ HTTP/1.1"]
+
+
+# ------------------------------------------------------------------------------ layout at 1280 px
+
+LAB_DEVICES = (
+    DeviceInfo("front-door", "v3-keypad", "lock", "sim:v3-keypad", "6.0.6.210622", 80),
+    DeviceInfo("back-door", "v3-fingerprint-ic", "lock", "sim:v3-fingerprint-ic", "5.4.0", 64),
+    DeviceInfo("shed-padlock", "v3-padlock", "lock", "sim:v3-padlock", "4.1.2", 55),
+    DeviceInfo("office-wifi", "v3-wifi", "lock", "sim:v3-wifi", "7.0.1", 90),
+    DeviceInfo("gw-g2", "g2", "gateway", "sim:g2", "1.2.0", None),
+    DeviceInfo("gw-g4", "g4", "gateway", "sim:g4", "2.0.3", None),
+)
+NO_LOGIN = "tests/hil/test_lock_codes.py::test_an_unlock_without_any_login_is_refused"
+EXPIRED = "tests/hil/test_lock_codes.py::test_an_expired_ekey_cannot_unlock_the_lock[ekey-expired]"
+HEX_FRAME = "7f5a0503010001000145aa00b30d0a" * 12  # one long unbroken token
+
+
+def lab_result(test_id: str, device: str, outcome: str = "passed", **fields: object) -> TestResult:
+    model = next(d.model for d in LAB_DEVICES if d.name == device)
+    name = test_id.rsplit("::", 1)[-1].split("[", maxsplit=1)[0]
+    return TestResult(
+        test_id=test_id,
+        name=name,
+        device=device,
+        model=model,
+        outcome=Outcome(outcome),
+        duration_s=0.2,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def lab_results(*, regress: bool) -> list[TestResult]:
+    items = []
+    for device in LAB_DEVICES:
+        for index in range(12):
+            items.append(
+                lab_result(f"tests/hil/test_lock_api.py::test_case_{index:02d}", device.name)
+            )
+    items += [lab_result(NO_LOGIN, "front-door"), lab_result(EXPIRED, "back-door")]
+    if not regress:
+        return items
+    trace_1 = (
+        "traces/test_lock_codes.test_an_unlock_without_any_login_is_refused"
+        ".front-door-v3-keypad.jsonl"
+    )
+    trace_2 = (
+        "traces/test_lock_codes.test_an_expired_ekey_cannot_unlock_the_lock.ekey-expired"
+        ".back-door-v3-fingerprint-ic.jsonl"
+    )
+    items[-2] = lab_result(
+        NO_LOGIN,
+        "front-door",
+        "failed",
+        expected=18,
+        observed=2,
+        command="UNLOCK",
+        condition="without-login",
+        trace=trace_1,
+        message="AssertionError: expected code 18 USER_NOT_LOGGED_IN, observed 2 NO_PERMISSION: "
+        f"UNLOCK on front-door failed (DeviceError) — trace: {trace_1}",
+    )
+    items[-1] = lab_result(
+        EXPIRED,
+        "back-door",
+        "failed",
+        expected=14,
+        observed="timeout",
+        command="UNLOCK",
+        condition="ekey-expired",
+        trace=trace_2,
+        message="AssertionError: expected code 14 EKEY_EXPIRED, observed 10017 RESPONSE_TIMEOUT: "
+        f"UNLOCK on back-door failed (ResponseTimeout); last frame {HEX_FRAME}\n"
+        "  while waiting for the reply of seq 41\n  the lock advertised battery 64 %\n"
+        "  the link stayed up\n  the reply never came\n  and one more line",
+    )
+    return items
+
+
+@pytest.fixture
+def two_regressions(tmp_path: Path) -> Path:
+    """A night of a six-device lab with two regressions, written as the nightly writes it."""
+    with HistoryStore.open(tmp_path / "reports" / "history.sqlite") as store:
+        for index in range(3):
+            store.record_night(night(index, lab_results(regress=False), devices=LAB_DEVICES))
+        tonight = store.record_night(night(3, lab_results(regress=True), devices=LAB_DEVICES))
+        paths = write_night_report(tonight, store, tmp_path / "reports" / tonight.night_id)
+    document = paths.html.read_text(encoding="utf-8")
+    assert "2 regressions" in section(document, "diff")
+    return paths.html
+
+
+OVERFLOW = """JSON.stringify({
+  page: [document.documentElement.scrollWidth, window.innerWidth],
+  sections: ["summary", "diff", "failures"].map(id => {
+    const el = document.getElementById(id);
+    const wide = [...el.querySelectorAll("*")].filter(
+      e => e.getBoundingClientRect().right > el.getBoundingClientRect().right + 0.5);
+    return [id, el.scrollWidth, el.clientWidth, wide.length];
+  }),
+  rows: [...document.querySelectorAll("#regressions + table tbody tr")].map(
+    tr => Math.round(tr.getBoundingClientRect().width)),
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1920])
+def test_chromium_shows_the_top_sections_without_a_horizontal_scroll(
+    devtools: DevToolsPipe, two_regressions: Path, width: int
+) -> None:
+    # Measured: at 1400 and 1920 px the tables overflowed; each failure row was 300–400 px.
+    session = devtools.open_page(two_regressions.resolve().as_uri(), width, 800)
+    measured = json.loads(str(devtools.evaluate(session, OVERFLOW)))
+    page_width, viewport = measured["page"]
+    assert page_width <= viewport, measured
+    for ident, scroll_width, client_width, sticking_out in measured["sections"]:
+        assert scroll_width <= client_width, (ident, measured)
+        assert sticking_out == 0, (ident, measured)
+    rows = measured["rows"]
+    assert len(rows) == 2
+    assert min(rows) >= min(width, 1400) - 100  # each regression spans the page
+
+
+SCREENSHOT = Path("/tmp/ttlock-hil-report-two-regressions-1280x800.png")
+
+
+def test_a_screenshot_of_a_night_with_two_regressions_at_1280_by_800(
+    devtools: DevToolsPipe, two_regressions: Path
+) -> None:
+    session = devtools.open_page(two_regressions.resolve().as_uri(), 1280, 800)
+    top = devtools.evaluate(
+        session,
+        "[...document.querySelectorAll('#regressions + table tbody tr')]"
+        ".map(tr => tr.getBoundingClientRect().bottom)",
+    )
+    assert isinstance(top, list)
+    assert len(top) == 2
+    assert max(top) <= 800, "both regressions are on the first screen"
+    data = devtools.screenshot(session)
+    width, height, distinct = png_is_not_blank(data)
+    assert (width, height) == (1280, 800)
+    assert distinct > 50
+    SCREENSHOT.write_bytes(data)  # kept for a human to look at
+
+
+def test_a_device_of_a_model_ttlock_hil_does_not_know_is_marked() -> None:
+    devices = (DeviceInfo("door", "v3-keypd", "lock", "C1:23:45:67:89:AB"), DEVICES[0])
+    document = render_html(build_report(night(0, [result()], devices=devices)))
+    rows = section(document, "devices").split("<tr>")
+    door = next(row for row in rows if row.startswith("<td>door</td>"))
+    assert "model not known to ttlock-hil</span> (did you mean v3-keypad?)" in door
+    front = next(row for row in rows if row.startswith("<td>front-door</td>"))
+    assert "model not known" not in front

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import metadata
@@ -232,7 +233,74 @@ def test_device_info_from_the_lab_config() -> None:
         "lab: bench-01\ndevices:\n  - {name: gw, kind: gateway, model: g2, address: 'sim:g2'}\n"
     )
     info = DeviceInfo.from_config(config.device("gw"), firmware="1.2.0", battery=None)
-    assert info == DeviceInfo("gw", "g2", "gateway", "sim:g2", "1.2.0", None)
+    assert (info.name, info.model, info.kind, info.address, info.firmware, info.battery) == (
+        "gw",
+        "g2",
+        "gateway",
+        "sim:g2",
+        "1.2.0",
+        None,
+    )
+    assert info.settings["address"] == "sim:g2"
+    assert "name" not in info.settings
+    assert DeviceInfo.from_dict(info.to_dict()) == info
+
+
+def test_a_device_config_change_is_named_field_by_field() -> None:
+    def device(address: str, features: str) -> DeviceInfo:
+        config = parse_config(
+            "lab: b\ndevices:\n  - {name: fd, kind: lock, model: v3-keypad, "
+            f"address: '{address}', features: [{features}], credentials: 'env:FD'}}\n"
+        )
+        return DeviceInfo.from_config(config.device("fd"))
+
+    before = device("sim:v3-keypad", "passcode")
+    after = device("sim:v3-keypad_unlock-refusal-2", "passcode, keypad")
+    assert after.config_changes(before) == [
+        "address: sim:v3-keypad → sim:v3-keypad_unlock-refusal-2",
+        "features: [passcode] → [passcode, keypad]",
+    ]
+    assert before.config_changes(before) == []
+    unknown = DeviceInfo("fd", "v3-keypad", "lock", "sim:v3-keypad")
+    assert after.config_changes(unknown) == []  # a night recorded before configs were kept
+    assert before.settings["credentials"] == "env:FD"  # a reference, never a secret
+
+
+def test_a_device_config_must_be_a_json_object() -> None:
+    with pytest.raises(ReportError, match="config must be a JSON object"):
+        DeviceInfo("fd", "m", "lock", "sim:m", config="[1, 2]")
+
+
+def test_a_filtered_or_interrupted_night_is_partial() -> None:
+    assert night(0, [result()]).full
+    assert night(0, [result()]).partial_reason is None
+    filtered = night(0, [result()], selection="-k unlock")
+    assert (filtered.full, filtered.partial_reason) == (False, "filtered: -k unlock")
+    cut = night(0, [result()], complete=False, interrupted="SIGTERM")
+    assert (cut.full, cut.partial_reason) == (False, "interrupted by SIGTERM")
+    crashed = night(0, [result()], complete=False)
+    assert crashed.partial_reason == "incomplete: the run did not finish"
+    with pytest.raises(ReportError, match="a complete night cannot be interrupted"):
+        night(0, [], interrupted="SIGTERM")
+
+
+def test_the_scope_of_a_night_round_trips_through_json() -> None:
+    original = night(0, [result()], complete=False, interrupted="SIGINT", selection="-k a")
+    original = dataclasses.replace(original, redacted=False)
+    assert Night.from_json(original.to_json()) == original
+    assert original.meta.selection == "-k a"
+    assert original.meta.redacted is False
+
+
+def test_a_results_json_of_format_1_reads_as_a_whole_redacted_night() -> None:
+    document = night(0, [result()]).to_dict()
+    for key in ("selection", "interrupted", "redacted"):
+        del document[key]
+    document["format_version"] = 1
+    for device in document["devices"]:
+        del device["config"]
+    old = Night.from_dict(document)
+    assert (old.selection, old.interrupted, old.redacted, old.full) == (None, None, True, True)
 
 
 def test_counts_failures_and_pass_rate() -> None:
