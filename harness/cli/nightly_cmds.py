@@ -6,14 +6,19 @@ runs the regression suite (``tests/hil``) against the lab of the config with
 pytest's progress on the terminal, records the night in the history store and
 writes ``junit.xml``, ``report.html``, ``results.json`` and the frame traces into
 ``DIR/<night id>/`` (default ``DIR``: the config's ``reports:``), then prints the
-summary and where the report is (:func:`ttlock_hil.harness.nightly.run_nightly`). Exit
-status 0 when no test failed, 1 when some did, 2 for usage and config errors.
+summary, the regressions and lost coverage, and where the report is
+(:func:`ttlock_hil.harness.nightly.run_nightly`). Exit status 0 when no test failed,
+1 when some did, 2 for usage and config errors (a pytest argument pytest refuses
+included: nothing is recorded), 75 when another nightly holds the bench, 130/143
+when SIGINT/SIGTERM stopped it (the night is kept, marked interrupted).
 
 ``report diff [--night NIGHT] [--since NIGHT] [--config FILE] [--history PATH] [--json]``
-prints what changed in the latest complete night (or ``--night``) since the
-previous complete night (or ``--since``): regressions, fixes, new and removed
-tests, flaky tests, still failing — as rich tables, or as JSON with ``--json``.
-Exit status 0 (it reports; it does not judge).
+prints what changed in the latest complete night (or ``--night``), each test
+against its own last result (or against night ``--since``): regressions, lost
+coverage, flip-flops, passed on retry, fixes, still failing, new and removed —
+as tables that fit the terminal, as plain lines when the output is not a
+terminal (nothing wrapped or cut: ``grep`` and ``less`` see whole lines), or as
+JSON with ``--json``. Exit status 0 (it reports; it does not judge).
 
 ``report show NIGHT [--out FILE] [--config FILE] [--history PATH]`` regenerates
 that night's ``report.html`` from the history store (by default into
@@ -30,19 +35,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from ttlock_hil.harness.cli import CliError
+from ttlock_hil.harness.benchlock import BenchBusy
+from ttlock_hil.harness.cli import CliError, ExitStatus
 from ttlock_hil.harness.config import LabConfig, load_config
 from ttlock_hil.harness.errors import ConfigError
 from ttlock_hil.harness.report import ReportError
-from ttlock_hil.harness.report.diff import diff_against_history
+from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
 from ttlock_hil.harness.report.history import HistoryStore, history_path
-from ttlock_hil.harness.report.html import HTML_NAME, build_report, render_html
-from ttlock_hil.harness.report.render_text import print_diff
+from ttlock_hil.harness.report.html import (
+    HTML_NAME,
+    build_report,
+    file_mode,
+    render_html,
+    write_text,
+)
+from ttlock_hil.harness.report.render_text import lost_coverage_groups, print_diff
 
 
 def register(subparsers: Any) -> None:
@@ -94,7 +107,7 @@ def _register_nightly(subparsers: Any) -> None:
 
 def nightly_run(args: argparse.Namespace) -> int:
     """Handler of ``nightly``."""
-    from ttlock_hil.harness.nightly import DEFAULT_RERUNS, NightlyError, run_nightly
+    from ttlock_hil.harness.nightly import DEFAULT_RERUNS, NightlyError, NightlyStopped, run_nightly
 
     extra = list(args.pytest_args)
     if extra and extra[0] == "--":
@@ -112,15 +125,34 @@ def nightly_run(args: argparse.Namespace) -> int:
         )
     except (ConfigError, NightlyError, ReportError) as exc:
         raise CliError(str(exc)) from None
+    except BenchBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitStatus.BUSY
+    except NightlyStopped as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     print()
     print(outcome.summary)
-    print(outcome.diff.headline())
-    for change in outcome.diff.regressions:
-        before = change.before.value if change.before is not None else "-"
-        after = change.after.value if change.after is not None else "-"
-        print(f"  regression: {change.test_id} on {change.device} ({before} → {after})")
+    for line in _night_lines(outcome.diff):
+        print(line)
     print(f"report: {outcome.html}")
     return outcome.exit_status
+
+
+def _night_lines(diff: NightDiff) -> list[str]:
+    """The headline, each regression and each group of lost coverage: one line apiece."""
+    lines = [diff.headline()]
+    for change in diff.regressions:
+        before = change.before.value if change.before is not None else "-"
+        after = change.after.value if change.after is not None else "-"
+        pile = f" [{change.category.heading}]" if change.category is not None else ""
+        lines.append(
+            f"  regression: {change.test_id} on {change.device} ({before} → {after}){pile}"
+        )
+    for (device, reason), changes in lost_coverage_groups(diff.lost_coverage):
+        count = f"{len(changes)} test{'s' if len(changes) != 1 else ''}"
+        lines.append(f"  lost coverage: {count} on {device} — {reason}")
+    return lines
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
@@ -234,8 +266,16 @@ def report_diff(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(diff.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print_diff(diff, Console(highlight=False, soft_wrap=False), note=note)
+    print_diff(diff, _Console(highlight=False, soft_wrap=False), note=note)
     return 0
+
+
+class _Console(Console):
+    """rich exits 1 on a closed pipe; the CLI's own handling says 141 like for any output."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("the reader of the output went away")
 
 
 def report_show(args: argparse.Namespace) -> int:
@@ -260,13 +300,8 @@ def report_show(args: argparse.Namespace) -> int:
     relative = os.path.relpath(night_dir.resolve(), out.parent.resolve())
     trace_base = "" if relative == "." else Path(relative).as_posix() + "/"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temp = out.with_name(f".{out.name}.tmp")
-        temp.write_text(render_html(report, trace_base=trace_base), encoding="utf-8")
-        os.replace(temp, out)
-    except OSError as exc:
-        raise CliError(
-            f"cannot write {out}: {exc.strerror or exc} — fix: choose another --out"
-        ) from None
+        write_text(out, render_html(report, trace_base=trace_base), mode=file_mode(night))
+    except ReportError as exc:
+        raise CliError(f"{exc.message} — fix: choose another --out") from None
     print(f"wrote {out}")
     return 0

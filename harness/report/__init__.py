@@ -9,13 +9,16 @@ The pieces, each in its own module:
   SQLite history of nights. A night is begun (visible as *incomplete* at once),
   its results recorded and then finished, each step one transaction, so a killed
   run leaves an incomplete night and never a half-written one.
-* :mod:`ttlock_hil.harness.report.diff` — a night against the previous complete night
-  (regressions, fixes, new, removed, flaky, still failing), the error-code
-  conformance matrix and the trend over the last nights.
+* :mod:`ttlock_hil.harness.report.diff` — a night, test by test, against each test's
+  own last result (regressions, lost coverage, fixes, new, removed, passed on retry,
+  flip-flops, still failing), the error-code conformance matrix and the trend.
+* :mod:`ttlock_hil.harness.report.triage` — which pile a failure belongs to (product,
+  link/infrastructure, harness) and why a test stopped running.
 * :mod:`ttlock_hil.harness.report.html` — ``report.html`` (one self-contained file: inline CSS
   and SVG, no script, no network) and ``results.json``:
   :func:`~ttlock_hil.harness.report.html.write_night_report`.
-* :mod:`ttlock_hil.harness.report.render_text` — the same diff as rich tables for the terminal.
+* :mod:`ttlock_hil.harness.report.render_text` — the same diff for the terminal: tables on a
+  terminal, one whole line per change in a pipe.
 
 How the ``nightly`` command uses them::
 
