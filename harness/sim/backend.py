@@ -59,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 from bleak.args import SizedBuffer
@@ -81,13 +82,12 @@ from bleak.exc import (
 )
 from bleak.uuids import normalize_uuid_str
 
-from ttlock_hil.protocol.device import DeviceKind
-from ttlock_hil.protocol.frame import GATEWAY_MAGIC, LOCK_MAGIC, LOCK_TRAILER
-from ttlock_hil.protocol.reassembly import FrameReassembler
-
 from .air import Air, OnAir
 from .device import CCCD_UUID, Advertisement, HasDeviceInformation
-from .faults import MAX_MTU, MIN_MTU, Fault, frame_command
+from .faults import MAX_MTU, MIN_MTU, Fault
+from .gatt_table import gatt_table
+from .peripheral import TASK_PREFIX as PERIPHERAL_TASK_PREFIX
+from .peripheral import InjectedWriteFailure, PeripheralLink
 
 logger = logging.getLogger(__name__)
 
@@ -95,18 +95,8 @@ BATTERY_SERVICE_UUID = normalize_uuid_str("180f")
 BATTERY_LEVEL_UUID = normalize_uuid_str("2a19")
 DEVICE_INFORMATION_UUID = normalize_uuid_str("180a")
 
-TASK_PREFIX = "ttlock-sim"
+TASK_PREFIX = PERIPHERAL_TASK_PREFIX
 """Name prefix of every task the backends own (tests look for leftovers by it)."""
-
-# Handles as on a real S202F (docs/protocol.md §1.1, FUSS gatttool dump: notify 0x000e,
-# CCCD 0x000f, write 0x0011); the battery service follows.
-_SERVICE_HANDLE = 0x000C
-_NOTIFY_HANDLE = 0x000E
-_CCCD_HANDLE = 0x000F
-_WRITE_HANDLE = 0x0011
-_BATTERY_SERVICE_HANDLE = 0x0012
-_BATTERY_LEVEL_HANDLE = 0x0014
-_DEVICE_INFORMATION_HANDLE = 0x0016  # then one read characteristic every 2 handles
 
 _POLL = 0.01
 """How often a waiting connection attempt looks at the device again (seconds)."""
@@ -273,11 +263,9 @@ class VirtualClientBackend(BaseBleakClient):
         self._service_filter: set[str] | None = set(services) if services else None
         self._entry: OnAir | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._generation = 0
         self._callback: NotifyCallback | None = None
-        self._reassembler = FrameReassembler()
-        self._timers: set[asyncio.TimerHandle] = set()
-        self._poller: asyncio.Task[None] | None = None
+        self._link: PeripheralLink | None = None
+        self._reads: dict[int, Callable[[], bytes]] = {}
         self._write_uuid = ""
         self._notify_uuid = ""
 
@@ -296,7 +284,7 @@ class VirtualClientBackend(BaseBleakClient):
 
     @property
     def mtu_size(self) -> int:
-        return self._mtu
+        return self._link.mtu if self._link is not None else self._mtu
 
     @property
     def is_connected(self) -> bool:
@@ -358,73 +346,61 @@ class VirtualClientBackend(BaseBleakClient):
     def _attach(self, entry: OnAir, loop: asyncio.AbstractEventLoop) -> None:
         self._entry = entry
         self._loop = loop
-        self._generation += 1
-        self._mtu = self._requested_mtu or entry.mtu
-        channel = DeviceKind.GATEWAY if entry.device.kind is DeviceKind.GATEWAY else DeviceKind.LOCK
-        self._reassembler = FrameReassembler(channel)
         self._callback = None
         self._write_uuid = normalize_uuid_str(entry.device.gatt.write)
         self._notify_uuid = normalize_uuid_str(entry.device.gatt.notify)
+        # The device side of the link: the same code every tier runs (sim/peripheral.py).
+        self._link = PeripheralLink(
+            entry,
+            loop=loop,
+            deliver=self._notify,
+            mtu=self._requested_mtu or entry.mtu,
+            push_interval=self.push_interval,
+        )
         self.services = self._discover(entry)
-        self._poller = loop.create_task(self._poll_forever(), name=f"{TASK_PREFIX}-pushes")
 
     def _discover(self, entry: OnAir) -> BleakGATTServiceCollection:
-        """The GATT table of this connection (faults may remove parts)."""
-        gatt = entry.device.gatt
+        """The GATT table of this connection, as every tier serves it (faults may remove parts).
+
+        Handles are the declaration handles of a real lock (docs/protocol.md §10.4), as
+        bleak's BlueZ backend reports them.
+        """
+        without: set[str] = set()
+        if entry.faults.take(Fault.SERVICE_MISSING) is not None:
+            without.add("service")
+        missing = entry.faults.take(Fault.CHARACTERISTIC_MISSING)
+        if missing is not None:
+            without |= {missing.characteristic} if missing.characteristic else {"write", "notify"}
+        device = entry.device
+        table = gatt_table(
+            device,
+            battery=lambda: battery_level(device.advertisement()),
+            without=frozenset(without),
+        )
         collection = BleakGATTServiceCollection()
-        mtu_limit = self._write_limit
-        if entry.faults.take(Fault.SERVICE_MISSING) is None and self._wanted(gatt.service):
-            missing = entry.faults.take(Fault.CHARACTERISTIC_MISSING)
-            gone: set[str] = set()
-            if missing is not None:
-                gone = {missing.characteristic} if missing.characteristic else {"write", "notify"}
-            service = BleakGATTService(None, _SERVICE_HANDLE, normalize_uuid_str(gatt.service))
+        self._reads = {}
+        limit = self._write_limit
+        for spec in table:
+            if not self._wanted(spec.uuid):
+                continue
+            service = BleakGATTService(None, spec.handle, normalize_uuid_str(spec.uuid))
             collection.add_service(service)
-            notify = BleakGATTCharacteristic(
-                None,
-                _NOTIFY_HANDLE,
-                normalize_uuid_str(gatt.notify),
-                ["notify"],
-                mtu_limit,
-                service,
-            )
-            if "notify" not in gone:
-                collection.add_characteristic(notify)
-            if "write" not in gone:
-                collection.add_characteristic(
-                    BleakGATTCharacteristic(
-                        None,
-                        _WRITE_HANDLE,
-                        normalize_uuid_str(gatt.write),
-                        ["write-without-response"],
-                        mtu_limit,
-                        service,
+            for char in spec.characteristics:
+                characteristic = BleakGATTCharacteristic(
+                    None,
+                    char.handle,
+                    normalize_uuid_str(char.uuid),
+                    cast(Any, list(char.flags)),
+                    limit,
+                    service,
+                )
+                collection.add_characteristic(characteristic)
+                if char.read is not None:
+                    self._reads[char.handle] = char.read
+                if char.cccd_handle is not None:
+                    collection.add_descriptor(
+                        BleakGATTDescriptor(None, char.cccd_handle, CCCD_UUID, characteristic)
                     )
-                )
-            if "notify" not in gone:
-                cccd = BleakGATTDescriptor(None, _CCCD_HANDLE, CCCD_UUID, notify)
-                collection.add_descriptor(cccd)
-        if (
-            entry.device.kind is DeviceKind.LOCK
-            and battery_level(entry.device.advertisement()) is not None
-            and self._wanted(BATTERY_SERVICE_UUID)
-        ):
-            battery = BleakGATTService(None, _BATTERY_SERVICE_HANDLE, BATTERY_SERVICE_UUID)
-            collection.add_service(battery)
-            collection.add_characteristic(
-                BleakGATTCharacteristic(
-                    None, _BATTERY_LEVEL_HANDLE, BATTERY_LEVEL_UUID, ["read"], mtu_limit, battery
-                )
-            )
-        info = device_information(entry.device)
-        if info and self._wanted(DEVICE_INFORMATION_UUID):
-            dis = BleakGATTService(None, _DEVICE_INFORMATION_HANDLE, DEVICE_INFORMATION_UUID)
-            collection.add_service(dis)
-            for index, uuid in enumerate(sorted(info)):
-                handle = _DEVICE_INFORMATION_HANDLE + 2 * (index + 1)
-                collection.add_characteristic(
-                    BleakGATTCharacteristic(None, handle, uuid, ["read"], mtu_limit, dis)
-                )
         return collection
 
     def _wanted(self, service_uuid: str) -> bool:
@@ -432,7 +408,7 @@ class VirtualClientBackend(BaseBleakClient):
         return filtered is None or normalize_uuid_str(service_uuid) in filtered
 
     def _write_limit(self) -> int:
-        return self._mtu - 3
+        return self.mtu_size - 3
 
     async def disconnect(self) -> None:
         """Client-initiated disconnect: the disconnected callback is *not* called."""
@@ -453,16 +429,12 @@ class VirtualClientBackend(BaseBleakClient):
 
     def _teardown(self) -> asyncio.Task[None] | None:
         entry, self._entry = self._entry, None
-        self._generation += 1
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        link, self._link = self._link, None
         self._callback = None
-        self._reassembler.reset()
         self.services = None
-        poller, self._poller = self._poller, None
-        if poller is not None:
-            poller.cancel()
+        poller = link.close() if link is not None else None
+        if link is not None:
+            self._mtu = link.mtu
         if entry is not None:
             entry.release(self)
         return poller
@@ -501,16 +473,12 @@ class VirtualClientBackend(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         entry = self._connected_entry()
-        if characteristic.uuid == BATTERY_LEVEL_UUID:
-            level = battery_level(entry.device.advertisement())
-            if level is not None:
-                return bytearray([level])
-        info = device_information(entry.device)
-        if characteristic.uuid in info:
-            return bytearray(info[characteristic.uuid])
+        read = self._reads.get(characteristic.handle)
+        if read is not None:
+            return bytearray(read())
         raise BleakError(
             f"characteristic {characteristic.uuid} cannot be read on virtual device "
-            f"{entry.name}: only Battery Level (2a19) and Device Information (180a) are readable"
+            f"{entry.name}: it is not readable (docs/protocol.md §10.4)"
         )
 
     async def read_gatt_descriptor(
@@ -551,7 +519,7 @@ class VirtualClientBackend(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         """Write one chunk; complete request frames reach the device, replies come soon."""
-        entry = self._connected_entry()
+        self._connected_entry()
         if not self._own(characteristic, "write"):
             raise BleakError(f"characteristic {characteristic.uuid} is not writable")
         if response:
@@ -566,94 +534,20 @@ class VirtualClientBackend(BaseBleakClient):
         if len(chunk) > limit:
             raise BleakError(
                 f"write of {len(chunk)} bytes exceeds max_write_without_response_size "
-                f"{limit} (MTU {self._mtu} - 3): split frames into chunks of at most "
+                f"{limit} (MTU {self.mtu_size} - 3): split frames into chunks of at most "
                 f"{limit} bytes (docs/protocol.md §1.1)"
             )
-        buffered = self._reassembler.pending + chunk
-        magic = GATEWAY_MAGIC if entry.device.kind is DeviceKind.GATEWAY else LOCK_MAGIC
-        start = buffered.find(magic)
-        command = frame_command(buffered[start:]) if start >= 0 else None
-        if entry.faults.on_write(command) is not None:
+        link = self._link
+        assert link is not None
+        try:
+            link.write(chunk)
+        except InjectedWriteFailure as exc:
             raise BleakError(
-                f"write of {len(chunk)} bytes to {characteristic.uuid} failed "
-                "(injected Fault.WRITE_FAILED)"
-            )
-        for frame in self._reassembler.feed(chunk):
-            self._handle_request(entry, frame)
-            if self._entry is not entry:
-                return  # the link dropped: the rest of this write is lost
-        self._release(entry.device.take_pushes())
-
-    def _handle_request(self, entry: OnAir, frame: bytes) -> None:
-        command = frame_command(frame)
-        assert command is not None  # a complete frame holds its command byte
-        decision = entry.faults.on_request(command)
-        device = entry.device
-        replies: list[bytes] = []
-        if decision.delivers_request:
-            wire = frame if device.kind is DeviceKind.GATEWAY else frame + LOCK_TRAILER
-            replies = device.receive(wire)
-        if decision.mtu is not None:
-            self._mtu = decision.mtu
-        frames = decision.transform(
-            replies,
-            error_reply=lambda error: device.error_reply(command, error),
-            push_frame=device.push_frame,
-        )
-        if decision.drop_before_reply:
-            # The link is gone at once (later writes fail); the callback still comes soon.
-            entry.drop_link("link dropped before the reply (injected fault)")
-            return
-        if decision.delay > 0:
-            assert self._loop is not None
-            generation = self._generation
-            timer = self._loop.call_later(
-                decision.delay, self._release_later, generation, frames, decision.drop_after_reply
-            )
-            self._timers.add(timer)
-            return
-        self._release(frames, drop_after=decision.drop_after_reply)
-
-    def _release_later(self, generation: int, frames: list[bytes], drop_after: bool) -> None:
-        if generation == self._generation:
-            self._release(frames, drop_after=drop_after)
-
-    def _release(self, frames: list[bytes], *, drop_after: bool = False) -> None:
-        """Schedule ``frames`` as MTU-3 notifications, each in its own loop turn."""
-        entry = self._entry
-        if entry is None:
-            return
-        size = self._write_limit()
-        for frame in frames:
-            for offset in range(0, len(frame), size):
-                self._soon(self._notify, frame[offset : offset + size])
-        if drop_after:
-            self._soon(entry.drop_link, "link dropped after the reply (injected fault)")
-
-    def _soon(self, callback: Any, argument: Any) -> None:
-        assert self._loop is not None
-        self._loop.call_soon(self._if_current, self._generation, callback, argument)
-
-    def _if_current(self, generation: int, callback: Any, argument: Any) -> None:
-        # Work scheduled for a connection that has since ended is void.
-        if generation == self._generation and self._entry is not None:
-            callback(argument)
+                f"write of {len(chunk)} bytes to {characteristic.uuid} failed: {exc}"
+            ) from exc
 
     def _notify(self, chunk: bytes) -> None:
         if self._callback is None:
             logger.debug("%s: notification dropped, nobody subscribed", self.address)
             return
         self._callback(bytearray(chunk))
-
-    async def _poll_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.push_interval)
-            entry = self._entry
-            if entry is None:
-                return
-            try:
-                pushes = entry.device.take_pushes()
-            except Exception:
-                logger.exception("%s: take_pushes() failed", self.address)
-                continue
-            self._release(pushes)

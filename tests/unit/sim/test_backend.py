@@ -24,6 +24,7 @@ from ttlock_hil.harness.sim.device import (
     LOCK_GATT,
     Advertisement,
 )
+from ttlock_hil.harness.sim.gatt_table import uuid16
 from ttlock_hil.protocol.device import DeviceKind
 
 from .conftest import EchoDevice, Notifications, send, strip_trailer
@@ -195,7 +196,8 @@ async def test_gateway_exposes_the_gateway_gatt_without_battery(
 ) -> None:
     async with asyncio.timeout(DEADLINE), client_for(air, gateway.address) as client:
         uuids = {service.uuid for service in client.services}
-        assert uuids == {GATEWAY_GATT.service}
+        # GAP and GATT services like every peripheral, then 0x1911; no battery service.
+        assert uuids == {GATEWAY_GATT.service, uuid16("1800"), uuid16("1801")}
         assert client.services.get_characteristic("00000002-0000-1000-8000-00805f9b34fb")
         assert client.services.get_characteristic(GATEWAY_GATT.notify) is not None
 
@@ -321,7 +323,7 @@ async def test_unknown_reads_and_descriptor_writes_raise_clear_errors(
     air: Air, lock: EchoDevice
 ) -> None:
     async with asyncio.timeout(DEADLINE), client_for(air, lock.address) as client:
-        with pytest.raises(BleakError, match="only Battery Level"):
+        with pytest.raises(BleakError, match="it is not readable"):
             await client.read_gatt_char("fff4")
         with pytest.raises(ValueError, match="start_notify"):  # bleak guards the CCCD
             await client.write_gatt_descriptor(0x000F, b"\x01\x00")
