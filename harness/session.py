@@ -638,7 +638,8 @@ class Session:
         request.app, request.future = app, loop.create_future()
         request.started = time.monotonic()
         request.fire(RequestEvent.SEND)
-        self.trace.frame("tx", outgoing.frame, key=outgoing.key, verdict="sent")
+        # The trace records what was just built: no second encryption or parse.
+        self.trace.frame("tx", outgoing.frame, plaintext=plaintext, verdict="sent")
         try:
             await self._link.send(outgoing.frame, command=command)
         except TTLockError as exc:
@@ -731,10 +732,23 @@ class Session:
             self._settle(request, RequestEvent.ERROR, error=error)
 
     def _trace_rx(
-        self, raw: bytes, key: bytes | None, verdict: str, code: int | None, **extra: Any
+        self,
+        raw: bytes,
+        key: bytes | None,
+        verdict: str,
+        code: int | None,
+        *,
+        plaintext: bytes | None = None,
+        **extra: Any,
     ) -> None:
+        """Trace a received frame; ``plaintext`` when the app already decrypted it."""
         if not self.trace.closed:
-            self.trace.frame("rx", raw, key=key, verdict=verdict, code=code, **extra)
+            if plaintext is not None:
+                self.trace.frame(
+                    "rx", raw, plaintext=plaintext, verdict=verdict, code=code, **extra
+                )
+            else:
+                self.trace.frame("rx", raw, key=key, verdict=verdict, code=code, **extra)
 
     def _learn_secrets(self, event: Replied | Stray) -> None:
         """Give the redactor the secrets a reply carries, before it is traced."""
@@ -778,10 +792,12 @@ class Session:
             self._learn_secrets(event)
             # "late": the reply to a request that already has its outcome (a timeout).
             verdict = "late" if event.reason == "late" else "stray"
-            self._trace_rx(event.raw, event.key, verdict, None)
+            self._trace_rx(event.raw, event.key, verdict, None, plaintext=event.plaintext)
         elif isinstance(event, Progress):
             verdict = "processing" if event.processing else "progress"
-            self._trace_rx(event.raw, event.key, verdict, event.code.code)
+            self._trace_rx(
+                event.raw, event.key, verdict, event.code.code, plaintext=event.plaintext
+            )
             if mine is not None and not mine.settled:
                 mine.fire(RequestEvent.PROGRESS)
                 mine.progress.append(event.plaintext)
@@ -795,7 +811,9 @@ class Session:
             if isinstance(app, LockApp) and event.command == LockCommand.GET_AES_KEY:
                 self._lock_key = app.lock_key
             verdict = "ok" if event.ok else "device-error"
-            self._trace_rx(event.raw, event.key, verdict, event.code.code)
+            self._trace_rx(
+                event.raw, event.key, verdict, event.code.code, plaintext=event.plaintext
+            )
             if mine is not None:
                 self._settle(mine, RequestEvent.REPLY, result=event)
 
