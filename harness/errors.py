@@ -54,6 +54,21 @@ class HarnessError(Exception):
         return (_restore, (type(self), dict(self.__dict__)))
 
 
+class SessionClosed(HarnessError, RuntimeError):
+    """A session (or the Lab that owns it) was closed and then used again.
+
+    ``lab.aclose()`` closes every session the lab opened; a ``Lock`` or ``Gateway``
+    built on one of them cannot reconnect. Build a new one with ``lab.lock(name)``.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        super().__init__(
+            f"{device}: this session was closed (lab.aclose() or session.aclose()) — fix: get "
+            f"a new one with lab.lock({device!r}) / lab.gateway({device!r})"
+        )
+
+
 class ConfigError(HarnessError):
     """The lab configuration (or a credentials source it names) is unusable.
 

@@ -102,7 +102,7 @@ from ttlock_hil.protocol.messages import (
 )
 
 from .config import RetryPolicy, Timeouts
-from .errors import ConfigError, DeviceError, TTLockError
+from .errors import ConfigError, DeviceError, SessionClosed, TTLockError
 from .link import Link, SeenDevice, Transport
 from .redaction import Redactor
 from .trace import FrameTrace
@@ -453,7 +453,7 @@ class Session:
 
     def _check_open(self) -> None:
         if self._state is LinkState.CLOSED:
-            raise RuntimeError(f"session {self.device} is closed")
+            raise SessionClosed(self.device)
 
     # --- connection -------------------------------------------------------------
 

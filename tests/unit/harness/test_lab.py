@@ -12,7 +12,7 @@ import pytest
 
 from ttlock_hil.harness.config import load_config
 from ttlock_hil.harness.credentials import LockCredentials, load_credentials
-from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.harness.errors import ConfigError, HarnessError, SessionClosed
 from ttlock_hil.harness.lab import Lab, sim_address
 from ttlock_hil.harness.sim.backend import VirtualClientBackend, VirtualScannerBackend
 from ttlock_hil.harness.sim.device import DeviceKind
@@ -247,3 +247,12 @@ async def test_the_log_file_gets_harness_logs_through_the_redactor(tmp_path: Pat
     assert str(CREDS.admin_ps) not in text
     assert "after close" not in text
     assert logging.getLogger("harness").level == logging.NOTSET
+
+
+async def test_a_lock_used_after_the_lab_closed_says_so_and_how_to_recover(lab: Lab) -> None:
+    lock = lab.lock("front-door")
+    await lab.aclose()
+    with pytest.raises(SessionClosed, match=r"lab\.lock\('front-door'\)") as failed:
+        await lock.status()
+    assert isinstance(failed.value, HarnessError)
+    assert isinstance(failed.value, RuntimeError)  # what it resembles
