@@ -731,10 +731,11 @@ class _OneProblem:
 
 
 class ConfigProblems(ConfigError):
-    """A config with several problems: the first as one line (``(+N more problems)``), then
-    every other problem on a line of its own, so one edit fixes them all.
+    """A config with several problems: the first (``… (+N more problems) — fix: …``), then
+    every other one with its own file, line, field and fix — still one line, as every config
+    error is (``… | also lab.yaml:9: devices[1].kind: … — fix: …``), so one edit fixes all.
 
-    ``problems`` are the other problems, each a :class:`ConfigError` (file, line, field, fix).
+    ``problems`` are the other problems, each a :class:`ConfigError`.
     """
 
     def __init__(self, first: ConfigError, problems: list[ConfigError]) -> None:
@@ -744,4 +745,4 @@ class ConfigProblems(ConfigError):
         )
 
     def __str__(self) -> str:
-        return "\n".join([self._render(), *(f"  also {problem}" for problem in self.problems)])
+        return " | ".join([self._render(), *(f"also {problem}" for problem in self.problems)])
