@@ -32,8 +32,9 @@ of the link; the model is not a second implementation:
 * **Link faults**, from the same fault plan as the other tiers:
   ``CONNECT_TIMEOUT`` — the device takes the link but its ATT server never answers, so the
   central's connection set-up runs into the central's deadline;
-  ``NOT_ADVERTISING`` — unheard by one listener for one scan session (through the
-  controller's ``advert_gate``, on a :class:`SimLink` only);
+  ``NOT_ADVERTISING`` — unheard by one listener for one scan session or connection attempt
+  (through the controller's ``advert_gate``, on a :class:`SimLink` only; out of range the
+  device is heard by nobody there);
   ``NOTIFY_FAILED`` — the CCCD write that enables notifications on the command channel gets
   Unlikely Error (0x0E); ``WRITE_FAILED`` — a write command has no response, so the chunk
   is lost on the air and never reaches the model.
