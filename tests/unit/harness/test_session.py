@@ -8,6 +8,8 @@ mechanics; test_fault_mapping.py runs the same conditions against the virtual lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
 import time
 from collections import deque
 from enum import Enum
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bleak.args import SizedBuffer
+from bleak.backends.characteristic import BleakGATTCharacteristic
 
 from tests.unit.sim.conftest import REPLY_DATA, EchoDevice
 from ttlock_hil.harness.config import LabConfig
@@ -29,6 +33,7 @@ from ttlock_hil.harness.errors import (
     ResponseTimeout,
 )
 from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.redaction import Redactor
 from ttlock_hil.harness.session import (
     LINK_TRANSITIONS,
     OUTCOMES,
@@ -52,6 +57,7 @@ from ttlock_hil.protocol.messages import GatewayStatus, StatePush, parse_reply
 
 from .conftest import (
     DEADLINE,
+    ECHO_CREDENTIALS,
     build_config,
     echo_environ,
     gateway_entry,
@@ -653,3 +659,50 @@ async def test_a_drop_a_concurrent_connect_notices_first_fails_the_waiting_comma
     assert caught.value.command == UNLOCK
     assert session.state is LinkState.UP
     assert echo(lab).connects == 2
+
+
+class _DropAfterFirstChunk(VirtualClientBackend):
+    """Drops the link (device side) right after the first chunk of a frame is written."""
+
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
+    ) -> None:
+        await super().write_gatt_char(characteristic, data, response)
+        entry = self._entry
+        if entry is not None:
+            asyncio.get_running_loop().call_soon(entry.drop_link, "dropped between chunks")
+            await asyncio.sleep(0)  # the drop lands before the next chunk is written
+
+
+async def test_a_drop_between_two_chunks_is_one_disconnect_and_no_lost_exception(
+    tmp_path: Path,
+) -> None:
+    config = build_config(tmp_path, [lock_entry("front-door")], attempts=1)
+    lab = make_lab(config, echo=True)
+    base = lab.transport("front-door")
+    backend = type("Dropping", (_DropAfterFirstChunk,), {"default_air": lab.air})
+    transport = dataclasses.replace(base, client_backend=backend)
+    session = Session(
+        transport,
+        device="front-door",
+        kind=DeviceKind.LOCK,
+        plugin_version="3.1.0",
+        timeouts=lab.timeouts,
+        retry=lab.retry,
+        redactor=Redactor(),
+        trace_path=tmp_path / "t.jsonl",
+        lock_key=ECHO_CREDENTIALS.aes_key,
+        header=ECHO_CREDENTIALS.header,
+    )
+    lost: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: lost.append(context))
+    try:
+        with pytest.raises(Disconnected):
+            await session.request(0x14, bytes(40))  # 3 chunks on the wire
+        await session.aclose()
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert lost == [], [c.get("message") for c in lost]
