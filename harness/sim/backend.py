@@ -61,6 +61,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
+from weakref import WeakKeyDictionary
 
 from bleak.args import SizedBuffer
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -75,6 +76,7 @@ from bleak.backends.scanner import (
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import (
     BleakCharacteristicNotFoundError,
+    BleakDBusError,
     BleakDeviceNotFoundError,
     BleakError,
     BleakGATTProtocolError,
@@ -100,6 +102,12 @@ TASK_PREFIX = PERIPHERAL_TASK_PREFIX
 
 _POLL = 0.01
 """How often a waiting connection attempt looks at the device again (seconds)."""
+
+
+_DISCOVERIES: WeakKeyDictionary[Air, dict[asyncio.AbstractEventLoop, VirtualScannerBackend]] = (
+    WeakKeyDictionary()
+)
+"""The scanner discovering on each air, per event loop (one per client, as in bluetoothd)."""
 
 
 def _resolve_air(air: Air | None, cls: type[object], default: Air | None) -> Air:
@@ -177,6 +185,15 @@ class VirtualScannerBackend(BaseBleakScanner):
 
     async def start(self) -> None:
         await self.stop()
+        # bluetoothd allows one discovery per D-Bus client and adapter, and bleak's BlueZ
+        # manager is one client per event loop: a second scanner started on the same air
+        # in the same loop collides there, so it collides here too (docs/tiers.md §3.3).
+        loop = asyncio.get_running_loop()
+        running = _DISCOVERIES.setdefault(self._air, {})
+        holder = running.get(loop)
+        if holder is not None and holder is not self and holder._task is not None:
+            raise BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"])
+        running[loop] = self
         self.seen_devices = {}
         self._hidden = {}
         self._task = asyncio.get_running_loop().create_task(
@@ -185,6 +202,10 @@ class VirtualScannerBackend(BaseBleakScanner):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        running = _DISCOVERIES.get(self._air, {})
+        for loop, holder in list(running.items()):
+            if holder is self:
+                del running[loop]
         if task is None:
             return
         task.cancel()

@@ -602,3 +602,17 @@ async def test_a_second_central_on_a_held_lock_is_told_the_lock_is_held(lab: Lab
     assert error.advice is not None
     assert "does not advertise" in error.advice
     assert "close the other session" in error.advice
+
+
+async def test_two_devices_connect_at_once_through_one_shared_scanner(lab: Lab) -> None:
+    """The virtual backend refuses a second discovery like bluetoothd; the harness's
+    scanner hub must never start one (gather of two connects used to fail with 10030)."""
+    lock, gateway = make_link(lab, "front-door", Recorder()), make_link(lab, "gw", Recorder())
+    try:
+        async with asyncio.timeout(DEADLINE):
+            await asyncio.gather(lock.connect(), gateway.connect())
+        assert lock.connected
+        assert gateway.connected
+    finally:
+        await lock.disconnect()
+        await gateway.disconnect()

@@ -9,7 +9,7 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
+from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 
 from ttlock_hil.harness.sim.air import Air, DeviceBusy, UnknownDevice
 from ttlock_hil.harness.sim.backend import (
@@ -569,3 +569,18 @@ async def test_a_lock_without_battery_in_its_advert_has_no_battery_service() -> 
     air = Air([device])
     async with asyncio.timeout(DEADLINE), client_for(air, device.address) as client:
         assert client.services.get_service("180f") is None
+
+
+async def test_a_second_discovery_on_one_air_in_one_loop_collides_like_bluetoothd(
+    air: Air,
+) -> None:
+    first = BleakScanner(backend=VirtualScannerBackend, air=air)
+    second = BleakScanner(backend=VirtualScannerBackend, air=air)
+    await first.start()
+    try:
+        with pytest.raises(BleakDBusError, match="InProgress"):
+            await second.start()
+    finally:
+        await first.stop()
+    await second.start()  # free again once the first stopped
+    await second.stop()
