@@ -221,7 +221,8 @@ class BumbleScannerBackend(BaseBleakScanner):
         self.seen_devices = {}
         central = await self._source.central()
         async with _bumble_errors("starting a scan"):
-            await central.watch(self, self._on_sighting, active=self._active)
+            async with asyncio.timeout(GATT_TIMEOUT_S):
+                await central.watch(self, self._on_sighting, active=self._active)
         self._central = central
 
     async def stop(self) -> None:

@@ -394,13 +394,19 @@ class BumblePeripheral:
         await self._settle()
 
     async def _settle(self) -> None:
-        while self._tasks:
+        """Wait for the device's own tasks (hang-ups, closed links' pollers) to end; cancel
+        what is still running after :data:`_HANG_UP_S`, and give up on it after three rounds."""
+        for _ in range(3):
             tasks = list(self._tasks)
+            if not tasks:
+                return
             await asyncio.wait(tasks, timeout=_HANG_UP_S)
             self._tasks.difference_update(t for t in tasks if t.done())
             for task in tasks:
                 if not task.done():
                     task.cancel()
+        if self._tasks:
+            logger.error("%s: tasks that ignore cancellation: %s", self.address, self._tasks)
 
     def abandon(self) -> None:
         """Let go of the device without the loop that ran this peripheral (it has ended)."""

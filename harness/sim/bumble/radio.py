@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bleak.exc import BleakError
 from bumble import hci
 from bumble.core import BaseBumbleError
 from bumble.device import Device, DeviceConfiguration
@@ -52,8 +53,12 @@ START_TIMEOUT_S: Final = 10.0
 """Bound on opening a transport and powering the hosts on."""
 
 
-class RadioError(RuntimeError):
-    """The Bumble radio cannot start (a transport that does not open): says why."""
+class RadioError(BleakError):
+    """The Bumble radio cannot start (a transport that does not open): says why.
+
+    A bleak error, since the backends raise it where bleak's own would fail to reach the
+    adapter: the harness reports it as an adapter that cannot scan (10030).
+    """
 
 
 def peripheral_config(name: str) -> DeviceConfiguration:
@@ -135,8 +140,9 @@ class BumbleRadio:
             for part in reversed(started):
                 await part.stop()
             if isinstance(exc, TimeoutError | BaseBumbleError | OSError | ValueError):
+                where = self.central_hci or "the in-process link"
                 raise RadioError(
-                    f"the Bumble radio did not start: {type(exc).__name__}: {exc}"
+                    f"the Bumble radio did not start on {where}: {type(exc).__name__}: {exc}"
                 ) from exc
             raise
         self._parts = parts
@@ -234,7 +240,8 @@ class BumbleTier:
         loop = asyncio.get_running_loop()
         ready = self._ready
         if ready is not None and ready.get_loop() is loop:
-            return await asyncio.shield(ready)
+            async with asyncio.timeout(START_TIMEOUT_S):  # the builder's own bound, plus ours
+                return await asyncio.shield(ready)
         if self._radio is not None:
             # Built in a loop that has ended (pytest: one loop per test): start afresh.
             logger.debug("Bumble radio of an ended loop abandoned")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -187,6 +188,31 @@ async def test_a_gateway_answers_echo(lab: Lab) -> None:
         reply = await gateway.echo()
         await gateway.aclose()
     assert reply is not None
+
+
+async def test_a_lock_and_a_gateway_connect_at_once_through_the_one_central(lab: Lab) -> None:
+    lock, gateway = lab.lock("front-door"), lab.gateway("gw")
+    async with asyncio.timeout(DEADLINE):
+        await asyncio.gather(lock.connect(), gateway.connect())
+    assert lock.session.connected
+    assert gateway.session.connected
+
+
+async def test_a_central_on_a_controller_that_does_not_open_is_an_adapter_failure(
+    config: LabConfig,
+) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lab = Lab(config, tier="bumble", environ={BUMBLE_HCI_VARIABLE: f"tcp-client:127.0.0.1:{port}"})
+    try:
+        with pytest.raises(TTLockError) as failed:
+            async with asyncio.timeout(DEADLINE):
+                await lab.lock("radio-door").connect()
+    finally:
+        await lab.aclose()
+    assert failed.value.code.code == 10030  # the adapter cannot be used
+    assert f"127.0.0.1:{port}" in str(failed.value)
 
 
 async def test_a_lock_out_of_range_is_not_found_within_the_scan_deadline_then_found(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -37,7 +38,7 @@ from bleak.uuids import normalize_uuid_str
 
 from tests.unit.sim.conftest import LOCK_ADDRESS, EchoDevice, Notifications, chunks, send
 from ttlock_hil.harness.sim.air import Air
-from ttlock_hil.harness.sim.bumble import BumbleTier, PeripheralTiming
+from ttlock_hil.harness.sim.bumble import BumbleTier, PeripheralTiming, RadioError
 from ttlock_hil.harness.sim.faults import Fault
 
 DEADLINE = 5.0
@@ -319,3 +320,16 @@ def test_a_tier_used_from_a_new_event_loop_builds_a_new_radio() -> None:
     asyncio.run(status_once())
     assert len(lock.requests) == 2
     assert lock.connects == lock.disconnects == 2
+
+
+async def test_a_central_whose_controller_does_not_open_is_a_radio_error() -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = f"tcp-client:127.0.0.1:{port}"
+    remote = BumbleTier(None, central_hci=spec)
+    with pytest.raises(RadioError, match=spec) as failed:
+        async with asyncio.timeout(DEADLINE):
+            await remote.central()
+    assert isinstance(failed.value, BleakError)  # bleak's callers see an adapter failure
+    await remote.aclose()
