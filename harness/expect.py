@@ -204,14 +204,17 @@ class Expectation(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        __tracebackhide__ = True  # a failed expectation stops at the test's own line
         return self._judge(exc)
 
     # --- awaited form ----------------------------------------------------------------
 
     def __await__(self) -> Generator[Any, None, Any]:
+        __tracebackhide__ = True
         return self._run().__await__()
 
     async def _run(self) -> Any:
+        __tracebackhide__ = True
         if self._awaitable is None:
             raise TypeError("nothing to await: pass the coroutine, or use 'async with'")
         self._started = time.monotonic()
@@ -228,6 +231,7 @@ class Expectation(Generic[T]):
 
     def _judge(self, exc: BaseException | None) -> bool:
         """Record the outcome; True to swallow ``exc`` (the expected failure)."""
+        __tracebackhide__ = True
         if exc is not None and not isinstance(exc, Exception):
             return False  # cancelled or interrupted: no outcome to judge
         latency = time.monotonic() - self._started

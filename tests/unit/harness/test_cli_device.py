@@ -116,7 +116,7 @@ def test_a_radio_lab_without_a_usable_adapter_is_one_error_line(
         "  - {name: door, kind: lock, model: s202f, address: 'C1:23:45:67:89:AB'}\n"
     )
     code, _, err = run(capsys, "scan", "--config", str(bench), "--duration", "0.2")
-    assert code == 2
+    assert code == 3  # a device or link failure, not a usage error (2)
     assert err.count("\n") == 1
     assert err.startswith("error: Bluetooth is not usable")
     assert "fix:" in err
@@ -236,7 +236,7 @@ def test_a_device_failure_is_one_line_with_code_advice_and_trace(
     (tmp_path / "old-door.json").write_text(json.dumps(creds), encoding="utf-8")
     (tmp_path / "old-door.json").chmod(0o600)
     code, out, err = run(capsys, "lock", "status", "--device", "old-door", "--config", str(config))
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")  # a device failure: exit 3
     assert err.count("\n") == 1
     assert err.startswith("error: old-door: failed with code 11004 UNSUPPORTED")
     assert "— advice: " in err

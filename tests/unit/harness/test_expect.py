@@ -247,3 +247,28 @@ def test_records_are_json_ready_and_can_be_handed_over() -> None:
     assert json.loads(text)[0]["expected"] == 14
     assert len(recorder.clear()) == 2
     assert recorder.records == []
+
+
+def test_a_failed_expectation_stops_at_the_tests_own_line(pytester: pytest.Pytester) -> None:
+    """__tracebackhide__: the failure report shows the test, not the harness's internals."""
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(
+        """
+        from ttlock_hil.harness.errors import ResponseTimeout
+        from ttlock_hil.harness.expect import expect_ok
+
+        async def fails():
+            raise ResponseTimeout.mapped("3.1.0", "no reply")
+
+        async def test_unlock():
+            async with expect_ok():
+                await fails()
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "async with expect_ok():" in text
+    assert "harness/expect.py" not in text
