@@ -59,6 +59,7 @@ class LockCommand(IntEnum):
     SWITCH = 0x68  # COMM_SWITCH
     DEAD_LOCK = 0x69  # COMM_DEAD_LOCK
     CYCLIC_CMD = 0x70  # COMM_CYCLIC_CMD
+    WIFI_SLEEP_MODE = 0x8F  # COMM_WIFI_SLEEP_MODE (Wi-Fi lock power-saving windows, §10.1.8)
     READ_DEVICE_INFO = 0x90  # COMM_READ_DEVICE_INFO
     WIFI_SCAN = 0xF2  # COMM_SCAN_WIFI (Wi-Fi lock)
     WIFI_CONFIG_AP = 0xF3  # COMM_CONFIG_WIFI_AP

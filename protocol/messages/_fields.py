@@ -147,6 +147,41 @@ class LockDate:
         )
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class WireDate:
+    """Five date bytes ``yy MM dd HH mm`` exactly as a client sent them, calendar or not.
+
+    docs/protocol.md §9.2: TTLOCK-BLE sends CHECK_USER_TIME dates in BCD (2099 → ``0x99``)
+    where the vendor sends decimal values, and locks accept both. A lock reading such a
+    window cannot turn it into a :class:`LockDate`; it compares the bytes as plain
+    ``(yy, MM, dd, HH, mm)`` tuples (:func:`date_key`), which orders decimal dates the
+    way the calendar does and leaves the BCD "permanent" window wide open.
+    """
+
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.raw, bytes) or len(self.raw) != 5:
+            raise MessageError(f"a wire date is 5 bytes (yy MM dd HH mm), got {self.raw!r}")
+
+    @classmethod
+    def bcd(cls, date: LockDate) -> WireDate:
+        """``date`` the way TTLOCK-BLE encodes it: each part in BCD (``2099`` → ``0x99``)."""
+        parts = (date.year - 2000, date.month, date.day, date.hour, date.minute)
+        return cls(bytes((part // 10) << 4 | part % 10 for part in parts))
+
+    def __repr__(self) -> str:
+        return f"WireDate({self.raw.hex()})"
+
+
+def date_key(value: LockDate | WireDate) -> tuple[int, int, int, int, int]:
+    """``(yy, MM, dd, HH, mm)`` as bytes on the wire: how a lock orders a 5-byte date."""
+    if isinstance(value, WireDate):
+        yy, month, day, hour, minute = value.raw
+        return (yy, month, day, hour, minute)
+    return (value.year - 2000, value.month, value.day, value.hour, value.minute)
+
+
 # --- reading -----------------------------------------------------------------
 
 
@@ -365,6 +400,37 @@ class Date(Codec[LockDate]):
         return None
 
 
+class LooseDate(Codec[LockDate | WireDate]):
+    """A 5-byte date read as a :class:`LockDate` when it is one, else kept as :class:`WireDate`.
+
+    For the one request whose dates locks are known to accept in any encoding
+    (CHECK_USER_TIME, docs/protocol.md §9.2); everything a lock writes stays strict (:data:`DATE5`).
+    """
+
+    spec = "yy MM dd HH mm (any byte values)"
+
+    def read(self, r: Reader, field: str) -> LockDate | WireDate:
+        raw = r.take(5, field)
+        try:
+            return LockDate.from_bytes(raw)
+        except MessageError:
+            return WireDate(raw)
+
+    def write(self, value: LockDate | WireDate) -> bytes:
+        if isinstance(value, WireDate):
+            return value.raw
+        return value.to_bytes(seconds=False)
+
+    def problem(self, value: object) -> str | None:
+        if isinstance(value, WireDate):
+            return None
+        if not isinstance(value, LockDate):
+            return f"must be a LockDate or a WireDate, got {type(value).__name__}"
+        if value.second:
+            return f"has seconds ({value}); the 5-byte form stops at minutes"
+        return None
+
+
 def _text_problem(value: object, encoding: str, max_size: int | None) -> str | None:
     if not isinstance(value, str):
         return f"must be a str, got {type(value).__name__}"
@@ -490,6 +556,64 @@ class ListOf(Codec[tuple[Any, ...]]):
         return None
 
 
+class Conditional(Codec[Any]):
+    """A field whose presence another field decides (its struct reads and writes it).
+
+    Unlike :class:`Trailing`, it may follow an absent field: a type byte, not the
+    end of the data, says which of several optional fields are there.
+    """
+
+    def __init__(self, inner: Codec[Any], when: str) -> None:
+        self.inner = inner
+        self.spec = f"{inner.spec} {when}"
+
+    def read(self, r: Reader, field: str) -> Any:
+        return self.inner.read(r, field)
+
+    def write(self, value: Any) -> bytes:
+        return b"" if value is None else self.inner.write(value)
+
+    def problem(self, value: object) -> str | None:
+        return None if value is None else self.inner.problem(value)
+
+
+class CountedListOf(Codec[tuple[Any, ...]]):
+    """A count byte, then that many entries of one :class:`WireStruct` type."""
+
+    def __init__(self, item: type[WireStruct]) -> None:
+        self.item = item
+        self.spec = f"count u8 + {item.__name__}…"
+
+    def read(self, r: Reader, field: str) -> tuple[Any, ...]:
+        count = r.take(1, field + " count")[0]
+        return tuple(self.item.read_from(r) for _ in range(count))
+
+    def write(self, value: tuple[Any, ...]) -> bytes:
+        return bytes([len(value)]) + b"".join(item.encode() for item in value)
+
+    def problem(self, value: object) -> str | None:
+        if not isinstance(value, tuple) or not all(isinstance(v, self.item) for v in value):
+            return f"must be a tuple of {self.item.__name__}"
+        return None if len(value) <= 255 else f"holds at most 255 entries, got {len(value)}"
+
+
+class Blob(Codec[bytes]):
+    """Bytes behind a one-byte length (an id or a key whose size the sender chooses)."""
+
+    spec = "len u8 + bytes"
+
+    def read(self, r: Reader, field: str) -> bytes:
+        return r.take(r.take(1, field + " length")[0], field)
+
+    def write(self, value: bytes) -> bytes:
+        return bytes([len(value)]) + value
+
+    def problem(self, value: object) -> str | None:
+        if not isinstance(value, bytes):
+            return f"must be bytes, got {type(value).__name__}"
+        return None if len(value) <= 255 else f"must be at most 255 bytes, got {len(value)}"
+
+
 class EndMarker(Codec[bool]):
     """An optional one-byte end marker: True when present."""
 
@@ -547,6 +671,79 @@ class Nested(Codec[Any]):
         return None if ok else f"must be a {self.item.__name__}, got {type(value).__name__}"
 
 
+class Ipv4(Codec[str]):
+    """An IPv4 address as 4 octets, shown dotted (``"192.168.1.10"``)."""
+
+    spec = "IPv4 4 B"
+
+    def read(self, r: Reader, field: str) -> str:
+        return ".".join(str(b) for b in r.take(4, field))
+
+    def write(self, value: str) -> bytes:
+        return bytes(int(part) for part in value.split("."))
+
+    def problem(self, value: object) -> str | None:
+        if isinstance(value, str):
+            parts = value.split(".")
+            if len(parts) == 4 and all(
+                p.isascii() and p.isdigit() and str(int(p)) == p and int(p) <= 255 for p in parts
+            ):
+                return None
+        return f"must be a dotted IPv4 address like '192.168.1.10', got {value!r}"
+
+
+class Md5Hex(Codec[str]):
+    """MD5 of a user password as 32 lowercase hex ASCII characters (§7, §10.1.7)."""
+
+    spec = "32 lowercase hex ASCII"
+
+    def read(self, r: Reader, field: str) -> str:
+        start = r.offset
+        raw = r.take(32, field)
+        text = raw.decode("ascii", errors="replace")
+        if self.problem(text) is not None:
+            r.fail(field, f"bytes {raw.hex()} are not 32 lowercase hex digits", offset=start)
+        return text
+
+    def write(self, value: str) -> bytes:
+        return value.encode("ascii")
+
+    def problem(self, value: object) -> str | None:
+        if (
+            isinstance(value, str)
+            and len(value) == 32
+            and all(c in "0123456789abcdef" for c in value)
+        ):
+            return None
+        return "must be 32 lowercase hex digits (hashlib.md5(password).hexdigest())"
+
+
+class Mac(Codec[str]):
+    """A 6-byte MAC shown ``AA:BB:CC:DD:EE:FF``; ``reversed`` for the byte-reversed form."""
+
+    def __init__(self, *, reversed_: bool = False) -> None:
+        self.reversed = reversed_
+        self.spec = "MAC 6 B, reversed" if reversed_ else "MAC 6 B"
+
+    def read(self, r: Reader, field: str) -> str:
+        raw = r.take(6, field)
+        ordered = raw[::-1] if self.reversed else raw
+        return ":".join(f"{b:02X}" for b in ordered)
+
+    def write(self, value: str) -> bytes:
+        raw = bytes(int(part, 16) for part in value.split(":"))
+        return raw[::-1] if self.reversed else raw
+
+    def problem(self, value: object) -> str | None:
+        if isinstance(value, str):
+            parts = value.split(":")
+            if len(parts) == 6 and all(
+                len(p) == 2 and all(c in "0123456789ABCDEF" for c in p) for p in parts
+            ):
+                return None
+        return f"must be an upper-case MAC like 'AA:BB:CC:DD:EE:FF', got {value!r}"
+
+
 U8: Final = UInt(1)
 U16: Final = UInt(2)
 U32: Final = UInt(4)
@@ -564,6 +761,8 @@ DIGITS: Final = Digits()
 BOOL: Final = Bool8()
 I8: Final = Int8()
 REST: Final = Raw()
+BYTES_LEN: Final = Blob()
+DATE5_LOOSE: Final = LooseDate()
 
 
 # --- layout items -----------------------------------------------------------
@@ -610,6 +809,8 @@ def _plain(value: object, redact: bool) -> object:
         return value.to_dict(redact=redact)
     if isinstance(value, LockDate):
         return str(value)
+    if isinstance(value, WireDate):
+        return value.raw.hex()
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, tuple):

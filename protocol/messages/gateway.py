@@ -34,7 +34,9 @@ from ._fields import (
     EnumByte,
     F,
     Int8,
+    Ipv4,
     ListOf,
+    Md5Hex,
     Reader,
     WireStruct,
     decode_variants,
@@ -84,53 +86,6 @@ class GatewayModel(IntEnum):
 
 
 # --- gateway-specific codecs ---------------------------------------------------
-
-
-class Ipv4(Codec[str]):
-    """An IPv4 address as 4 octets, shown dotted (``"192.168.1.10"``)."""
-
-    spec = "IPv4 4 B"
-
-    def read(self, r: Reader, field: str) -> str:
-        return ".".join(str(b) for b in r.take(4, field))
-
-    def write(self, value: str) -> bytes:
-        return bytes(int(part) for part in value.split("."))
-
-    def problem(self, value: object) -> str | None:
-        if isinstance(value, str):
-            parts = value.split(".")
-            if len(parts) == 4 and all(
-                p.isascii() and p.isdigit() and str(int(p)) == p and int(p) <= 255 for p in parts
-            ):
-                return None
-        return f"must be a dotted IPv4 address like '192.168.1.10', got {value!r}"
-
-
-class Md5Hex(Codec[str]):
-    """MD5 of the user password as 32 lowercase hex ASCII characters."""
-
-    spec = "32 lowercase hex ASCII"
-
-    def read(self, r: Reader, field: str) -> str:
-        start = r.offset
-        raw = r.take(32, field)
-        text = raw.decode("ascii", errors="replace")
-        if self.problem(text) is not None:
-            r.fail(field, f"bytes {raw.hex()} are not 32 lowercase hex digits", offset=start)
-        return text
-
-    def write(self, value: str) -> bytes:
-        return value.encode("ascii")
-
-    def problem(self, value: object) -> str | None:
-        if (
-            isinstance(value, str)
-            and len(value) == 32
-            and all(c in "0123456789abcdef" for c in value)
-        ):
-            return None
-        return "must be 32 lowercase hex digits (hashlib.md5(password).hexdigest())"
 
 
 def _as_model(version: int) -> int:

@@ -13,10 +13,9 @@ tries them. Reply data classes follow the same scheme.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from types import MappingProxyType
 from typing import ClassVar, Final, Self
 
 from ..commands import LockCommand
@@ -27,6 +26,7 @@ from ._fields import (
     ASCII_REST,
     BOOL,
     DATE5,
+    DATE5_LOOSE,
     DATE6,
     DIGITS,
     FLAG_POS,
@@ -37,6 +37,7 @@ from ._fields import (
     U48,
     ByteList,
     Codec,
+    Conditional,
     Const,
     EnumByte,
     F,
@@ -46,8 +47,8 @@ from ._fields import (
     Raw,
     Reader,
     Trailing,
+    WireDate,
     WireStruct,
-    decode_variants,
     op,
 )
 
@@ -67,6 +68,10 @@ NEW_RECORDS: Final = 0xFFFF
 
 END_OF_LIST: Final = 0xFFFF
 """Next-sequence value closing IC/fingerprint lists (TTLOCK-BLE capture ``06 01 64 06 ff ff``)."""
+
+END_OF_SHORT_LIST: Final = 0xFF
+"""One-byte next-sequence value closing the passage-mode and Wi-Fi power-saving lists
+(§10.3.7, §10.1.8). Paging as a whole: :mod:`ttlock_hil.protocol.messages.paging`."""
 
 COMMAND_RECEIVED: Final = 0x24
 """Error byte meaning "accepted, still processing" (Wi-Fi locks), not a failure (§4.1)."""
@@ -119,6 +124,7 @@ class DeviceInfoType(IntEnum):
     NB_IMEI = 8
     NB_CARD = 9
     NB_RSSI = 10
+    PASSCODE_KEY_NUMBER = 12  # one byte (feature 60, §10.3.3)
 
 
 class IcAddStatus(IntEnum):
@@ -180,6 +186,13 @@ class Feature(IntEnum):
     SOUND_VOLUME_AND_LANGUAGE = 43
     QR_CODE = 44
     DOOR_SENSOR = 45
+    WIFI_LOCK = 56  # §10.1.1
+    WIFI_LOCK_SUPPORT_STATIC_IP = 58  # §10.1.1
+    PASSCODE_KEY_NUMBER = 60  # §10.3.3: READ_DEVICE_INFO item 12
+    SUPPORT_WIFI_SLEEP_MODE_TIMES_SETTING = 83  # §10.1.1 (AAR-NEW); enables 0x8F (inf.)
+    POWER_SAVER_SUPPORT_WIFI = 96  # §10.1.1 (AAR-NEW)
+    SUPPORT_CAT_ONE = 100  # §10.1.1 (AAR-NEW)
+    HIDE_WIFI_CAT_ONE_SLEEP_MODE_SETTING = 117  # §10.1.1 (AAR-NEW)
     SUPPORT_LOCK_SUPERVISION = 126
 
 
@@ -462,12 +475,23 @@ class SetAdminPasscode(Request):
 
 @dataclass(frozen=True, slots=True, repr=False)
 class CheckUserTime(Request):
-    """0x55 CHECK_USER_TIME 'U': user login with the e-key validity window (dates decimal)."""
+    """0x55 CHECK_USER_TIME 'U': user login with the e-key validity window.
+
+    The vendor sends the dates decimal (§4.2); TTLOCK-BLE sends them in BCD and
+    locks accept that too (§9.2). So the two windows decode whatever their bytes:
+    a :class:`LockDate` when they are one, else a :class:`WireDate` holding the bytes
+    (a lock compares both with :func:`date_key`).
+    """
 
     COMMAND = LockCommand.CHECK_USER_TIME
-    LAYOUT = (F("start", DATE5), F("end", DATE5), F("flag_pos", FLAG_POS), F("uid", U32))
-    start: LockDate = PERMANENT_START
-    end: LockDate = PERMANENT_END
+    LAYOUT = (
+        F("start", DATE5_LOOSE),
+        F("end", DATE5_LOOSE),
+        F("flag_pos", FLAG_POS),
+        F("uid", U32),
+    )
+    start: LockDate | WireDate = PERMANENT_START
+    end: LockDate | WireDate = PERMANENT_END
     flag_pos: int = 0
     uid: int = 0
 
@@ -957,6 +981,18 @@ class EmptyReply(ReplyData):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class AckReply(ReplyData):
+    """A success whose data no source reads: ``[battery]`` (§4.1's rule) or nothing.
+
+    The answers to 0x12, 0x31 and the Wi-Fi configuration commands 0xF3-0xF5 and 0xFA
+    (§10.1, §10.3): the SDK calls its success callback without looking at the data.
+    """
+
+    LAYOUT = (F("battery", Trailing(U8)),)
+    battery: int | None = None
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class RawReply(ReplyData):
     """Reply data whose layout no source documents (0x45, 0x52, 0x53): kept as bytes."""
 
@@ -1171,6 +1207,13 @@ class PasscodeListEntry(WireStruct):
         if dated != (self.end is not None):
             self._invalid("end", "is required for count/period passcodes and absent otherwise")
 
+    @property
+    def cycle_type(self) -> int | None:
+        """Cyclic passcodes (type 4): the ``cycleType u16`` after the start (§10.3.2)."""
+        if self.passcode_type != PasscodeType.CYCLIC or len(self.extra) != 2:
+            return None
+        return int.from_bytes(self.extra, "big")
+
     @classmethod
     def _read_body(cls, r: Reader) -> Self:
         values = cls._read_items(r, cls.LAYOUT[:4])
@@ -1318,16 +1361,55 @@ class FrListReply(ReplyData):
 
 @dataclass(frozen=True, slots=True, repr=False)
 class FrAddProgressReply(ReplyData):
-    """0x06 add: ``[battery][02][status]`` with status 2 (mode), 3 (progress), 4 (send template)."""
+    """0x06 add, one step of an enrolment on the sensor (§10.2.2, SDK331 4335-4369).
+
+    Status 2, the lock waits for the finger: ``[battery][02][02]{[total]}``, where a
+    longer reply carries how many touches the enrolment takes. Status 3, one touch
+    was read: ``[battery][02][03]{[current][total]}`` (current 0 = just entered).
+    Status 4 (ready for a template) is :class:`FrTemplateReadyReply`.
+    """
 
     COMMAND = LockCommand.FR_MANAGE
-    LAYOUT = (F("battery", U8), op(2), F("status", EnumByte(FrAddStatus)))
+    LAYOUT = (
+        F("battery", U8),
+        op(2),
+        F("status", EnumByte(FrAddStatus)),
+        F("current", Conditional(U8, "(status 3)")),
+        F("total", Conditional(U8, "(optional)")),
+    )
     battery: int
     status: int
+    current: int | None = None
+    total: int | None = None
 
     def _validate(self) -> None:
-        if self.status not in (2, 3, 4):
-            self._invalid("status", f"must be 2, 3 or 4 (1 is FrAddedReply), got {self.status}")
+        if self.status not in (FrAddStatus.ENTERED_ADD_MODE, FrAddStatus.PROGRESS):
+            self._invalid(
+                "status",
+                f"must be 2 or 3 (1 is FrAddedReply, 4 FrTemplateReadyReply), got {self.status}",
+            )
+        if self.status == FrAddStatus.ENTERED_ADD_MODE and self.current is not None:
+            self._invalid("current", "is None for status 2 (its one optional byte is total)")
+        if self.status == FrAddStatus.PROGRESS and (self.current is None) != (self.total is None):
+            self._invalid("total", "comes with current for status 3 (both or neither)")
+
+    def _write_body(self) -> bytes:
+        head = self._write_items(self.LAYOUT[:3])
+        if self.status == FrAddStatus.ENTERED_ADD_MODE:
+            return head + (b"" if self.total is None else U8.write(self.total))
+        return head + self._write_items(self.LAYOUT[3:])
+
+    @classmethod
+    def _read_body(cls, r: Reader) -> Self:
+        values = cls._read_items(r, cls.LAYOUT[:3])
+        values["current"] = values["total"] = None
+        if values["status"] == FrAddStatus.ENTERED_ADD_MODE:
+            if r.remaining:
+                values["total"] = U8.read(r, "total")
+        elif r.remaining:
+            values["current"] = U8.read(r, "current")
+            values["total"] = U8.read(r, "total")
+        return cls._build(r, values)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -1577,106 +1659,3 @@ def parse_push(reply: Reply) -> StatePush | LogPush | None:
     if len(reply.data) == 15:
         return LogPush.decode(reply.data)
     return None
-
-
-# --- registry ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CommandMessages:
-    """The message classes of one opcode: request variants and reply-data variants.
-
-    Variants are tried in order; the first one whose layout fits wins.
-    """
-
-    command: LockCommand
-    requests: tuple[type[Request], ...]
-    replies: tuple[type[ReplyData], ...]
-
-
-def _entry(
-    requests: tuple[type[Request], ...], replies: tuple[type[ReplyData], ...]
-) -> tuple[LockCommand, CommandMessages]:
-    command = requests[0].COMMAND
-    return command, CommandMessages(command, requests, replies)
-
-
-LOCK_MESSAGES: Final[Mapping[LockCommand, CommandMessages]] = MappingProxyType(
-    dict(
-        [
-            _entry((SearchDeviceFeature,), (FeaturesReply,)),
-            _entry(
-                (PasscodeClear, PasscodeAdd, PasscodeDelete, PasscodeModify),
-                (PasscodeReply,),
-            ),
-            _entry(
-                (IcQuery, IcEnterAddMode, IcAdd, IcDelete, IcClear, IcModify),
-                (IcListReply, IcAddProgressReply, IcAddedReply, IcAckReply),
-            ),
-            _entry(
-                (FrQuery, FrEnterAddMode, FrDelete, FrClear, FrModify),
-                (FrListReply, FrAddProgressReply, FrAddedReply, FrAckReply),
-            ),
-            _entry((GetPasscodeList,), (PasscodeListReply,)),
-            _entry((SearchStatus,), (StatusReply,)),
-            _entry((GetAesKey,), (AesKeyReply,)),
-            _entry((GetOperateLog,), (OperateLogReply,)),
-            _entry((CheckRandom,), (EmptyReply,)),
-            _entry((GetLockTime,), (LockTimeReply,)),
-            _entry((AutoLockQuery, AutoLockSet), (AutoLockReply,)),
-            _entry((RemoteUnlockQuery, RemoteUnlockSet), (RemoteUnlockReply,)),
-            _entry((CheckAdmin,), (CheckAdminReply,)),
-            _entry((TimeCalibrate,), (EmptyReply,)),
-            _entry((Initialization,), (RawReply,)),
-            _entry((Unlock,), (UnlockReply,)),
-            _entry((ResetLock,), (RawReply,)),
-            _entry((SetAdminPasscode,), (RawReply,)),
-            _entry((CheckUserTime,), (CheckUserTimeReply,)),
-            _entry((AddAdmin,), (AddAdminReply,)),
-            _entry((OperateFinished,), (EmptyReply,)),
-            _entry((FunctionLock,), (FunctionLockReply,)),
-            _entry((ShowPasswordQuery, ShowPasswordSet), (ShowPasswordReply,)),
-            _entry((AudioQuery, AudioSet, AudioSetVolume), (AudioReply,)),
-            _entry((GetAdminCode,), (AdminCodeReply,)),
-            _entry(
-                (PassageModeQuery, PassageModeAdd, PassageModeDelete, PassageModeClear),
-                (PassageModeListReply, PassageModeAckReply),
-            ),
-            _entry((ReadDeviceInfo,), (DeviceInfoReply,)),
-        ]
-    )
-)
-"""Every lock command with a documented layout → its request and reply-data classes."""
-
-
-def _messages_for(command: int) -> CommandMessages:
-    try:
-        return LOCK_MESSAGES[LockCommand(command)]
-    except (ValueError, KeyError):
-        known = ", ".join(f"0x{c:02x}" for c in sorted(LOCK_MESSAGES))
-        raise MessageError(
-            f"no message layout is documented for this opcode; known: {known}", command=command
-        ) from None
-
-
-def decode_request(command: int, plaintext: bytes) -> Request:
-    """Parse a request plaintext for ``command`` (the lock role's entry point)."""
-    result: Request = decode_variants(command, _messages_for(command).requests, plaintext)
-    return result
-
-
-def decode_reply_data(command: int, data: bytes) -> ReplyData:
-    """Parse the data of a SUCCESS reply to ``command`` (the app role's entry point)."""
-    result: ReplyData = decode_variants(command, _messages_for(command).replies, data)
-    return result
-
-
-def decode_reply(reply: Reply) -> ReplyData:
-    """The typed data of a successful reply; MessageError naming the error byte otherwise."""
-    if not reply.ok:
-        raise MessageError(
-            f"reply status {reply.status} (error byte "
-            f"{'none' if reply.error_byte is None else f'0x{reply.error_byte:02x}'}) has no data",
-            command=reply.command,
-        )
-    return decode_reply_data(reply.command, reply.data)

@@ -83,6 +83,8 @@ from ttlock_hil.protocol.messages import (
 from ttlock_hil.protocol.messages import _fields as fields
 from ttlock_hil.protocol.messages import gateway as gateway_module
 from ttlock_hil.protocol.messages import lock as lock_module
+from ttlock_hil.protocol.messages import lock_extra as extra_module
+from ttlock_hil.protocol.messages import wifi as wifi_module
 
 TEST_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 
@@ -119,9 +121,23 @@ FIELD_OVERRIDES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("IcAckReply", "op"): st.sampled_from([3, 4, 5]),
     ("FrAckReply", "op"): st.sampled_from([3, 4, 5]),
     ("PassageModeAckReply", "op"): st.sampled_from([2, 3, 4]),
-    ("FrAddProgressReply", "status"): st.sampled_from([2, 3, 4]),
+    ("FrAddProgressReply", "status"): st.sampled_from([2, 3]),
     ("IcAddProgressReply", "status"): st.just(2),
     ("AudioSetVolume", "level"): st.integers(1, 5),
+    ("WifiSleepAckReply", "op"): st.sampled_from([2, 4]),
+    ("WifiSleepAdd", "weekday"): st.integers(1, 7),
+    **{
+        (cls, field): st.integers(0, top)
+        for cls in ("WifiSleepAdd", "CyclicAdd", "CyclicRemove")
+        for field, top in (
+            ("start_hour", 23),
+            ("end_hour", 23),
+            ("start_minute", 59),
+            ("end_minute", 59),
+        )
+    },
+    ("CyclicAdd", "user"): st.binary(min_size=1, max_size=8),
+    ("CyclicRemove", "user"): st.binary(min_size=1, max_size=8),
     ("PasscodeAdd", "passcode_type"): st.sampled_from([1, 2, 3, 4, 9]),
     ("PasscodeListEntry", "passcode_type"): st.sampled_from([1, 2, 3, 4, 9]),
 }
@@ -166,8 +182,52 @@ def codec_strategy(codec: fields.Codec[Any]) -> st.SearchStrategy[Any]:
         return _text("utf-8", 49)
     if isinstance(codec, gateway_module._VersionPart):
         return st.integers(0, 9)
+    if isinstance(codec, fields.Mac):
+        return st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02X}" for x in b))
+    if isinstance(codec, fields.LooseDate):
+        return lock_dates(seconds=False) | st.binary(min_size=5, max_size=5).filter(
+            _not_a_date
+        ).map(fields.WireDate)
+    if isinstance(codec, fields.Blob):
+        return st.binary(max_size=40)
+    if isinstance(codec, fields.CountedListOf):
+        return st.lists(struct_strategy(codec.item), max_size=5).map(tuple)
+    if isinstance(codec, fields.Conditional):
+        return st.none() | codec_strategy(codec.inner)
+    if isinstance(codec, extra_module._Bits):
+        return st.integers(0, (1 << codec.bits) - 1)
+    if isinstance(codec, extra_module._Seeds):
+        seed = struct_strategy(extra_module.PasswordSeed)
+        return st.lists(seed, min_size=10, max_size=10).map(tuple)
     raise AssertionError(f"no strategy for codec {codec!r}: add one to codec_strategy")
 
+
+def _not_a_date(raw: bytes) -> bool:
+    try:
+        LockDate.from_bytes(raw)
+    except MessageError:
+        return True
+    return False
+
+
+# Classes whose fields constrain each other beyond what per-field strategies can reject cheaply.
+CLASS_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    "HotelSet": st.one_of(
+        st.sampled_from(
+            [
+                extra_module.HotelSet.ic_key(),
+                extra_module.HotelSet.aes_key(),
+                extra_module.HotelSet.numbers(1, 2, 3),
+                extra_module.HotelSet.sectors({1, 2}),
+                extra_module.HotelSet.lift_work_mode(2),
+                extra_module.HotelSet.power_saver_mode(0x0C),
+                extra_module.HotelSet.power_saver_lock("AA:BB:CC:DD:EE:FF"),
+            ]
+        ),
+        st.lists(st.integers(0, 255), max_size=20).map(extra_module.HotelSet.lift_floors),
+        st.builds(extra_module.HotelSet, st.integers(9, 255), st.binary(max_size=30)),
+    ),
+}
 
 _STRATEGIES: dict[str, st.SearchStrategy[Any]] = {}
 
@@ -175,6 +235,8 @@ _STRATEGIES: dict[str, st.SearchStrategy[Any]] = {}
 def struct_strategy(cls: type[fields.WireStruct]) -> st.SearchStrategy[Any]:
     """Valid instances of ``cls``, built from its LAYOUT (invalid combinations rejected)."""
     key = f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__name__ in CLASS_STRATEGIES:
+        return CLASS_STRATEGIES[cls.__name__]
     if key not in _STRATEGIES:
         _STRATEGIES[key] = _build_struct_strategy(cls)
     return _STRATEGIES[key]
@@ -215,7 +277,11 @@ def wire_classes(module: Any) -> list[type[fields.WireStruct]]:
     ]
 
 
-LOCK_CLASSES = wire_classes(lock_module)
+LOCK_CLASSES = [
+    *wire_classes(lock_module),
+    *wire_classes(extra_module),
+    *wire_classes(wifi_module),
+]
 REQUEST_CLASSES = [c for c in LOCK_CLASSES if issubclass(c, Request)]
 REPLY_CLASSES = [c for c in LOCK_CLASSES if issubclass(c, ReplyData)]
 
@@ -698,7 +764,7 @@ def test_a_bad_date_in_a_request_names_the_field() -> None:
 
 
 def test_unknown_and_undocumented_opcodes_are_message_errors() -> None:
-    for command in (0x00, 0x02, 0x54, 0xF2, 0x1234):
+    for command in (0x00, 0x02, 0x54, 0x61, 0x1234):
         with pytest.raises(MessageError, match="no message layout"):
             decode_request(command, b"")
         with pytest.raises(MessageError, match="no message layout"):
