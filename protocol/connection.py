@@ -78,7 +78,8 @@ class LockState(Enum):
     CONNECTED = "connected"
     # 0x41 CHECK_ADMIN answered with psFromLock: 0x30 completes the admin login, 0x47/0x58 open.
     ADMIN_CHALLENGED = "admin_challenged"
-    # Admin logged in (0x30 accepted, or ADD_ADMIN succeeded on this connection during init).
+    # Admin logged in (0x30 accepted, or ADD_ADMIN succeeded on this connection during init);
+    # a later user login (0x55) keeps it (our decision, issue 13 deviation 4).
     ADMIN = "admin"
     # 0x55 CHECK_USER_TIME answered: the user's validity window covers now; 0x47/0x58 open.
     USER_CHALLENGED = "user_challenged"
@@ -129,7 +130,10 @@ LOCK_TRANSITIONS: Final[dict[tuple[LockState, LockEvent], LockState]] = {
     (_L.ADMIN_CHALLENGED, _LE.DISCONNECT): _L.PAIRED_IDLE,
     (_L.ADMIN, _LE.COMMAND): _L.ADMIN,
     (_L.ADMIN, _LE.ADMIN_CHALLENGE): _L.ADMIN_CHALLENGED,  # a new login starts over
-    (_L.ADMIN, _LE.USER_CHALLENGE): _L.USER_CHALLENGED,
+    # A user login (0x55) answered on an admin connection: the admin login stays for the
+    # whole connection, as in the vendor flow and KIND3R (issue 13 deviation 4); 0x47/0x58
+    # then operate with the user's challenge. Our decision, to be checked on hardware.
+    (_L.ADMIN, _LE.USER_CHALLENGE): _L.ADMIN,
     # Our decision: a failed login step revokes what the connection had proved.
     (_L.ADMIN, _LE.LOGIN_FAILED): _L.CONNECTED,
     (_L.ADMIN, _LE.RESET): _L.SETTING_MODE_CONNECTED,
@@ -187,6 +191,14 @@ COMMAND_GATES: Final[dict[int, Gate]] = {
     _C.GET_OPERATE_LOG: Gate.OPEN,
     # §4.2: KIND3R sends it before any login on every connect (and works).
     _C.SEARCH_DEVICE_FEATURE: Gate.OPEN,
+    # §10.1.1: SDK 3.3.1 sends the Wi-Fi commands 0xF2-0xF6 right after connecting, with
+    # no 0x41/0x30; the newest SDK still does for 0xF2 and 0xF6 ("a lock has to accept"
+    # them, *inf.*). 0xFA and 0x8F come after an admin login (the default gate).
+    _C.WIFI_SCAN: Gate.OPEN,
+    _C.WIFI_CONFIG_AP: Gate.OPEN,
+    _C.WIFI_CONFIG_STATIC_IP: Gate.OPEN,
+    _C.WIFI_CONFIG_SERVER: Gate.OPEN,
+    _C.WIFI_GET_INFO: Gate.OPEN,
     _C.GET_AES_KEY: Gate.SETUP,
     _C.INITIALIZATION: Gate.SETUP,
     _C.ADD_ADMIN: Gate.ADD_ADMIN,

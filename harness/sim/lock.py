@@ -66,14 +66,13 @@ from .lock_log import LOG_CAPACITY
 from .lock_model import LockModel
 from .lock_passcodes import StoredPasscode
 from .lock_pipeline import FEATURE_OF_COMMAND, LockPipeline
-from .lock_rules import MAX_REPLY_PLAINTEXT, PERMANENT, Validity, check_int
+from .lock_rules import PERMANENT, Validity, check_int
 from .lock_settings import PASSAGE_MODE_END
 from .presets import DEFAULT_LOCK_PRESET, LockPreset, PresetError, RandomSource, get_preset
 
 __all__ = [
     "FEATURE_OF_COMMAND",
     "LOG_CAPACITY",
-    "MAX_REPLY_PLAINTEXT",
     "PASSAGE_MODE_END",
     "PERMANENT",
     "DeviceError",
@@ -126,6 +125,7 @@ class VirtualLock(LockModel):
             rng=rng,
         )
         self._pipeline = LockPipeline(self)
+        self.frame_reply = self._frame_reply
 
     # --- construction --------------------------------------------------------------
 
@@ -234,8 +234,10 @@ class VirtualLock(LockModel):
         return Advertisement(self.name, {company_id: rest}, [LOCK_GATT.service])
 
     def device_information(self) -> dict[str, bytes]:
-        """Device Information service values (0x180A, docs/protocol.md §1.1): model, FW, HW."""
+        """Device Information (0x180A) as a real lock serves it (docs/protocol.md §10.4):
+        manufacturer (the preset's, our decision), model, firmware, hardware."""
         return {
+            "2a29": self.preset.manufacturer.encode(),
             "2a24": self.preset.model.encode(),
             "2a26": self.preset.firmware.encode(),
             "2a27": self.preset.hardware.encode(),
@@ -249,10 +251,10 @@ class VirtualLock(LockModel):
         return self._pipeline.receive(data)
 
     def take_pushes(self) -> list[bytes]:
-        """Unsolicited frames queued since the last call (e.g. the card number of an IC add)."""
+        """Unsolicited frames due since the last call: the card number of an IC add, a
+        fingerprint touch, a log-written push, the outcome of a Wi-Fi join (device clock)."""
         self.settle()
-        pushes, self.pushes = self.pushes, []
-        return pushes
+        return self.due_pushes()
 
     def error_reply(self, command: int, error: int) -> bytes:
         """A failure reply to ``command`` with error byte ``error``, under the current key."""
@@ -285,6 +287,7 @@ class VirtualLock(LockModel):
         self.new_session()
         self._pipeline.reset()
         self.pushes.clear()
+        self.delayed.clear()
         logger.debug("%s: disconnected (%s)", self.tag, state.value)
 
     # --- inspection ----------------------------------------------------------------
@@ -362,7 +365,7 @@ class VirtualLock(LockModel):
         Logged as KEYBOARD_PASSWORD_UNLOCK (4), ERROR_PASSWORD_UNLOCK (7) or,
         when double-locked, PASSCODE_UNLOCK_FAILED_LOCK_REVERSE (38).
         """
-        return lock_bench.enter_passcode(self, passcode)
+        return lock_bench.enter_passcode(self, passcode, self._push)
 
     def present_card(self, card: int) -> bool:
         """An IC card is held to the reader; True if it was enrolled or opened the lock.
@@ -391,5 +394,7 @@ class VirtualLock(LockModel):
             self.pushes.append(self.push_frame())
 
     def _push(self, reply: Reply) -> None:
-        if self.connection.connected:
-            self.pushes.append(self._pipeline.reply_frame(reply, self.current_key()))
+        self.push(reply)
+
+    def _frame_reply(self, reply: Reply) -> bytes:
+        return self._pipeline.reply_frame(reply, self.current_key())

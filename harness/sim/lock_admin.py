@@ -44,6 +44,7 @@ from ttlock_hil.protocol.messages import (
     ResetLock,
     Unlock,
     UnlockReply,
+    date_key,
 )
 
 from .lock_rules import Refused
@@ -125,6 +126,7 @@ def on_check_admin(lock: LockModel, request: CheckAdmin) -> CheckAdminReply:
     if request.flag_pos < lock.lock_flag_pos:
         raise Refused(LockError.KEY_FLAG_INVALID, "flag position below the lock's")
     challenge = lock.session.challenge = lock.random_u32()
+    lock.session.challenge_is_admin = True
     lock.session.uid = request.uid
     return CheckAdminReply(challenge)
 
@@ -136,14 +138,17 @@ def on_check_random(lock: LockModel, request: CheckRandom) -> EmptyReply:
 
 
 def on_check_user_time(lock: LockModel, request: CheckUserTime) -> CheckUserTimeReply:
+    """An e-key login. The window's dates are compared as the bytes ``(yy, MM, dd, HH, mm)``
+    arrived, so a BCD window (TTLOCK-BLE, docs/protocol.md §9.2) works as on hardware."""
     if request.flag_pos < lock.lock_flag_pos:
         raise Refused(LockError.KEY_FLAG_INVALID, "e-key flag position below the lock's")
-    now = lock.lock_date()
-    if now < request.start:
+    now = date_key(lock.lock_date())
+    if now < date_key(request.start):
         raise Refused(LockError.USER_TIME_INEFFECTIVE, f"e-key valid from {request.start}")
-    if now >= request.end:
+    if now >= date_key(request.end):
         raise Refused(LockError.USER_TIME_EXPIRED, f"e-key expired at {request.end}")
     challenge = lock.session.challenge = lock.random_u32()
+    lock.session.challenge_is_admin = False
     lock.session.uid = request.uid
     return CheckUserTimeReply(challenge)
 
@@ -165,7 +170,7 @@ def _operate(lock: LockModel, request: Unlock | FunctionLock) -> int:
 
 def on_unlock(lock: LockModel, request: Unlock) -> UnlockReply:
     uid = _operate(lock, request)
-    admin = lock.is_admin()
+    admin = lock.operates_as_admin()
     if lock.frozen and not admin:
         raise Refused(LockError.FROZEN, "the lock is frozen")
     if lock.double_locked and not admin:

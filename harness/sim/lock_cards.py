@@ -11,14 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
+from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.errormap import LockError
 from ttlock_hil.protocol.messages import (
-    END_OF_LIST,
+    FINGERPRINT_PAGING,
+    IC_PAGING,
+    CyclicAdd,
+    CyclicClear,
+    CyclicLoop,
+    CyclicRemove,
+    CyclicReply,
+    CyclicUserType,
     FrAckReply,
+    FrAdd,
+    FrAddedReply,
     FrAddProgressReply,
     FrAddStatus,
     FrClear,
@@ -28,6 +39,10 @@ from ttlock_hil.protocol.messages import (
     FrListReply,
     FrModify,
     FrQuery,
+    FrTemplateChunk,
+    FrTemplateChunkReply,
+    FrTemplateHeader,
+    FrTemplateReadyReply,
     IcAckReply,
     IcAdd,
     IcAddedReply,
@@ -41,19 +56,18 @@ from ttlock_hil.protocol.messages import (
     IcQuery,
     LogRecord,
     LogType,
+    Reply,
     Request,
+    cyclic_user,
+    template_checksum,
 )
 
-from .lock_rules import FOREVER, MAX_REPLY_PLAINTEXT, Refused, Validity, window
+from .lock_rules import FOREVER, Refused, Validity, window
 
 if TYPE_CHECKING:
     from .lock_model import LockModel
 
 __all__ = ["HANDLERS", "AddMode", "Enrolments"]
-
-_LIST_PAGE_HEADER: Final = 6
-_IC_ENTRY_SIZE: Final = 18
-_FR_ENTRY_SIZE: Final = 16
 
 
 class AddMode(Enum):
@@ -65,26 +79,64 @@ class AddMode(Enum):
 
 @dataclass(slots=True)
 class Enrolments:
-    """The IC cards and fingerprints the lock accepts, by number, with their windows."""
+    """The IC cards and fingerprints the lock accepts, by number, with their windows.
+
+    ``cyclic`` holds the weekly windows 0x70 gave a user (§10.3.5), by
+    ``(user type, user id bytes)``: a user with windows works only inside one.
+    """
 
     cards: dict[int, Validity] = field(default_factory=dict)
     fingerprints: dict[int, Validity] = field(default_factory=dict)
+    cyclic: dict[tuple[int, bytes], list[CyclicAdd]] = field(default_factory=dict)
 
 
-def _page_end(index: int, total: int) -> int:
-    return index if index < total else END_OF_LIST
+TEMPLATE_PACKET: Final = 28
+"""Template bytes the lock asks for per 0x06 op 7 chunk: the SDK's default packet length
+(§10.2.2); the value a real lock asks for is not known (our decision)."""
+
+
+@dataclass(slots=True, repr=False)
+class TemplateUpload:
+    """A fingerprint template arriving in chunks on this connection (§10.2.2)."""
+
+    header: FrTemplateHeader
+    received: bytearray = field(default_factory=bytearray)
+    next_seq: int = 0
+
+    def __repr__(self) -> str:
+        return f"TemplateUpload({len(self.received)}/{self.header.length} bytes)"
+
+
+def cyclic_allows(lock: LockModel, user_type: int, user: int, now: datetime) -> bool:
+    """Whether the 0x70 windows of a card or fingerprint let it work at ``now`` (none: yes)."""
+    windows = lock.memory.enrolments.cyclic.get((user_type, cyclic_user(user_type, user)))
+    if not windows:
+        return True
+    minute = now.hour * 60 + now.minute
+    for span in windows:
+        start, end = span.minutes()
+        if not start <= minute < end:
+            continue
+        if span.loop == CyclicLoop.WEEKLY and now.isoweekday() == span.weekday:
+            return True
+        if span.loop == CyclicLoop.DAILY:
+            return True
+        if span.loop == CyclicLoop.MONTH_DAY and now.day == span.day:
+            return True
+    return False
 
 
 # --- IC cards ---------------------------------------------------------------------------
 
 
 def on_ic_query(lock: LockModel, request: IcQuery) -> IcListReply:
-    items = list(lock.memory.enrolments.cards.items())
-    per_page = (MAX_REPLY_PLAINTEXT - _LIST_PAGE_HEADER) // _IC_ENTRY_SIZE
-    page = items[request.seq : request.seq + per_page]
-    entries = tuple(IcEntry(card, v.start, v.end or FOREVER) for card, v in page)
-    end = request.seq + len(page)
-    return IcListReply(lock.battery, _page_end(end, len(items)), entries)
+    """One card per reply, the cursor its position (index + 1 next, as TTLOCK-BLE saw);
+    after the last, ``nextSeq`` 0xFFFF with no card (docs/protocol.md §10.3.7)."""
+    cards = lock.memory.enrolments.cards.items()
+    positioned = [
+        (n, IcEntry(card, v.start, v.end or FOREVER)) for n, (card, v) in enumerate(cards)
+    ]
+    return IC_PAGING.answer(request.seq, positioned, lock.battery)
 
 
 def on_ic_enter_add(lock: LockModel, request: IcEnterAddMode) -> IcAddProgressReply:
@@ -132,19 +184,70 @@ def on_ic_modify(lock: LockModel, request: IcModify) -> IcAckReply:
 
 
 def on_fr_query(lock: LockModel, request: FrQuery) -> FrListReply:
-    items = list(lock.memory.enrolments.fingerprints.items())
-    per_page = (MAX_REPLY_PLAINTEXT - _LIST_PAGE_HEADER) // _FR_ENTRY_SIZE
-    page = items[request.seq : request.seq + per_page]
-    entries = tuple(FrEntry(fp, v.start, v.end or FOREVER) for fp, v in page)
-    end = request.seq + len(page)
-    return FrListReply(lock.battery, _page_end(end, len(items)), entries)
+    """One fingerprint per reply, like :func:`on_ic_query` (docs/protocol.md §10.3.7)."""
+    prints = lock.memory.enrolments.fingerprints.items()
+    positioned = [(n, FrEntry(fp, v.start, v.end or FOREVER)) for n, (fp, v) in enumerate(prints)]
+    return FINGERPRINT_PAGING.answer(request.seq, positioned, lock.battery)
 
 
 def on_fr_enter_add(lock: LockModel, request: FrEnterAddMode) -> FrAddProgressReply:
     if len(lock.memory.enrolments.fingerprints) >= lock.preset.fingerprint_capacity:
         raise Refused(LockError.NO_FREE_MEMORY, "fingerprint memory full")
     lock.session.add_mode = AddMode.FINGERPRINT
-    return FrAddProgressReply(lock.battery, FrAddStatus.ENTERED_ADD_MODE)
+    lock.session.touches = 0
+    # The longer status-2 form, with the number of touches the enrolment takes (§10.2.2).
+    total = lock.preset.fingerprint_touches
+    return FrAddProgressReply(lock.battery, FrAddStatus.ENTERED_ADD_MODE, total=total)
+
+
+def on_fr_add(lock: LockModel, request: FrAdd) -> FrAddedReply:
+    """0x06 op 2 with a known id: re-add a fingerprint (recovery, §10.2.2)."""
+    prints = lock.memory.enrolments.fingerprints
+    if request.fingerprint not in prints and len(prints) >= lock.preset.fingerprint_capacity:
+        raise Refused(LockError.NO_FREE_MEMORY, "fingerprint memory full")
+    prints[request.fingerprint] = window(request.start, request.end)
+    tail = request.fingerprint.to_bytes(6, "big")
+    lock.write_log(LogRecord(LogType.ADD_FR, lock.lock_date(), lock.battery, tail))
+    return FrAddedReply(lock.battery, request.fingerprint)
+
+
+def on_fr_template_header(lock: LockModel, request: FrTemplateHeader) -> FrTemplateReadyReply:
+    """A template is announced: the lock asks for it in :data:`TEMPLATE_PACKET`-byte chunks."""
+    if len(lock.memory.enrolments.fingerprints) >= lock.preset.fingerprint_capacity:
+        raise Refused(LockError.NO_FREE_MEMORY, "fingerprint memory full")
+    window(request.start, request.end)
+    lock.session.template = TemplateUpload(request)
+    return FrTemplateReadyReply(lock.battery, 0, TEMPLATE_PACKET)
+
+
+def on_fr_template_chunk(lock: LockModel, request: FrTemplateChunk) -> FrTemplateChunkReply:
+    """One chunk in order; after the last one the fingerprint is stored and the ordinary
+    ADD success follows the acknowledgement as a second reply (§10.2.2 step 6, *inf.*).
+
+    Our decisions: a chunk without a header, out of order, too long, or a template whose
+    length or checksum does not match its header is 0x20 INVALID_PARAM.
+    """
+    upload = lock.session.template
+    if upload is None:
+        raise Refused(LockError.INVALID_PARAM, "no template announced on this connection")
+    if request.seq != upload.next_seq or len(request.data) > TEMPLATE_PACKET:
+        lock.session.template = None
+        raise Refused(LockError.INVALID_PARAM, f"chunk {request.seq}, expected {upload.next_seq}")
+    upload.received += request.data
+    upload.next_seq += 1
+    header = upload.header
+    if len(upload.received) < header.length:
+        return FrTemplateChunkReply(lock.battery, request.seq)
+    lock.session.template = None
+    template = bytes(upload.received)
+    if len(template) != header.length or template_checksum(template) != header.checksum:
+        raise Refused(LockError.INVALID_PARAM, "template length or checksum differs from header")
+    new_id = int.from_bytes(lock.random(6), "big")
+    lock.memory.enrolments.fingerprints[new_id] = window(header.start, header.end)
+    tail = new_id.to_bytes(6, "big")
+    lock.write_log(LogRecord(LogType.ADD_FR, lock.lock_date(), lock.battery, tail))
+    lock.push(Reply.success(LockCommand.FR_MANAGE, FrAddedReply(lock.battery, new_id)))
+    return FrTemplateChunkReply(lock.battery, request.seq)
 
 
 def on_fr_delete(lock: LockModel, request: FrDelete) -> FrAckReply:
@@ -169,6 +272,65 @@ def on_fr_modify(lock: LockModel, request: FrModify) -> FrAckReply:
     return FrAckReply(lock.battery, 5)
 
 
+# --- cyclic windows (0x70, §10.3.5) ---------------------------------------------------------
+
+
+def _known_user(lock: LockModel, user_type: int, user: bytes) -> None:
+    number = int.from_bytes(user, "big")
+    enrolled = lock.memory.enrolments
+    if user_type == CyclicUserType.IC:
+        if number not in enrolled.cards:
+            raise Refused(LockError.IC_CARD_NOT_EXIST)
+    elif user_type == CyclicUserType.FINGERPRINT:
+        if number not in enrolled.fingerprints:
+            raise Refused(LockError.FINGER_PRINT_NOT_EXIST)
+    else:  # key fobs and faces are not modelled
+        raise Refused(LockError.INVALID_PARAM, f"user type {user_type} is not modelled")
+
+
+def on_cyclic_add(lock: LockModel, request: CyclicAdd) -> CyclicReply:
+    _known_user(lock, request.user_type, request.user)
+    start, end = request.minutes()
+    if start >= end or (request.loop == CyclicLoop.WEEKLY and not 1 <= request.weekday <= 7):
+        raise Refused(LockError.INVALID_PARAM, "impossible cyclic window")
+    windows = lock.memory.enrolments.cyclic.setdefault((request.user_type, request.user), [])
+    as_add = CyclicAdd(*[getattr(request, name) for name in _WINDOW_FIELDS])
+    if as_add not in windows:
+        windows.append(as_add)
+    return CyclicReply(lock.battery, 2)
+
+
+def on_cyclic_remove(lock: LockModel, request: CyclicRemove) -> CyclicReply:
+    windows = lock.memory.enrolments.cyclic.get((request.user_type, request.user), [])
+    as_add = CyclicAdd(*[getattr(request, name) for name in _WINDOW_FIELDS])
+    if as_add not in windows:
+        raise Refused(LockError.RECORD_NOT_EXIST, "no such cyclic window")
+    windows.remove(as_add)
+    return CyclicReply(lock.battery, 3)
+
+
+def on_cyclic_clear(lock: LockModel, request: CyclicClear) -> CyclicReply:
+    """Clear one user's windows, or every user's of the type for an empty id (§10.3.5)."""
+    cyclic = lock.memory.enrolments.cyclic
+    for key in [k for k in cyclic if k[0] == request.user_type]:
+        if not request.user or key[1] == request.user:
+            del cyclic[key]
+    return CyclicReply(lock.battery, 4)
+
+
+_WINDOW_FIELDS: Final = (
+    "user_type",
+    "user",
+    "loop",
+    "weekday",
+    "day",
+    "start_hour",
+    "start_minute",
+    "end_hour",
+    "end_minute",
+)
+
+
 HANDLERS: Final[Mapping[type[Request], Callable[[LockModel, Any], object]]] = MappingProxyType(
     {
         IcQuery: on_ic_query,
@@ -179,9 +341,15 @@ HANDLERS: Final[Mapping[type[Request], Callable[[LockModel, Any], object]]] = Ma
         IcModify: on_ic_modify,
         FrQuery: on_fr_query,
         FrEnterAddMode: on_fr_enter_add,
+        FrAdd: on_fr_add,
+        FrTemplateHeader: on_fr_template_header,
+        FrTemplateChunk: on_fr_template_chunk,
         FrDelete: on_fr_delete,
         FrClear: on_fr_clear,
         FrModify: on_fr_modify,
+        CyclicAdd: on_cyclic_add,
+        CyclicRemove: on_cyclic_remove,
+        CyclicClear: on_cyclic_clear,
     }
 )
 """Request type → handler, for the pipeline's dispatch."""

@@ -80,8 +80,20 @@ def on_device_info(lock: LockModel, request: ReadDeviceInfo) -> DeviceInfoReply:
         return DeviceInfoReply(parse_mac(lock.address)[::-1])
     if kind == DeviceInfoType.LOCK_CLOCK:
         return DeviceInfoReply(lock.lock_date().to_bytes())
-    if kind in _NB_INFO and not preset.has(Feature.NB_LOCK):
-        raise Refused(LockError.UNRECOGNISED_STEP, "not an NB-IoT lock")
+    if kind in _NB_INFO:
+        if not preset.has(Feature.NB_LOCK):
+            raise Refused(LockError.UNRECOGNISED_STEP, "not an NB-IoT lock")
+        if kind == DeviceInfoType.NB_RSSI:  # one signed byte (§10.3.3)
+            return DeviceInfoReply(preset.nb_rssi.to_bytes(1, "big", signed=True))
+        nb_texts = {
+            DeviceInfoType.NB_OPERATOR: preset.nb_operator,
+            DeviceInfoType.NB_IMEI: preset.nb_imei,
+            DeviceInfoType.NB_CARD: preset.nb_card,
+        }
+        return DeviceInfoReply.of_text(nb_texts[DeviceInfoType(kind)])
+    if kind == DeviceInfoType.PASSCODE_KEY_NUMBER and preset.has(Feature.PASSCODE_KEY_NUMBER):
+        # One byte (§10.3.3); our decision: the preset's passcode capacity, capped at 255.
+        return DeviceInfoReply(bytes([min(preset.passcode_capacity, 255)]))
     raise Refused(LockError.INVALID_PARAM, f"no device info item {kind}")
 
 

@@ -14,17 +14,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from ttlock_hil.protocol.errormap import LockError
 from ttlock_hil.protocol.messages import (
-    END_OF_LIST,
+    LOG_PAGING,
     NEW_RECORDS,
     GetOperateLog,
     LogRecord,
     OperateLogReply,
     Request,
 )
-
-from .lock_rules import Refused, fill_page
 
 if TYPE_CHECKING:
     from .lock_model import LockModel
@@ -49,34 +46,32 @@ class OperateLog:
     def has_unread(self) -> bool:
         return self.cursor < len(self.records)
 
-    def write(self, record: LogRecord) -> None:
-        """Append ``record``; beyond :data:`LOG_CAPACITY` the oldest one goes."""
+    def write(self, record: LogRecord) -> int:
+        """Append ``record``; beyond :data:`LOG_CAPACITY` the oldest one goes. Its record id."""
+        record_id = self.next_record_id
         self.records.append(record)
         self.next_record_id += 1
         if len(self.records) > LOG_CAPACITY:
             del self.records[0]
             self.cursor = max(0, self.cursor - 1)
+        return record_id
 
 
 def on_operate_log(lock: LockModel, request: GetOperateLog) -> OperateLogReply:
-    """Page through the log: ``seq`` = record index, NEW_RECORDS = unread ones.
+    """One record per reply, as hardware sends them (docs/protocol.md §10.3.7).
 
-    Our reading of the layout (§4.2 gives only the shape): ``total_len`` is the
-    byte length of the records in this reply (0 = none), ``seq`` the index to
-    ask for next, 0xFFFF once the last record was sent.
+    The cursor is the record's index in the log; ``seq = NEW_RECORDS`` starts at the
+    first record no app has read. Each reply's ``seq`` is the cursor of the next
+    record; past the last one the answer is an empty page (``totalLen`` 0), never an
+    error. Reading moves the lock's "read" cursor past what was sent.
     """
     log = lock.memory.log
-    start = log.cursor if request.seq == NEW_RECORDS else request.seq
-    if request.seq != NEW_RECORDS and start >= len(log.records):
-        raise Refused(LockError.RECORD_NOT_EXIST, f"no record {start}")
-    if start >= len(log.records):
-        return OperateLogReply(0)
-    page = fill_page(log.records, start, lambda record: len(record.encode()))
-    index = start + len(page)
-    log.cursor = max(log.cursor, index)
-    total = sum(len(record.encode()) for record in page)
-    next_seq = index if index < len(log.records) else END_OF_LIST
-    return OperateLogReply(total, next_seq, tuple(page))
+    cursor = log.cursor if request.seq == NEW_RECORDS else request.seq
+    positioned = list(enumerate(log.records))
+    reply = LOG_PAGING.answer(cursor, positioned, lock.battery)
+    if reply.records:
+        log.cursor = max(log.cursor, cursor + 1)
+    return reply
 
 
 HANDLERS: Final[Mapping[type[Request], Callable[[LockModel, Any], object]]] = MappingProxyType(

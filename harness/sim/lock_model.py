@@ -34,16 +34,18 @@ from typing import Final
 from ttlock_hil.protocol.connection import Auth, KeyChoice, LockConnection
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, parse_mac
 from ttlock_hil.protocol.frame import LockHeader
-from ttlock_hil.protocol.messages import Feature, LockDate, LogRecord
+from ttlock_hil.protocol.messages import Feature, LockDate, LogRecord, Reply
 from ttlock_hil.protocol.messages import LockState as BoltState
 
 from .bench_settings import BenchSetting
 from .device import Clock, ManualClock
 from .lock_admin import Pairing
-from .lock_cards import AddMode, Enrolments
+from .lock_cards import AddMode, Enrolments, TemplateUpload
+from .lock_hotel import HotelState, NbState
 from .lock_log import OperateLog
 from .lock_passcodes import Keypad
 from .lock_settings import LockSettings
+from .lock_wifi import WifiState
 from .presets import LockPreset, PresetError, RandomSource
 
 __all__ = ["LinkSession", "LockMemory", "LockModel"]
@@ -57,10 +59,17 @@ class LinkSession:
 
     challenge: int | None = None
     """The ``ps`` this connection's login was given (0x41 / 0x55)."""
+    challenge_is_admin: bool = False
+    """Whether that ps answered 0x41 (the admin's) rather than 0x55 (an e-key's): it
+    decides who 0x47/0x58 open as, even on a connection that stays admin (deviation 4)."""
     uid: int = 0
     """The uid the login presented (recorded with app operations)."""
     add_mode: AddMode | None = None
     """What the reader or sensor enrols next (0x05/0x06 op 2)."""
+    touches: int = 0
+    """Touches of the sensor so far in this fingerprint enrolment."""
+    template: TemplateUpload | None = None
+    """A fingerprint template being uploaded (0x06 op 2 header, then op 7 chunks)."""
 
 
 @dataclass(slots=True)
@@ -72,6 +81,9 @@ class LockMemory:
     enrolments: Enrolments = field(default_factory=Enrolments)
     log: OperateLog = field(default_factory=OperateLog)
     settings: LockSettings = field(default_factory=LockSettings)
+    wifi: WifiState = field(default_factory=WifiState)
+    hotel: HotelState = field(default_factory=HotelState)
+    nb: NbState = field(default_factory=NbState)
 
 
 def random_source(rng: RandomSource | None) -> Callable[[int], bytes]:
@@ -148,12 +160,35 @@ class LockModel:
         self.session = LinkSession()
         self.pushes: list[bytes] = []
         """Unsolicited frames waiting for the transport (``take_pushes``)."""
+        self.delayed: list[tuple[datetime, bytes]] = []
+        """Unsolicited frames due at a device-clock time (a Wi-Fi join's outcome)."""
+        self.frame_reply: Callable[[Reply], bytes] | None = None
+        """Frames a reply under the current key (set by the lock that hosts this model)."""
         self.memory = LockMemory()
 
     def wipe(self) -> None:
         """Forget everything stored: no key, no admin, no credentials, factory settings."""
         self.memory = LockMemory()
         self.lock_flag_pos = 0
+
+    def push(self, reply: Reply, *, after: float = 0.0) -> None:
+        """Send ``reply`` unsolicited on the current connection, ``after`` s of device clock
+        from now (nothing when nobody is connected: the link carries it or nothing does)."""
+        if not self.connection.connected or self.frame_reply is None:
+            return
+        frame = self.frame_reply(reply)
+        if after <= 0:
+            self.pushes.append(frame)
+        else:
+            self.delayed.append((self.clock.now() + timedelta(seconds=after), frame))
+
+    def due_pushes(self) -> list[bytes]:
+        """Every unsolicited frame due now, in order; they leave the queue."""
+        now = self.clock.now()
+        due = [frame for when, frame in self.delayed if when <= now]
+        self.delayed = [(when, frame) for when, frame in self.delayed if when > now]
+        pushes, self.pushes = [*self.pushes, *due], []
+        return pushes
 
     def new_session(self) -> None:
         """A fresh per-connection state (a new link, or a reset)."""
@@ -190,8 +225,9 @@ class LockModel:
         """What the current connection has proved."""
         return self.connection.auth
 
-    def is_admin(self) -> bool:
-        return self.connection.auth in (Auth.ADMIN, Auth.ADMIN_CHALLENGED)
+    def operates_as_admin(self) -> bool:
+        """Whether 0x47/0x58 now open as the admin (the challenge came from 0x41)."""
+        return self.session.challenge_is_admin
 
     # --- keys -------------------------------------------------------------------------
 
@@ -260,8 +296,9 @@ class LockModel:
 
     # --- the log ------------------------------------------------------------------------
 
-    def write_log(self, record: LogRecord) -> None:
-        self.memory.log.write(record)
+    def write_log(self, record: LogRecord) -> int:
+        """Append ``record`` to the operate log; its record id."""
+        return self.memory.log.write(record)
 
     def app_record(self, log_type: int) -> tuple[LogRecord, int]:
         """Log an operation of this connection's login; the record and its id."""
@@ -272,13 +309,17 @@ class LockModel:
         self.write_log(record)
         return record, record_id
 
-    def physical_unlock(self, success: LogRecord, reversed_: LogRecord) -> bool:
-        """Keypad/card/finger opening: refused when frozen, double-locked or flat."""
+    def physical_unlock(
+        self, success: LogRecord, reversed_: LogRecord
+    ) -> tuple[bool, tuple[LogRecord, int] | None]:
+        """Keypad/card/finger opening: refused when frozen, double-locked or flat.
+
+        Returns whether the bolt opened and the log record written with its id (none
+        when a frozen or flat lock ignores the attempt).
+        """
         if self.frozen or self.battery <= self.preset.low_battery:
-            return False
+            return False, None
         if self.double_locked:
-            self.write_log(reversed_)
-            return False
+            return False, (reversed_, self.write_log(reversed_))
         self.open_bolt()
-        self.write_log(success)
-        return True
+        return True, (success, self.write_log(success))

@@ -41,7 +41,16 @@ from ttlock_hil.protocol.frame import LOCK_TRAILER, LockFrame, encode_lock_comma
 from ttlock_hil.protocol.messages import LOCK_MESSAGES, Feature, Reply, Request, decode_request
 from ttlock_hil.protocol.reassembly import FrameReassembler
 
-from . import lock_admin, lock_cards, lock_info, lock_log, lock_passcodes, lock_settings
+from . import (
+    lock_admin,
+    lock_cards,
+    lock_hotel,
+    lock_info,
+    lock_log,
+    lock_passcodes,
+    lock_settings,
+    lock_wifi,
+)
 from .lock_model import LockModel
 from .lock_rules import Refused
 from .presets import ReplyOverride
@@ -65,6 +74,19 @@ FEATURE_OF_COMMAND: Final[Mapping[int, int]] = MappingProxyType(
         _C.AUDIO_MANAGE: _F.AUDIO_MANAGEMENT,
         _C.GET_ADMIN_CODE: _F.GET_ADMIN_CODE,
         _C.CONFIGURE_PASSAGE_MODE: _F.PASSAGE_MODE,
+        # docs/protocol.md §10: the rest of the command set
+        _C.INIT_PASSWORDS: _F.PASSCODE,
+        _C.CYCLIC_CMD: _F.CYCLIC_IC_OR_FP,
+        _C.CONFIGURE_HOTEL_DATA: _F.HOTEL_LOCK,
+        _C.CONFIGURE_NB_ADDRESS: _F.NB_LOCK,
+        _C.NB_ACTIVATE_CONFIGURATION: _F.NB_ACTIVATE,
+        _C.WIFI_SCAN: _F.WIFI_LOCK,
+        _C.WIFI_CONFIG_AP: _F.WIFI_LOCK,
+        _C.WIFI_CONFIG_SERVER: _F.WIFI_LOCK,
+        _C.WIFI_CONFIG_STATIC_IP: _F.WIFI_LOCK_SUPPORT_STATIC_IP,
+        _C.WIFI_GET_INFO: _F.WIFI_LOCK,
+        _C.WIFI_CONFIG_ACCOUNT: _F.WIFI_LOCK,
+        _C.WIFI_SLEEP_MODE: _F.SUPPORT_WIFI_SLEEP_MODE_TIMES_SETTING,
     }
 )
 """Opcode → the feature bit (§4.3 step 5) a lock must report to accept it (§4.3 step 6)."""
@@ -89,6 +111,8 @@ HANDLERS: Final = _merged(
     lock_cards.HANDLERS,
     lock_log.HANDLERS,
     lock_settings.HANDLERS,
+    lock_wifi.HANDLERS,
+    lock_hotel.HANDLERS,
 )
 """Request type → the handler of the feature it belongs to (every request of
 :data:`ttlock_hil.protocol.messages.LOCK_MESSAGES` has one; a test checks)."""

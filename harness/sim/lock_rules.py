@@ -5,8 +5,9 @@
   the pipeline turns it into the failure reply.
 * When a stored credential (passcode, card, fingerprint) works: its
   :class:`Validity` window.
-* How much one reply may carry: lists are paged below
-  :data:`MAX_REPLY_PLAINTEXT` (:func:`fill_page`).
+
+Lists are paged by the protocol's own declaration
+(:mod:`ttlock_hil.protocol.messages.paging`, one item per reply as hardware does).
 
 The feature modules (``lock_admin``, ``lock_info``, ``lock_passcodes``,
 ``lock_cards``, ``lock_log``, ``lock_settings``) build on these; nothing here
@@ -15,7 +16,6 @@ knows a feature.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
@@ -24,26 +24,14 @@ from ttlock_hil.protocol.messages import LockDate
 
 __all__ = [
     "FOREVER",
-    "MAX_REPLY_PLAINTEXT",
     "PERMANENT",
     "Refused",
     "Validity",
     "check_int",
-    "fill_page",
     "window",
 ]
 
 T = TypeVar("T")
-
-MAX_REPLY_PLAINTEXT: Final = 111
-"""Largest reply plaintext a page of a list carries (ciphertext 112 bytes).
-
-The vendor reads the length byte as a *signed* Java byte (docs/protocol.md §1.1), so
-ciphertexts above 127 bytes would break it; lists are paged below that.
-"""
-
-_PAGE_HEADER: Final = 2 + 4
-"""``[total_len u16][seq u16]`` plus the echo and status bytes of the envelope (§4.1, §4.2)."""
 
 
 class Refused(Exception):
@@ -76,19 +64,6 @@ def window(start: LockDate, end: LockDate | None) -> Validity:
     if end is not None and end <= start:
         raise Refused(LockError.INVALID_PARAM, "validity ends before it starts")
     return Validity(start, end)
-
-
-def fill_page(items: Sequence[T], start: int, size_of: Callable[[T], int]) -> list[T]:
-    """The items from ``start`` that fit one reply (at least one, if any are left)."""
-    page: list[T] = []
-    size = _PAGE_HEADER
-    for item in items[start:]:
-        encoded = size_of(item)
-        if page and size + encoded > MAX_REPLY_PLAINTEXT:
-            break
-        page.append(item)
-        size += encoded
-    return page
 
 
 def check_int(name: str, value: int, low: int, high: int, *, secret: bool = False) -> None:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ttlock_hil.protocol.errormap import LockError
 from ttlock_hil.protocol.messages import (
+    END_OF_SHORT_LIST,
+    PASSAGE_MODE_PAGING,
     AudioQuery,
     AudioReply,
     AudioSet,
@@ -38,20 +40,21 @@ from ttlock_hil.protocol.messages import (
     ShowPasswordQuery,
     ShowPasswordReply,
     ShowPasswordSet,
+    SwitchItem,
+    SwitchQuery,
+    SwitchReply,
+    SwitchSet,
 )
 
-from .lock_rules import MAX_REPLY_PLAINTEXT, Refused
+from .lock_rules import Refused
 
 if TYPE_CHECKING:
     from .lock_model import LockModel
 
 __all__ = ["HANDLERS", "PASSAGE_MODE_END", "LockSettings"]
 
-PASSAGE_MODE_END: Final = 0xFF
-"""``seq`` of the last passage-mode page (our choice, like 0xFFFF ends IC/FR lists)."""
-
-_PASSAGE_ENTRY_SIZE: Final = 7
-_PASSAGE_PAGE_HEADER: Final = 5
+PASSAGE_MODE_END: Final = END_OF_SHORT_LIST
+"""``seq`` of the reply that ends the passage-mode list (§10.3.7)."""
 
 
 @dataclass(slots=True)
@@ -66,6 +69,9 @@ class LockSettings:
     remote_unlock: bool = False
     show_password: bool = True
     passage_modes: list[PassageModeEntry] = field(default_factory=list)
+    switches: int = 0
+    """0x68 item values (:class:`SwitchItem` bits). Our decision: every switch off at the
+    factory — for 0x80 that means a Wi-Fi lock starts power saving (§10.1.9)."""
 
 
 # --- auto-lock, remote unlock, passcode display, audio ------------------------------------
@@ -114,10 +120,11 @@ def on_audio_set(lock: LockModel, request: AudioSet) -> AudioReply:
 
 
 def on_audio_volume(lock: LockModel, request: AudioSetVolume) -> AudioReply:
-    if not lock.preset.has(Feature.SOUND_VOLUME_AND_LANGUAGE):
-        raise Refused(LockError.INVALID_COMMAND, "no volume control on this model")
-    lock.memory.settings.audio = True
-    lock.memory.settings.volume = request.level
+    """Sound on at a volume level. A model without volume control (no feature bit 43)
+    answers SUCCESS and changes nothing, as two physical locks did (issue 13 deviation 5)."""
+    if lock.preset.has(Feature.SOUND_VOLUME_AND_LANGUAGE):
+        lock.memory.settings.audio = True
+        lock.memory.settings.volume = request.level
     return AudioReply(lock.battery, 2)
 
 
@@ -142,12 +149,10 @@ def _check_passage(entry: PassageModeEntry) -> None:
 
 
 def on_passage_query(lock: LockModel, request: PassageModeQuery) -> PassageModeListReply:
-    periods = lock.memory.settings.passage_modes
-    per_page = (MAX_REPLY_PLAINTEXT - _PASSAGE_PAGE_HEADER) // _PASSAGE_ENTRY_SIZE
-    page = periods[request.seq : request.seq + per_page]
-    end = request.seq + len(page)
-    next_seq = end if end < len(periods) else PASSAGE_MODE_END
-    return PassageModeListReply(lock.battery, next_seq, tuple(page))
+    """One period per reply; the reply that ends the list (``nextSeq`` 0xFF) carries none,
+    since the SDK does not read its records (docs/protocol.md §10.3.7)."""
+    positioned = list(enumerate(lock.memory.settings.passage_modes))
+    return PASSAGE_MODE_PAGING.answer(request.seq, positioned, lock.battery)
 
 
 def on_passage_add(lock: LockModel, request: PassageModeAdd) -> PassageModeAckReply:
@@ -173,6 +178,42 @@ def on_passage_clear(lock: LockModel, request: PassageModeClear) -> PassageModeA
     return PassageModeAckReply(lock.battery, 4)
 
 
+# --- switches (0x68, §10.1.9) -----------------------------------------------------------
+
+_SWITCH_FEATURES: Final = (
+    (SwitchItem.TAMPER_ALERT, Feature.TAMPER_ALERT),
+    (SwitchItem.RESET_BUTTON, Feature.RESET_BUTTON),
+    (SwitchItem.PRIVACY_LOCK, Feature.PRIVACY_LOCK),
+    (SwitchItem.UNLOCK_DIRECTION, Feature.UNLOCK_DIRECTION),
+    (SwitchItem.WIFI_LONG_CONNECTION, Feature.WIFI_LOCK),
+)
+"""Which feature bit gives a lock which switch item (our reading of the names, §10.1.9)."""
+
+
+def switch_items(lock: LockModel) -> int:
+    """The 0x68 items this model has (0: it answers 0x68 with 0x1B)."""
+    return sum(item for item, feature in _SWITCH_FEATURES if lock.preset.has(feature))
+
+
+def on_switch_query(lock: LockModel, request: SwitchQuery) -> SwitchReply:
+    items = switch_items(lock)
+    if not items:
+        raise Refused(LockError.INVALID_COMMAND, "no switch items on this model")
+    return SwitchReply(lock.battery, 1, items, lock.memory.settings.switches & items)
+
+
+def on_switch_set(lock: LockModel, request: SwitchSet) -> SwitchReply:
+    """Set the values of the items named; items the model lacks are 0x20 (our decision)."""
+    items = switch_items(lock)
+    if not items:
+        raise Refused(LockError.INVALID_COMMAND, "no switch items on this model")
+    if request.items & ~items:
+        raise Refused(LockError.INVALID_PARAM, f"switch items {request.items:#x} not all here")
+    settings = lock.memory.settings
+    settings.switches = (settings.switches & ~request.items) | (request.values & request.items)
+    return SwitchReply(lock.battery, 2)
+
+
 HANDLERS: Final[Mapping[type[Request], Callable[[LockModel, Any], object]]] = MappingProxyType(
     {
         AutoLockQuery: on_auto_lock_query,
@@ -188,6 +229,8 @@ HANDLERS: Final[Mapping[type[Request], Callable[[LockModel, Any], object]]] = Ma
         PassageModeAdd: on_passage_add,
         PassageModeDelete: on_passage_delete,
         PassageModeClear: on_passage_clear,
+        SwitchQuery: on_switch_query,
+        SwitchSet: on_switch_set,
     }
 )
 """Request type → handler, for the pipeline's dispatch."""

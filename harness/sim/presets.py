@@ -152,6 +152,15 @@ def _check_mac(preset: str, name: str, value: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class WifiNetwork:
+    """A Wi-Fi network a G2 gateway or a Wi-Fi lock can see (and join with ``password``)."""
+
+    ssid: str
+    rssi: int = -55
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class LockPreset:
     """One lock model (see the module docstring for where each value comes from).
 
@@ -188,6 +197,22 @@ class LockPreset:
     fingerprint_touches: int = 4
     operate_refusal: int = 0x12
     overrides: tuple[ReplyOverride, ...] = ()
+    wifi_networks: tuple[WifiNetwork, ...] = ()
+    """What a Wi-Fi lock's scan (0xF2) finds and may join (0xF3), §10.1."""
+    wifi_join_seconds: float = 0.0
+    """Device-clock seconds between 0xF3's "processing" answer and its outcome; §10.5 item 4
+    leaves the delay open (the vendor app waits about 7 s, §10.1.3)."""
+    wifi_mac: str | None = None
+    """The Wi-Fi MAC 0xF6 reports (§10.1.6); invented for the presets."""
+    nb_operator: str = ""
+    nb_imei: str = ""
+    nb_card: str = ""
+    nb_rssi: int = 0
+    """NB-IoT device info items 7-10 (0x90, §10.3.3); invented for the presets."""
+    manufacturer: str = "Sciener"
+    """Device Information 2a29. Our decision: §10.4 found the characteristic on a real lock
+    but no source gives its string; "Sciener" only follows TTLOCK-BLE's wording for the
+    two locks it read (docs/protocol.md §10.4, *inf.*)."""
 
     def __post_init__(self) -> None:
         if self.header.is_legacy:
@@ -203,6 +228,10 @@ class LockPreset:
                 raise PresetError(f"preset {self.name!r}: {name} must be >= 0")
         if self.fingerprint_touches < 1:
             raise PresetError(f"preset {self.name!r}: fingerprint_touches must be >= 1")
+        if self.wifi_join_seconds < 0:
+            raise PresetError(f"preset {self.name!r}: wifi_join_seconds must be >= 0")
+        if self.wifi_mac is not None:
+            _check_mac(self.name, "wifi_mac", self.wifi_mac)
         object.__setattr__(self, "features", frozenset(int(bit) for bit in self.features))
 
     @property
@@ -219,15 +248,6 @@ class LockPreset:
     def evolve(self, **changes: Any) -> LockPreset:
         """A copy with some values changed (a firmware variant, more capacity…)."""
         return replace(self, **changes)
-
-
-@dataclass(frozen=True, slots=True)
-class WifiNetwork:
-    """A Wi-Fi network a G2 gateway can see (and join with ``password``)."""
-
-    ssid: str
-    rssi: int = -55
-    password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +324,13 @@ _KEYPAD_FEATURES: Final = frozenset(
 V3_LOCK_HEADER: Final = LockHeader(5, 3, 2, 1, 1)
 """The header every captured V3 reply carries (docs/protocol.md §2.1)."""
 
+_HOME_NETWORKS: Final = (
+    # The gateway.config_wifi_0x02 vector configures "MyWiFi" / "secret123" (§7).
+    WifiNetwork("MyWiFi", rssi=-48, password="secret123"),
+    WifiNetwork("Lab-5G", rssi=-63, password="correct horse"),
+    WifiNetwork("Guest", rssi=-80, password=""),
+)
+
 _LOCKS: Final = (
     LockPreset(
         name="v3-keypad",
@@ -325,7 +352,13 @@ _LOCKS: Final = (
         description="V3 door lock with keypad, IC card reader and fingerprint sensor",
         header=V3_LOCK_HEADER,
         features=(_KEYPAD_FEATURES - {_F.PASSWORD_DISPLAY_OR_HIDE, _F.CONFIG_GATEWAY_UNLOCK})
-        | {_F.IC, _F.FINGER_PRINT, _F.SOUND_VOLUME_AND_LANGUAGE},
+        | {
+            _F.IC,
+            _F.FINGER_PRINT,
+            _F.SOUND_VOLUME_AND_LANGUAGE,
+            _F.CYCLIC_IC_OR_FP,
+            _F.CYCLIC_PASSCODE_RECOVERY,
+        },
         model="SN9161",  # invented
         hardware="2.1",
         firmware="6.2.1.230410",
@@ -354,13 +387,25 @@ _LOCKS: Final = (
     LockPreset(
         name="v3-wifi",
         description=(
-            "V3 Wi-Fi door lock with keypad; the Wi-Fi commands 0xF2-0xFA have no documented "
-            "layout yet and are answered 0x1B INVALID_COMMAND"
+            "V3 Wi-Fi door lock with keypad: scan, join, server, static IP, Wi-Fi info, "
+            "account, power-saving windows and the long-connection switch (§10.1)"
         ),
         header=V3_LOCK_HEADER,
         features=frozenset(
-            {_F.PASSCODE, _F.AUTO_LOCK, _F.MODIFY_PASSCODE, _F.MANUAL_LOCK, _F.PASSAGE_MODE}
+            {
+                _F.PASSCODE,
+                _F.AUTO_LOCK,
+                _F.MODIFY_PASSCODE,
+                _F.MANUAL_LOCK,
+                _F.PASSAGE_MODE,
+                _F.WIFI_LOCK,
+                _F.WIFI_LOCK_SUPPORT_STATIC_IP,
+                _F.SUPPORT_WIFI_SLEEP_MODE_TIMES_SETTING,
+                _F.POWER_SAVER_SUPPORT_WIFI,
+            }
         ),
+        wifi_networks=_HOME_NETWORKS,
+        wifi_mac="F0:9E:4A:77:21:C9",  # invented: the BLE MAC + 1
         model="WF16",  # invented
         hardware="3.0",
         firmware="6.5.0.240105",
@@ -370,13 +415,50 @@ _LOCKS: Final = (
         battery=90,
         passcode_capacity=250,
     ),
-)
-
-_HOME_NETWORKS: Final = (
-    # The gateway.config_wifi_0x02 vector configures "MyWiFi" / "secret123" (§7).
-    WifiNetwork("MyWiFi", rssi=-48, password="secret123"),
-    WifiNetwork("Lab-5G", rssi=-63, password="correct horse"),
-    WifiNetwork("Guest", rssi=-80, password=""),
+    LockPreset(
+        name="v3-hotel",
+        description="V3 hotel lock: IC cards, hotel parameters and lift floors (0x64, §10.3.4)",
+        header=V3_LOCK_HEADER,
+        features=frozenset(
+            {_F.PASSCODE, _F.IC, _F.AUTO_LOCK, _F.MANUAL_LOCK, _F.HOTEL_LOCK, _F.CYCLIC_IC_OR_FP}
+        ),
+        model="H8",  # invented
+        hardware="1.2",
+        firmware="6.3.2.220815",
+        manufacture_date="20220815",
+        name_prefix="H8",
+        mac="D4:3A:9B:10:20:30",
+        battery=85,
+        passcode_capacity=100,
+        card_capacity=500,
+    ),
+    LockPreset(
+        name="v3-nb",
+        description="V3 NB-IoT lock with keypad: server address and wake-up settings (§10.3.3)",
+        header=V3_LOCK_HEADER,
+        features=frozenset(
+            {
+                _F.PASSCODE,
+                _F.AUTO_LOCK,
+                _F.MANUAL_LOCK,
+                _F.NB_LOCK,
+                _F.NB_ACTIVATE,
+                _F.PASSCODE_KEY_NUMBER,
+            }
+        ),
+        model="N5",  # invented
+        hardware="1.1",
+        firmware="6.4.0.230301",
+        manufacture_date="20230301",
+        name_prefix="N5",
+        mac="C6:11:22:33:44:55",
+        battery=70,
+        passcode_capacity=150,
+        nb_operator="46000",  # invented
+        nb_imei="867451040000001",  # invented
+        nb_card="89860000000000000001",  # invented
+        nb_rssi=-85,
+    ),
 )
 
 _GATEWAYS: Final = (

@@ -594,9 +594,10 @@ def test_full_init_then_admin_login_then_user_unlock_in_memory() -> None:
     for command in (C.CHECK_ADMIN, C.CHECK_RANDOM, C.AUTO_LOCK_MANAGE):
         assert exchange(app, lock, command, ok=True).success
     assert exchange(app, lock, C.CHECK_USER_TIME, ok=True).success
-    assert (app.auth, lock.auth) == (Auth.USER_CHALLENGED, Auth.USER_CHALLENGED)
+    # The admin login stays for the whole connection (issue 13 deviation 4).
+    assert (app.auth, lock.auth) == (Auth.ADMIN, Auth.ADMIN)
     assert exchange(app, lock, C.UNLOCK, ok=True).success
-    assert not exchange(app, lock, C.RESET_LOCK, ok=True).success
+    assert exchange(app, lock, C.RESET_LOCK, ok=True).success
 
 
 # --------------------------------------------------------------------------- stateful
@@ -797,5 +798,11 @@ def test_gate_of_unknown_commands_defaults_to_admin(command: int) -> None:
         C.CHECK_RANDOM,
         C.UNLOCK,
         C.FUNCTION_LOCK,
+        # §10.1.1: the Wi-Fi lock's scan, join, IP, server and info come before any login.
+        C.WIFI_SCAN,
+        C.WIFI_CONFIG_AP,
+        C.WIFI_CONFIG_STATIC_IP,
+        C.WIFI_CONFIG_SERVER,
+        C.WIFI_GET_INFO,
     }:
         assert gate is Gate.ADMIN

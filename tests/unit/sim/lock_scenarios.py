@@ -12,11 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from ttlock_hil.harness.sim.device import ManualClock
 from ttlock_hil.harness.sim.lock import VirtualLock
 from ttlock_hil.harness.sim.presets import LockPreset, ReplyOverride, lock_preset
-from ttlock_hil.protocol.app import FinalRule, Stray
+from ttlock_hil.protocol.app import FinalRule, Replied, Stray
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY
 from ttlock_hil.protocol.errormap import LockError, lock_error_code
@@ -24,7 +25,12 @@ from ttlock_hil.protocol.errors import MessageError
 from ttlock_hil.protocol.frame import LOCK_TRAILER, build_lock_frame, encode_lock_command
 from ttlock_hil.protocol.messages import (
     END_OF_LIST,
+    FINGERPRINT_PAGING,
+    IC_PAGING,
+    LOG_PAGING,
     NEW_RECORDS,
+    PASSAGE_MODE_PAGING,
+    PASSCODE_PAGING,
     PERMANENT_END,
     PERMANENT_START,
     AddAdmin,
@@ -51,9 +57,7 @@ from ttlock_hil.protocol.messages import (
     FrClear,
     FrDelete,
     FrEnterAddMode,
-    FrListReply,
     FrModify,
-    FrQuery,
     FunctionLockReply,
     GetAdminCode,
     GetAesKey,
@@ -71,10 +75,10 @@ from ttlock_hil.protocol.messages import (
     IcModify,
     IcQuery,
     Initialization,
+    ListPaging,
     LockDate,
     LockState,
     LockTimeReply,
-    LogRecord,
     LogType,
     OperateFinished,
     OperateLogReply,
@@ -183,6 +187,31 @@ async def admin(driver: Driver, lock: VirtualLock) -> LockClient:
     app = await LockClient.open(driver, lock)
     await app.login_admin(ADMIN_PS, UNLOCK_KEY)
     return app
+
+
+async def read_all(
+    app: LockClient, paging: ListPaging[Any, Any, Any], first: int | None = None
+) -> tuple[list[Any], int]:
+    """Read a whole list the way the protocol pages it; its items and the replies it took."""
+    items: list[Any] = []
+    asked: list[int] = []
+    cursor: int | None = paging.first if first is None else first
+    while cursor is not None:
+        asked.append(cursor)
+        reply = await app.data(paging.request(cursor))
+        items.extend(paging.items(reply))
+        cursor = paging.follow(reply, asked)
+        assert len(asked) < 500, "the list never ended"
+    return items, len(asked)
+
+
+async def enrol_finger(app: LockClient, lock: VirtualLock, finger: int) -> None:
+    """Enrol ``finger`` through the sensor: one touch per progress reply (§10.2.2)."""
+    await app.request(FrEnterAddMode(), final=ends_with(FrAddedReply))
+    while finger not in lock.fingerprints:
+        lock.present_finger(finger)
+    while not isinstance(await app.next_reply(), Replied):
+        pass
 
 
 def date(dt: datetime) -> LockDate:
@@ -593,28 +622,21 @@ async def the_admin_code_may_not_equal_the_delete_code_16(driver: Driver) -> Non
 
 
 @scenario
-async def the_passcode_list_pages_until_the_bare_end(driver: Driver) -> None:
+async def the_passcode_list_pages_one_per_reply_until_the_bare_end(driver: Driver) -> None:
     lock = paired_lock()
     app = await admin(driver, lock)
     start, end = window(0, 5)
     codes = [f"{n:06d}" for n in range(100_000, 100_012)]
     for code in codes:
         assert (await app.request(PasscodeAdd(PasscodeType.PERIOD, code, start, end))).ok
-    seen: list[str] = []
-    seq = 0
-    pages = 0
-    while True:
-        page = await app.data(GetPasscodeList(seq))
-        assert isinstance(page, PasscodeListReply)
-        if page.total_len == 0:
-            break
-        pages += 1
-        seen += [entry.passcode for entry in page.entries]
-        assert all(entry.end == end for entry in page.entries)
-        assert page.next_seq is not None
-        seq = page.next_seq
-    assert seen == codes
-    assert pages > 1  # one reply cannot carry twelve entries
+    entries, replies = await read_all(app, PASSCODE_PAGING)
+    assert [entry.passcode for entry in entries] == codes
+    assert all(entry.end == end for entry in entries)
+    assert replies == len(codes) + 1  # one item per reply (§10.3.7), then the bare 00 00
+    first = await app.data(GetPasscodeList(0))
+    assert isinstance(first, PasscodeListReply)
+    assert first.next_seq == 20  # a memory offset, not an index (our decision)
+    assert first.total_len == 2 + len(first.entries[0].encode())
     await app.close()
 
 
@@ -628,9 +650,8 @@ async def keypad_use_is_logged_and_read_back(driver: Driver) -> None:
     assert not lock.enter_passcode("000000")
     lock.double_locked = True
     assert not lock.enter_passcode("864200")
-    log = await app.data(GetOperateLog(NEW_RECORDS))
-    assert isinstance(log, OperateLogReply)
-    assert [(r.log_type, r.passcode) for r in log.records] == [
+    records, _ = await read_all(app, LOG_PAGING)
+    assert [(r.log_type, r.passcode) for r in records] == [
         (LogType.KEYBOARD_PASSWORD_UNLOCK, "864200"),
         (LogType.ERROR_PASSWORD_UNLOCK, "000000"),
         (LogType.PASSCODE_UNLOCK_FAILED_LOCK_REVERSE, "864200"),
@@ -650,10 +671,9 @@ async def an_ic_card_add_pushes_the_card_number_as_a_second_reply(driver: Driver
     assert lock.present_card(0xDEADBEEF)
     added = (await app.next_reply()).message
     assert added == IcAddedReply(lock.battery, 0xDEADBEEF)
-    listing = await app.data(IcQuery(0))
-    assert isinstance(listing, IcListReply)
-    assert [c.card for c in listing.cards] == [0xDEADBEEF]
-    assert listing.next_seq == END_OF_LIST
+    cards, replies = await read_all(app, IC_PAGING)
+    assert ([c.card for c in cards], replies) == ([0xDEADBEEF], 2)
+    assert await app.data(IcQuery(1)) == IcListReply(lock.battery, END_OF_LIST)
     # Outside add mode a presented card is an unlock attempt, logged.
     assert lock.present_card(0xDEADBEEF)
     assert not lock.present_card(0x12345678)
@@ -693,20 +713,21 @@ async def ic_cards_are_added_modified_deleted_and_missing_ones_are_24(driver: Dr
 
 
 @scenario
-async def a_fingerprint_add_streams_progress_then_the_new_id(driver: Driver) -> None:
+async def a_fingerprint_add_reports_each_touch_then_the_new_id(driver: Driver) -> None:
     lock = paired_lock("v3-fingerprint-ic")
     app = await admin(driver, lock)
+    touches = lock.preset.fingerprint_touches
     entered = (await app.request(FrEnterAddMode(), final=ends_with(FrAddedReply))).message
-    assert entered == FrAddProgressReply(lock.battery, FrAddStatus.ENTERED_ADD_MODE)
-    assert lock.present_finger(0x0000AABBCCDD)
-    for _ in range(lock.preset.fingerprint_touches - 1):
+    assert entered == FrAddProgressReply(lock.battery, FrAddStatus.ENTERED_ADD_MODE, total=touches)
+    for touch in range(1, touches):
+        assert not lock.present_finger(0x0000AABBCCDD)
         step = (await app.next_reply()).message
-        assert step == FrAddProgressReply(lock.battery, FrAddStatus.PROGRESS)
+        assert step == FrAddProgressReply(lock.battery, FrAddStatus.PROGRESS, touch, touches)
+    assert lock.present_finger(0x0000AABBCCDD)
     done = (await app.next_reply()).message
     assert done == FrAddedReply(lock.battery, 0x0000AABBCCDD)
-    listing = await app.data(FrQuery(0))
-    assert isinstance(listing, FrListReply)
-    assert [f.fingerprint for f in listing.fingerprints] == [0x0000AABBCCDD]
+    prints, _ = await read_all(app, FINGERPRINT_PAGING)
+    assert [f.fingerprint for f in prints] == [0x0000AABBCCDD]
     assert lock.present_finger(0x0000AABBCCDD)
     assert not lock.present_finger(0x000000000001)
     assert [r.log_type for r in lock.log][-2:] == [LogType.FR_UNLOCK, LogType.FR_UNLOCK_FAILED]
@@ -721,10 +742,10 @@ async def fingerprints_are_modified_deleted_and_missing_ones_are_26(driver: Driv
     assert await app.error(FrDelete(42)) == E.FINGER_PRINT_NOT_EXIST
     assert await app.error(FrModify(42, start, end)) == E.FINGER_PRINT_NOT_EXIST
     await app.request(FrEnterAddMode(), final=ends_with(FrAddedReply))
-    lock.present_finger()  # the lock picks the id
-    for _ in range(lock.preset.fingerprint_touches - 1):
-        await app.next_reply()
-    added = (await app.next_reply()).message
+    for _ in range(lock.preset.fingerprint_touches):
+        lock.present_finger()  # one touch each; the lock picks the id
+        answer = await app.next_reply()
+    added = answer.message
     assert isinstance(added, FrAddedReply)
     assert added.fingerprint in lock.fingerprints
     assert (await app.request(FrModify(added.fingerprint, start, end))).ok
@@ -739,32 +760,26 @@ async def fingerprints_are_modified_deleted_and_missing_ones_are_26(driver: Driv
 
 
 @scenario
-async def the_operate_log_pages_and_a_missing_record_is_31(driver: Driver) -> None:
+async def the_operate_log_comes_one_record_per_reply_and_ends_empty(driver: Driver) -> None:
     lock = paired_lock()
     for n in range(12):
         lock.enter_passcode(f"{n:06d}")  # twelve failed keypad tries
     app = await LockClient.open(driver, lock)  # the log is open without a login (§4.2)
-    records: list[LogRecord] = []
-    seq = 0
-    pages = 0
-    while seq != END_OF_LIST:
-        page = await app.data(GetOperateLog(seq))
-        assert isinstance(page, OperateLogReply)
-        assert page.total_len == sum(len(r.encode()) for r in page.records)
-        assert page.seq is not None
-        records += page.records
-        seq = page.seq
-        pages += 1
-    assert pages > 1
+    records, replies = await read_all(app, LOG_PAGING, first=0)
     assert [r.passcode for r in records] == [f"{n:06d}" for n in range(12)]
-    assert await app.error(GetOperateLog(12)) == E.RECORD_NOT_EXIST
-    assert lock_error_code(E.RECORD_NOT_EXIST).code == 31
+    assert replies == 13  # one record per reply (§10.3.7), then totalLen 0
+    page = await app.data(GetOperateLog(3))
+    assert isinstance(page, OperateLogReply)
+    assert (len(page.records), page.seq) == (1, 4)
+    assert page.total_len == 2 + len(page.records[0].encode())
+    # Past the last record: an empty page, never an error (§10.3.7).
+    assert await app.data(GetOperateLog(12)) == OperateLogReply(0)
+    assert await app.data(GetOperateLog(60000)) == OperateLogReply(0)
     # New records only: everything was read, then one more comes.
     assert await app.data(GetOperateLog(NEW_RECORDS)) == OperateLogReply(0)
     lock.enter_passcode("999999")
-    fresh = await app.data(GetOperateLog(NEW_RECORDS))
-    assert isinstance(fresh, OperateLogReply)
-    assert [r.passcode for r in fresh.records] == ["999999"]
+    fresh, _ = await read_all(app, LOG_PAGING)
+    assert [r.passcode for r in fresh] == ["999999"]
     await app.close()
 
 
@@ -814,13 +829,15 @@ async def auto_lock_is_queried_set_bounded_and_closes_the_bolt(driver: Driver) -
 
 
 @scenario
-async def audio_is_switched_and_volume_needs_the_feature(driver: Driver) -> None:
+async def audio_is_switched_and_volume_is_a_no_op_without_the_feature(driver: Driver) -> None:
     lock = paired_lock()
     app = await admin(driver, lock)
     assert await app.data(AudioQuery()) == AudioReply(lock.battery, 1, True)
     assert await app.data(AudioSet(False)) == AudioReply(lock.battery, 2)
     assert await app.data(AudioQuery()) == AudioReply(lock.battery, 1, False)
-    assert await app.error(AudioSetVolume(4)) == E.INVALID_COMMAND
+    # A beeper-only model answers SUCCESS and changes nothing (issue 13 deviation 5).
+    assert await app.data(AudioSetVolume(4)) == AudioReply(lock.battery, 2)
+    assert await app.data(AudioQuery()) == AudioReply(lock.battery, 1, False)
     await app.close()
     other = paired_lock("v3-fingerprint-ic")
     app = await admin(driver, other)
@@ -854,9 +871,10 @@ async def passage_mode_periods_are_added_listed_deleted_and_cleared(driver: Driv
     assert await app.error(PassageModeAdd(extra)) == E.NO_FREE_MEMORY
     impossible = PassageModeEntry(PassageModeType.WEEKLY, 8, 0, 25, 0, 12, 0)
     assert await app.error(PassageModeAdd(impossible)) == E.INVALID_PARAM
-    listing = await app.data(PassageModeQuery(0))
-    assert isinstance(listing, PassageModeListReply)
-    assert listing.entries == (weekdays, monthly)
+    periods, replies = await read_all(app, PASSAGE_MODE_PAGING)
+    assert (periods, replies) == ([weekdays, monthly], 3)
+    # The reply that ends the list carries no record: the SDK would not read it (§10.3.7).
+    assert await app.data(PassageModeQuery(2)) == PassageModeListReply(lock.battery, 0xFF)
     assert await app.error(PassageModeDelete(extra)) == E.RECORD_NOT_EXIST
     assert (await app.request(PassageModeDelete(weekdays))).ok
     assert lock.passage_modes == (monthly,)
@@ -878,7 +896,7 @@ async def unsupported_commands_and_missing_features_are_27(driver: Driver) -> No
     )
     assert await app.error(IcQuery(0)) == E.INVALID_COMMAND
     assert await app.error(AudioQuery()) == E.INVALID_COMMAND
-    for opcode in (LockCommand.ENTER_DFU_MODE, LockCommand.WIFI_SCAN, 0x99):
+    for opcode in (LockCommand.ENTER_DFU_MODE, LockCommand.WIFI_SCAN, LockCommand.LAMP, 0x99):
         reply = await app.request(opcode, b"")
         assert (reply.command, reply.error_byte) == (opcode, E.INVALID_COMMAND)
     assert lock_error_code(E.INVALID_COMMAND).code == 27
