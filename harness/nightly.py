@@ -320,6 +320,7 @@ def pytest_command(
     bench: str,
     extra: Sequence[str] = (),
     junit_name: str = JUNIT_NAME,
+    tier: str = "virtual",
 ) -> list[str]:
     """The pytest invocation of a night (run from the project root).
 
@@ -341,6 +342,7 @@ def pytest_command(
         *settings,
         str(suite),
         f"--hil-config={config_file}",
+        f"--hil-tier={tier}",
         f"--hil-trace-dir={night_dir / TRACES_DIR}",
         f"--hil-results={night_dir / RESULTS_LINES_NAME}",
         f"--junitxml={night_dir / junit_name}",
@@ -499,6 +501,7 @@ def _preflight(
     extra: Sequence[str],
     stop: _StopRequest,
     grace_s: float,
+    tier: str = "virtual",
 ) -> _Collection:
     """Collect the suite with the night's arguments: pytest's verdict on them, no night yet."""
     lines: list[str] = []
@@ -509,6 +512,7 @@ def _preflight(
             night_dir=Path(temp),
             bench=bench,
             extra=[*extra, "--collect-only", "-q"],
+            tier=tier,
         )
         status, _ = _run_pytest(
             command, cwd=project_root(), output=lines.append, stop=stop, grace_s=grace_s
@@ -548,6 +552,7 @@ def run_nightly(
     output: Callable[[str], None] | None = None,
     reruns: int = DEFAULT_RERUNS,
     stop_grace_s: float = STOP_GRACE_S,
+    tier: str = "virtual",
 ) -> NightlyOutcome:
     """Run one night (see the module docstring) and return where everything went.
 
@@ -561,7 +566,8 @@ def run_nightly(
     ``junit-rerun-N.xml``. A test that passes on a rerun counts as passed with
     ``attempts > 1`` — the report lists it as passed on retry; ``junit.xml`` keeps
     the first run as it happened. ``stop_grace_s``: how long pytest gets to stop
-    after a forwarded SIGTERM/SIGINT before its process group is killed.
+    after a forwarded SIGTERM/SIGINT before its process group is killed. ``tier``: where
+    the config's ``sim:`` devices live for the night (``--hil-tier``, docs/tiers.md).
 
     Raises :class:`~ttlock_hil.harness.benchlock.BenchBusy` when another nightly
     holds the bench, :class:`NightlyError` for arguments pytest refuses (nothing
@@ -587,6 +593,7 @@ def run_nightly(
             extra=pytest_args,
             stop=stop,
             grace_s=stop_grace_s,
+            tier=tier,
         )
         if stop.signum is not None:
             raise NightlyStopped(stop.signum)
@@ -620,6 +627,7 @@ def run_nightly(
                 night_dir=night_dir,
                 bench=config.lab,
                 extra=pytest_args,
+                tier=tier,
             )
             status, stopped = _run_pytest(
                 command, cwd=project_root(), output=output, stop=stop, grace_s=stop_grace_s
@@ -635,6 +643,7 @@ def run_nightly(
                     bench=config.lab,
                     extra=[*pytest_args, "--last-failed", "--last-failed-no-failures=none"],
                     junit_name=f"junit-rerun-{attempt}.xml",
+                    tier=tier,
                 )
                 status, stopped = _run_pytest(
                     rerun, cwd=project_root(), output=output, stop=stop, grace_s=stop_grace_s

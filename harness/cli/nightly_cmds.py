@@ -56,6 +56,7 @@ from ttlock_hil.harness.report.html import (
     write_text,
 )
 from ttlock_hil.harness.report.render_text import lost_coverage_groups, print_diff
+from ttlock_hil.harness.tiers import TIERS
 
 
 def register(subparsers: Any) -> None:
@@ -87,6 +88,12 @@ def _register_nightly(subparsers: Any) -> None:
     )
     nightly.add_argument(
         "--suite", metavar="DIR", help="the test directory to run (default: tests/hil)"
+    )
+    nightly.add_argument(
+        "--tier",
+        choices=TIERS,
+        default="virtual",
+        help="where the config's sim: devices live for the night (default: virtual; docs/tiers.md)",
     )
     nightly.add_argument(
         "--reruns",
@@ -122,6 +129,7 @@ def nightly_run(args: argparse.Namespace) -> int:
             suite=args.suite,
             pytest_args=extra,
             reruns=DEFAULT_RERUNS if args.reruns is None else args.reruns,
+            tier=args.tier,
         )
     except (ConfigError, NightlyError, ReportError) as exc:
         raise CliError(str(exc)) from None

@@ -864,3 +864,23 @@ def test_a_second_nightly_on_the_same_bench_is_refused(
     with HistoryStore.open(tmp_path / "history.sqlite", create=False) as store:
         (only,) = store.list_nights()  # the first's, stopped; nothing of the refused one
     assert only.interrupted == "SIGTERM"
+
+
+def test_the_night_runs_on_the_tier_it_is_given(tmp_path: Path) -> None:
+    command = pytest_command(
+        tmp_path / "suite",
+        config_file=tmp_path / "lab.yaml",
+        night_dir=tmp_path / "night",
+        bench="bench-01",
+        tier="bluez",
+    )
+    assert "--hil-tier=bluez" in command
+    default = pytest_command(
+        tmp_path / "suite", config_file=tmp_path / "lab.yaml", night_dir=tmp_path, bench="b"
+    )
+    assert "--hil-tier=virtual" in default
+
+
+def test_nightly_refuses_an_unknown_tier(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nightly", "--tier", "radio"]) == 2
+    assert "invalid choice: 'radio'" in capsys.readouterr().err
