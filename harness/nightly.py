@@ -616,6 +616,7 @@ def run_nightly(
             git_sha=git_sha(),
             selection=selection_of(pytest_args, deselected=collection.deselected),
             redacted=config.redact,
+            tier=tier,
         )
         with HistoryStore.open(store_path) as store:
             night_id = store.begin_night(meta)

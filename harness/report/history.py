@@ -65,7 +65,7 @@ __all__ = [
     "history_path",
 ]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """``PRAGMA user_version`` of stores this ttlock-hil writes (and the newest it reads)."""
 
 APPLICATION_ID: Final = 0x54544C48
@@ -91,7 +91,8 @@ CREATE TABLE nights (
     seed_codes_asserted TEXT NOT NULL DEFAULT '[]',  -- JSON list of ints
     selection TEXT,                         -- what narrowed the run, NULL: the whole suite
     interrupted TEXT,                       -- the signal that stopped it, e.g. SIGTERM
-    redacted INTEGER NOT NULL DEFAULT 1 CHECK (redacted IN (0, 1))
+    redacted INTEGER NOT NULL DEFAULT 1 CHECK (redacted IN (0, 1)),
+    tier TEXT NOT NULL DEFAULT 'virtual'    -- where the sim: devices ran (docs/tiers.md)
 );
 CREATE TABLE devices (
     night_id TEXT NOT NULL REFERENCES nights(night_id) ON DELETE CASCADE,
@@ -136,6 +137,9 @@ ALTER TABLE nights ADD COLUMN selection TEXT;
 ALTER TABLE nights ADD COLUMN interrupted TEXT;
 ALTER TABLE nights ADD COLUMN redacted INTEGER NOT NULL DEFAULT 1 CHECK (redacted IN (0, 1));
 ALTER TABLE devices ADD COLUMN config TEXT
+""",
+    2: """
+ALTER TABLE nights ADD COLUMN tier TEXT NOT NULL DEFAULT 'virtual'
 """,
 }
 
@@ -434,7 +438,8 @@ class HistoryStore:
                 night_id = f"{base}-{suffix}"
             db.execute(
                 "INSERT INTO nights (night_id, started, complete, bench, harness_version, "
-                "plugin_version, git_sha, selection, redacted) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                "plugin_version, git_sha, selection, redacted, tier) "
+                "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     night_id,
                     meta.started.isoformat(),
@@ -444,6 +449,7 @@ class HistoryStore:
                     meta.git_sha,
                     meta.selection,
                     int(meta.redacted),
+                    meta.tier,
                 ),
             )
             db.executemany(
@@ -671,6 +677,7 @@ class HistoryStore:
                 selection=row["selection"],
                 interrupted=row["interrupted"],
                 redacted=bool(row["redacted"]),
+                tier=row["tier"],
             )
         except (ReportError, ValueError, TypeError) as exc:
             raise StoreUnusable(

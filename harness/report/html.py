@@ -501,7 +501,8 @@ def _summary(report: NightReport) -> str:
         f"{counts[Outcome.ERROR]} errors, {counts[Outcome.SKIPPED]} skipped, "
         f"{counts[Outcome.XFAILED]} xfailed · {_duration(night.duration_s)} · "
         f"{devices} device{'s' if devices != 1 else ''} · bench {_e(night.bench)} · "
-        f"plugin {_e(night.plugin_version)} · ttlock-hil {_e(night.harness_version)}{sha}"
+        f"plugin {_e(night.plugin_version)} · tier {_e(night.tier)} · "
+        f"ttlock-hil {_e(night.harness_version)}{sha}"
     )
     started = f"started {_e(night.started.isoformat())}"
     if night.finished is not None:

@@ -72,11 +72,13 @@ CodeOrTimeout: TypeAlias = int | Literal["timeout"] | None
 FORMAT: Final = "ttlock-hil/night"
 """The ``format`` key of ``results.json``, so a reader can tell what it holds."""
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 """Bumped when ``results.json`` changes incompatibly; :meth:`Night.from_dict` refuses newer.
 
 Version 2 added ``selection``, ``interrupted`` and ``redacted`` to a night and ``config``
 to a device; version 1 documents read back with their defaults (a whole, redacted night).
+Version 3 added ``tier`` (where the lab's simulated devices ran, docs/tiers.md); older
+documents read back as ``virtual``.
 """
 
 _NIGHT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -466,9 +468,11 @@ class NightMeta:
     night_id: str | None = None
     selection: str | None = None
     redacted: bool = True
+    tier: str = "virtual"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started", _aware("night", "started", self.started))
+        _check_str("night", "tier", self.tier)
         object.__setattr__(self, "devices", tuple(self.devices))
         for name in ("bench", "harness_version", "plugin_version"):
             _check_str("night", name, getattr(self, name))
@@ -492,6 +496,7 @@ class NightMeta:
         started: datetime | None = None,
         selection: str | None = None,
         redacted: bool = True,
+        tier: str = "virtual",
     ) -> NightMeta:
         """The meta of a night starting now (or at ``started``).
 
@@ -506,6 +511,7 @@ class NightMeta:
             git_sha=git_sha,
             selection=selection,
             redacted=redacted,
+            tier=tier,
         )
 
 
@@ -538,6 +544,7 @@ class Night:
     selection: str | None = None
     interrupted: str | None = None
     redacted: bool = True
+    tier: str = "virtual"
 
     def __post_init__(self) -> None:
         _check_night_id(self.night_id)
@@ -603,6 +610,7 @@ class Night:
             night_id=self.night_id,
             selection=self.selection,
             redacted=self.redacted,
+            tier=self.tier,
         )
 
     @property
@@ -678,6 +686,7 @@ class Night:
             "selection": self.selection,
             "interrupted": self.interrupted,
             "redacted": self.redacted,
+            "tier": self.tier,
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:

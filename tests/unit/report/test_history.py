@@ -22,7 +22,7 @@ from ttlock_hil.harness.report.history import (
     HistoryStore,
     history_path,
 )
-from ttlock_hil.harness.report.model import TIMEOUT, Night, Outcome
+from ttlock_hil.harness.report.model import TIMEOUT, Night, NightMeta, Outcome
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -473,7 +473,7 @@ def test_a_version_1_store_is_migrated_and_keeps_working(tmp_path: Path) -> None
         assert [c.name for c in diff.regressions] == ["b"]
     db = sqlite3.connect(path)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         columns = {row[1] for row in db.execute("PRAGMA table_info(nights)")}
         assert {"selection", "interrupted", "redacted"} <= columns
     finally:
@@ -557,3 +557,11 @@ def test_each_device_is_known_from_the_last_night_that_listed_it(store: HistoryS
     assert devices["front-door"].config == '{"a": 1}'
     assert devices["gw-g2"] == DEVICES[2]
     assert store.last_devices(last.night_id)["front-door"] == DEVICES[0]
+
+
+def test_the_tier_a_night_ran_on_is_kept(tmp_path: Path) -> None:
+    meta = NightMeta.starting(bench="bench", plugin_version="3.1.0", tier="bluez")
+    with HistoryStore.open(tmp_path / "h.sqlite") as store:
+        night_id = store.begin_night(meta)
+        assert store.load_night(night_id).tier == "bluez"
+        assert store.load_night(night_id).to_dict()["tier"] == "bluez"
