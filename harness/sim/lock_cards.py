@@ -136,7 +136,9 @@ def on_ic_query(lock: LockModel, request: IcQuery) -> IcListReply:
     positioned = [
         (n, IcEntry(card, v.start, v.end or FOREVER)) for n, (card, v) in enumerate(cards)
     ]
-    return IC_PAGING.answer(request.seq, positioned, lock.battery)
+    return IC_PAGING.answer(
+        request.seq, positioned, lock.battery, per_page=lock.preset.items_per_page
+    )
 
 
 def on_ic_enter_add(lock: LockModel, request: IcEnterAddMode) -> IcAddProgressReply:
@@ -187,7 +189,9 @@ def on_fr_query(lock: LockModel, request: FrQuery) -> FrListReply:
     """One fingerprint per reply, like :func:`on_ic_query` (docs/protocol.md §10.3.7)."""
     prints = lock.memory.enrolments.fingerprints.items()
     positioned = [(n, FrEntry(fp, v.start, v.end or FOREVER)) for n, (fp, v) in enumerate(prints)]
-    return FINGERPRINT_PAGING.answer(request.seq, positioned, lock.battery)
+    return FINGERPRINT_PAGING.answer(
+        request.seq, positioned, lock.battery, per_page=lock.preset.items_per_page
+    )
 
 
 def on_fr_enter_add(lock: LockModel, request: FrEnterAddMode) -> FrAddProgressReply:

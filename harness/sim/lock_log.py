@@ -68,9 +68,9 @@ def on_operate_log(lock: LockModel, request: GetOperateLog) -> OperateLogReply:
     log = lock.memory.log
     cursor = log.cursor if request.seq == NEW_RECORDS else request.seq
     positioned = list(enumerate(log.records))
-    reply = LOG_PAGING.answer(cursor, positioned, lock.battery)
+    reply = LOG_PAGING.answer(cursor, positioned, lock.battery, per_page=lock.preset.items_per_page)
     if reply.records:
-        log.cursor = max(log.cursor, cursor + 1)
+        log.cursor = max(log.cursor, cursor + len(reply.records))
     return reply
 
 

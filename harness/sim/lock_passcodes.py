@@ -246,7 +246,9 @@ def on_passcode_list(lock: LockModel, request: GetPasscodeList) -> PasscodeListR
     positioned = [
         (entry.slot * PASSCODE_SLOT_BYTES, _list_entry(code, entry)) for code, entry in stored
     ]
-    return PASSCODE_PAGING.answer(request.seq, positioned, lock.battery)
+    return PASSCODE_PAGING.answer(
+        request.seq, positioned, lock.battery, per_page=lock.preset.items_per_page
+    )
 
 
 def on_init_passwords(lock: LockModel, request: InitPasswords) -> AckReply:

@@ -152,7 +152,9 @@ def on_passage_query(lock: LockModel, request: PassageModeQuery) -> PassageModeL
     """One period per reply; the reply that ends the list (``nextSeq`` 0xFF) carries none,
     since the SDK does not read its records (docs/protocol.md §10.3.7)."""
     positioned = list(enumerate(lock.memory.settings.passage_modes))
-    return PASSAGE_MODE_PAGING.answer(request.seq, positioned, lock.battery)
+    return PASSAGE_MODE_PAGING.answer(
+        request.seq, positioned, lock.battery, per_page=lock.preset.items_per_page
+    )
 
 
 def on_passage_add(lock: LockModel, request: PassageModeAdd) -> PassageModeAckReply:

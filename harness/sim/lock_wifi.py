@@ -124,7 +124,9 @@ def on_config_account(lock: LockModel, request: WifiConfigAccount) -> AckReply:
 
 def on_sleep_query(lock: LockModel, request: WifiSleepQuery) -> ReplyData:
     positioned = list(enumerate(lock.memory.wifi.sleep_windows))
-    return WIFI_SLEEP_PAGING.answer(request.seq, positioned, lock.battery)
+    return WIFI_SLEEP_PAGING.answer(
+        request.seq, positioned, lock.battery, per_page=lock.preset.items_per_page
+    )
 
 
 def on_sleep_add(lock: LockModel, request: WifiSleepAdd) -> WifiSleepAckReply:

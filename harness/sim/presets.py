@@ -209,6 +209,9 @@ class LockPreset:
     nb_card: str = ""
     nb_rssi: int = 0
     """NB-IoT device info items 7-10 (0x90, §10.3.3); invented for the presets."""
+    items_per_page: int = 1
+    """Items a list reply carries: hardware sends one (§10.3.7); a larger value rehearses a
+    firmware that packs several, which a client must read just the same."""
     manufacturer: str = "Sciener"
     """Device Information 2a29. Our decision: §10.4 found the characteristic on a real lock
     but no source gives its string; "Sciener" only follows TTLOCK-BLE's wording for the
@@ -230,6 +233,8 @@ class LockPreset:
             raise PresetError(f"preset {self.name!r}: fingerprint_touches must be >= 1")
         if self.wifi_join_seconds < 0:
             raise PresetError(f"preset {self.name!r}: wifi_join_seconds must be >= 0")
+        if self.items_per_page < 1:
+            raise PresetError(f"preset {self.name!r}: items_per_page must be >= 1")
         if self.wifi_mac is not None:
             _check_mac(self.name, "wifi_mac", self.wifi_mac)
         object.__setattr__(self, "features", frozenset(int(bit) for bit in self.features))

@@ -18,21 +18,29 @@ from ttlock_hil.harness.credentials import CredentialStore, LockCredentials
 from ttlock_hil.harness.errors import ConfigError, DeviceError, InvalidParameters, TTLockError
 from ttlock_hil.harness.expect import expect_code
 from ttlock_hil.harness.lab import Lab
-from ttlock_hil.harness.lock import EKeyWindow, Lock
-from ttlock_hil.harness.sim.device import ManualClock
+from ttlock_hil.harness.lock import CallInterrupted, EKeyWindow, Lock
+from ttlock_hil.harness.sim import Fault
+from ttlock_hil.harness.sim.device import Clock, ManualClock
 from ttlock_hil.harness.sim.lock import VirtualLock
+from ttlock_hil.harness.sim.presets import create_device, lock_preset
 from ttlock_hil.harness.trace import read_trace
 from ttlock_hil.protocol.codes import Code
 from ttlock_hil.protocol.commands import LockCommand
 from ttlock_hil.protocol.connection import Auth
 from ttlock_hil.protocol.messages import (
+    CyclicUserType,
     Feature,
+    HotelParam,
+    HotelSet,
     LockDate,
     LockState,
     LogType,
+    NbAwakeMode,
+    NbAwakeTime,
     PassageModeEntry,
     PassageModeType,
     PasscodeType,
+    SwitchItem,
 )
 
 from .conftest import DEADLINE, build_config, lock_entry, make_lab
@@ -49,6 +57,8 @@ def config(tmp_path: Path) -> LabConfig:
             lock_entry("back-door", "v3-fingerprint-ic"),
             lock_entry("shed", "v3-padlock"),
             lock_entry("office", "v3-wifi"),
+            lock_entry("hotel", "v3-hotel"),
+            lock_entry("nb", "v3-nb"),
         ],
         timeouts={"scan": 1.0, "connect": 1.0, "command": 1.0},
     )
@@ -422,8 +432,14 @@ async def test_fingerprints_enrol_list_delete_clear(lab: Lab) -> None:
     lock = await initialised(lab, "back-door")
     device = virtual(lab, "back-door")
     async with asyncio.timeout(DEADLINE):
+        touches = device.preset.fingerprint_touches
+
+        def touch_until_enrolled() -> None:  # one reply per touch (§10.2.2)
+            for _ in range(touches):
+                device.present_finger(0xABCDEF)
+
         fingerprint = await lock.add_fingerprint(
-            on_ready=lambda: device.present_finger(0xABCDEF), deadline=2.0, end=datetime(2027, 1, 1)
+            on_ready=touch_until_enrolled, deadline=2.0, end=datetime(2027, 1, 1)
         )
         assert fingerprint == 0xABCDEF
         assert [entry.fingerprint for entry in await lock.list_fingerprints()] == [0xABCDEF]
@@ -499,3 +515,349 @@ async def test_every_error_names_device_command_and_trace(lab: Lab) -> None:
     assert error.command == LockCommand.MANAGE_KEYBOARD_PASSWORD
     assert error.trace_path == lock.trace_path
     assert str(lock.trace_path) in str(error)
+
+
+# --- lists: one item per reply, as hardware pages (docs/protocol.md §10.3.7) ---------------
+
+
+def count_tx(path: Path, command: int) -> int:
+    return tx_commands(path).count(command)
+
+
+async def test_every_list_is_read_one_item_per_request(lab: Lab) -> None:
+    lock = await initialised(lab, "back-door")
+    device = virtual(lab, "back-door")
+    start = LockDate(2026, 1, 1)
+    async with asyncio.timeout(DEADLINE):
+        for n in range(3):
+            await lock.add_passcode(f"40{n}000", start=start)
+            await lock.add_ic_card(0x100 + n)
+            await lock.add_fingerprint_by_id(0xF00 + n)
+            await lock.add_passage_mode(PassageModeEntry(1, n + 1, 0, 8, 0, 9, 0))
+        before = {c: count_tx(lock.trace_path, c) for c in (0x07, 0x05, 0x06, 0x66)}
+        assert len(await lock.list_passcodes()) == 3
+        assert len(await lock.list_ic_cards()) == 3
+        assert len(await lock.list_fingerprints()) == 3
+        assert len(await lock.passage_modes()) == 3
+    after = {c: count_tx(lock.trace_path, c) for c in (0x07, 0x05, 0x06, 0x66)}
+    assert {c: after[c] - before[c] for c in after} == {0x07: 4, 0x05: 4, 0x06: 4, 0x66: 4}
+    assert len(device.passcodes) == 3
+
+
+def paging_factory(per_page: int) -> object:
+    def factory(
+        preset: str,
+        /,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        clock: Clock | None = None,
+        rng: object = None,
+        credentials: object = None,
+    ) -> object:
+        record = lock_preset(preset).evolve(items_per_page=per_page)
+        return create_device(record, name=name, address=address, clock=clock, rng=rng)  # type: ignore[arg-type]
+
+    return factory
+
+
+async def test_pages_with_several_items_are_read_whole(config: LabConfig) -> None:
+    # A firmware that packs three items per reply (the preset's items_per_page).
+    lab = make_lab(config, clock=ManualClock(NOW), device_factory=paging_factory(3))  # type: ignore[arg-type]
+    try:
+        lock = await initialised(lab, "back-door")
+        async with asyncio.timeout(DEADLINE):
+            for n in range(7):
+                await lock.add_passcode(f"50{n}000", start=LockDate(2026, 1, 1))
+                await lock.add_ic_card(0x200 + n)
+            before = count_tx(lock.trace_path, 0x07), count_tx(lock.trace_path, 0x05)
+            codes = [e.passcode for e in await lock.list_passcodes()]
+            cards = [e.card for e in await lock.list_ic_cards()]
+        assert codes == [f"50{n}000" for n in range(7)]
+        assert cards == [0x200 + n for n in range(7)]
+        after = count_tx(lock.trace_path, 0x07), count_tx(lock.trace_path, 0x05)
+        assert (after[0] - before[0], after[1] - before[1]) == (4, 4)  # 3 + 3 + 1, then the end
+    finally:
+        await lab.aclose()
+
+
+# --- a link drop between the requests of one call (issue 18 defect 2) -----------------------
+
+NEVER = {Code.NO_PERMISSION.value, Code.USER_NOT_LOGGED_IN.value}
+"""Permission codes a drop must never turn into (the lock would not answer them on one link)."""
+
+
+@pytest.mark.parametrize(
+    ("command", "skip"),
+    [
+        (LockCommand.CHECK_ADMIN, 0),
+        (LockCommand.CHECK_RANDOM, 0),
+        *[(LockCommand.READ_DEVICE_INFO, k) for k in range(5)],
+    ],
+    ids=lambda v: v.name if isinstance(v, LockCommand) else str(v),
+)
+async def test_device_info_logs_in_again_after_a_drop_and_reads_every_item(
+    lab: Lab, command: LockCommand, skip: int
+) -> None:
+    await (await initialised(lab)).aclose()
+    async with lab.lock("front-door") as lock, asyncio.timeout(DEADLINE):
+        await lock.features()  # so that the clock item is read too: five 0x90 requests
+        await lock.disconnect()
+        lab.virtual("front-door").faults.add(
+            Fault.DROP_LINK_AFTER_REPLY, command=command, skip=skip
+        )
+        info = await lock.device_info()
+    device = virtual(lab)
+    assert (info.model, info.firmware) == ("S202F", device.preset.firmware)
+    assert info.clock is not None
+    events = [r["decoded"].get("event") for r in read_trace(lock.trace_path)]
+    last = command is LockCommand.READ_DEVICE_INFO and skip == 4  # nothing follows that drop
+    assert ("login-again" in events) is not last
+    codes = {r.get("code") for r in read_trace(lock.trace_path)}
+    assert not codes & NEVER
+
+
+@pytest.mark.parametrize("skip", range(4))
+async def test_a_paged_list_resumes_after_a_drop_between_pages(lab: Lab, skip: int) -> None:
+    lock = await initialised(lab)
+    async with asyncio.timeout(DEADLINE):
+        for n in range(3):
+            await lock.add_passcode(f"60{n}000", start=LockDate(2026, 1, 1))
+        lab.virtual("front-door").faults.add(
+            Fault.DROP_LINK_AFTER_REPLY, command=LockCommand.PWD_LIST, skip=skip
+        )
+        listed = [e.passcode for e in await lock.list_passcodes()]
+    assert listed == [f"60{n}000" for n in range(3)]  # each once, in order
+    codes = {r.get("code") for r in read_trace(lock.trace_path)}
+    assert not codes & NEVER
+
+
+async def test_the_operation_log_resumes_on_a_new_link_without_a_login(lab: Lab) -> None:
+    lock = await initialised(lab)
+    async with asyncio.timeout(DEADLINE):
+        await lock.operation_log()
+        for _ in range(3):
+            await lock.unlock()
+        lab.virtual("front-door").faults.add(
+            Fault.DROP_LINK_AFTER_REPLY, command=LockCommand.GET_OPERATE_LOG, skip=1
+        )
+        records = await lock.operation_log()
+    assert [r.log_type for r in records] == [LogType.MOBILE_UNLOCK] * 3
+
+
+INIT_STEPS = [
+    LockCommand.GET_AES_KEY,
+    LockCommand.ADD_ADMIN,
+    LockCommand.TIME_CALIBRATE,
+    LockCommand.SEARCH_DEVICE_FEATURE,
+    LockCommand.AUDIO_MANAGE,
+    LockCommand.SHOW_PASSWORD,
+    LockCommand.AUTO_LOCK_MANAGE,
+    LockCommand.GET_ADMIN_CODE,
+    LockCommand.CONTROL_REMOTE_UNLOCK,
+    LockCommand.OPERATE_FINISHED,
+    *[LockCommand.READ_DEVICE_INFO] * 5,
+]
+
+
+def _step_name(command: LockCommand, occurrence: int) -> str:
+    if command is LockCommand.READ_DEVICE_INFO:
+        return f"READ_DEVICE_INFO item {[1, 2, 3, 4, 6][occurrence]}"
+    return command.name
+
+
+@pytest.mark.parametrize("index", range(len(INIT_STEPS)))
+async def test_init_reports_where_a_drop_stopped_it_and_keeps_credentials_consistent(
+    lab: Lab, index: int
+) -> None:
+    command = INIT_STEPS[index]
+    skip = INIT_STEPS[:index].count(command)
+    lab.virtual("front-door").faults.add(Fault.DROP_LINK_AFTER_REPLY, command=command, skip=skip)
+    lock = lab.lock("front-door")
+    device = virtual(lab)
+    stored = CredentialStore(lab.config.credentials_dir)
+    names = [_step_name(c, INIT_STEPS[:i].count(c)) for i, c in enumerate(INIT_STEPS)]
+    if index == len(INIT_STEPS) - 1:  # the drop comes after the last reply: init is done
+        async with asyncio.timeout(DEADLINE):
+            result = await lock.init()
+        assert result.credentials == stored.load("front-door")
+        return
+    with pytest.raises(CallInterrupted) as caught:
+        async with asyncio.timeout(DEADLINE):
+            await lock.init()
+    error = caught.value
+    assert error.code.code == Code.DISCONNECTED.value  # 10003, never 2 or 18
+    assert (error.call, error.step, error.sent) == ("init", names[index + 1], False)
+    assert list(error.done) == names[: index + 1]
+    assert names[index + 1] in str(error)
+    if command is LockCommand.GET_AES_KEY:
+        # The lock forgot the key it handed out: still in setting mode, nobody's.
+        assert device.setting_mode
+        assert lock.credentials is None
+        assert "setting mode" in str(error)
+        return
+    # Paired: the saved credentials open it, and this Lock uses them.
+    assert not device.setting_mode
+    creds = stored.load("front-door")
+    assert lock.credentials == creds
+    assert device.credentials is not None
+    assert device.credentials.admin_ps == creds.admin_ps
+    assert str(lab.config.credentials_dir / "front-door.json") in str(error)
+    async with asyncio.timeout(DEADLINE):
+        await lock.unlock()
+        assert (await lock.device_info()).model == "S202F"
+
+
+@pytest.mark.parametrize(
+    ("ekey", "challenge"),
+    [(False, LockCommand.CHECK_ADMIN), (True, LockCommand.CHECK_USER_TIME)],
+)
+async def test_a_drop_after_the_challenge_stops_unlock_before_it_is_sent(
+    lab: Lab, ekey: bool, challenge: LockCommand
+) -> None:
+    lock = await initialised(lab)
+    await lock.disconnect()
+    lab.virtual("front-door").faults.add(Fault.DROP_LINK_AFTER_REPLY, command=challenge)
+    window = EKeyWindow.permanent() if ekey else None
+    with pytest.raises(CallInterrupted) as caught:
+        async with asyncio.timeout(DEADLINE):
+            await lock.unlock(ekey=window)
+    error = caught.value
+    assert error.code.code == Code.DISCONNECTED.value
+    assert (error.step, error.sent, error.done) == ("UNLOCK", False, (challenge.name,))
+    assert not virtual(lab).unlocked
+    async with asyncio.timeout(DEADLINE):
+        await lock.unlock(ekey=window)  # a new challenge on the new link
+    assert virtual(lab).unlocked
+
+
+# --- the rest of the command set (docs/protocol.md §10) ------------------------------------
+
+
+async def test_a_wifi_lock_scans_joins_and_reports(lab: Lab) -> None:
+    lock = await initialised(lab, "office")
+    device = virtual(lab, "office")
+    async with asyncio.timeout(DEADLINE):
+        networks = await lock.scan_wifi()
+        assert [n.ssid for n in networks] == [n.ssid for n in device.preset.wifi_networks]
+        await lock.configure_wifi("MyWiFi", "secret123")
+        info = await lock.wifi_info()
+        assert (info.mac, info.rssi) == (device.preset.wifi_mac, -48)
+        await lock.configure_wifi_server("lab.example", 4999)
+        await lock.configure_wifi_ip(ip="10.0.0.9", mask="255.0.0.0", router="10.0.0.1")
+        await lock.configure_wifi_ip()
+        await lock.configure_wifi_account(uid=7, password="account-pw", name="Office")
+    wifi = device.memory.wifi
+    assert (wifi.ssid, wifi.server, wifi.account) == (
+        "MyWiFi",
+        ("lab.example", 4999),
+        (7, "Office"),
+    )
+    assert wifi.ip is not None
+    assert wifi.ip.mode == 1  # DHCP, the last one set
+    assert "secret123" not in lock.trace_path.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("ssid", "password", "code"),
+    [("NoSuchNetwork", "x", Code.WIFI_BAD_SSID), ("MyWiFi", "wrong", Code.WIFI_BAD_PASSWORD)],
+)
+async def test_a_wifi_join_reports_37_and_38(
+    lab: Lab, ssid: str, password: str, code: Code
+) -> None:
+    lock = await initialised(lab, "office")
+    async with expect_code(code):
+        await lock.configure_wifi(ssid, password)
+
+
+async def test_wifi_power_saving_windows_and_the_long_connection_switch(lab: Lab) -> None:
+    lock = await initialised(lab, "office")
+    async with asyncio.timeout(DEADLINE):
+        for day in (1, 2, 3):
+            await lock.add_wifi_power_saving(day, start=(0, 0), end=(6, 0))
+        windows = await lock.wifi_power_saving()
+        assert [w.week_or_day for w in windows] == [1, 2, 3]
+        await lock.clear_wifi_power_saving()
+        assert await lock.wifi_power_saving() == ()
+        assert (await lock.switches()).is_on(SwitchItem.WIFI_LONG_CONNECTION) is False
+        await lock.set_switch(SwitchItem.WIFI_LONG_CONNECTION, True)
+        assert (await lock.switches()).is_on(SwitchItem.WIFI_LONG_CONNECTION) is True
+    async with expect_code(Code.INVALID_PARAMETERS):
+        await lock.add_wifi_power_saving(9, start=(0, 0), end=(6, 0))
+
+
+async def test_passcode_recovery_and_init_passwords(lab: Lab) -> None:
+    lock = await initialised(lab, "back-door")
+    device = virtual(lab, "back-door")
+    async with asyncio.timeout(DEADLINE):
+        await lock.recover_passcode("121212", start=LockDate(2026, 1, 1))
+        await lock.recover_passcode(
+            "3434", kind=PasscodeType.CYCLIC, start=LockDate(2026, 1, 1, 8), cycle_type=0x0407
+        )
+        seeds = await lock.reset_passcodes()
+    assert device.passcodes["3434"].cycle_type == 0x0407
+    assert "121212" in device.passcodes
+    assert device.memory.keypad.seeds == seeds.seeds
+    assert len({seed.code for seed in seeds.seeds}) == 10
+    async with expect_code(Code.PASSCODE_EXISTS):
+        await lock.recover_passcode("121212", start=LockDate(2026, 1, 1))
+    async with expect_code(Code.INVALID_PARAMETERS):
+        await lock.reset_passcodes([(1, 2)])
+
+
+async def test_a_fingerprint_template_is_uploaded_and_a_drop_stops_it(lab: Lab) -> None:
+    lock = await initialised(lab, "back-door")
+    device = virtual(lab, "back-door")
+    template = bytes(range(100))
+    async with asyncio.timeout(DEADLINE):
+        number = await lock.write_fingerprint_template(template, end=datetime(2027, 1, 1))
+    assert device.fingerprints[number].end == LockDate(2027, 1, 1)
+    lab.virtual("back-door").faults.add(
+        Fault.DROP_LINK_AFTER_REPLY, command=LockCommand.FR_MANAGE, skip=1
+    )
+    with pytest.raises(CallInterrupted) as caught:
+        async with asyncio.timeout(DEADLINE):
+            await lock.write_fingerprint_template(template)
+    assert (caught.value.step, caught.value.done) == ("chunk 1", ("template header", "chunk 0"))
+    assert len(device.fingerprints) == 1
+
+
+async def test_cyclic_windows_of_a_card(lab: Lab) -> None:
+    lock = await initialised(lab, "back-door")
+    device = virtual(lab, "back-door")
+    async with asyncio.timeout(DEADLINE):
+        await lock.add_ic_card(0xC1C1)
+        await lock.add_cyclic_window(
+            CyclicUserType.IC, 0xC1C1, weekday=4, start=(9, 0), end=(17, 0)
+        )  # NOW is a Thursday, 12:00
+        assert device.present_card(0xC1C1)
+        await lock.remove_cyclic_window(
+            CyclicUserType.IC, 0xC1C1, weekday=4, start=(9, 0), end=(17, 0)
+        )
+        await lock.add_cyclic_window(
+            CyclicUserType.IC, 0xC1C1, weekday=1, start=(9, 0), end=(17, 0)
+        )
+        assert not device.present_card(0xC1C1)  # Monday only now
+        await lock.clear_cyclic_windows(CyclicUserType.IC, 0xC1C1)
+        assert device.present_card(0xC1C1)
+        await lock.clear_cyclic_windows(CyclicUserType.IC)
+    async with expect_code(Code.IC_CARD_NOT_EXIST):
+        await lock.add_cyclic_window(CyclicUserType.IC, 0xDEAD, weekday=1, start=(0, 0), end=(1, 0))
+
+
+async def test_hotel_and_nb_settings(lab: Lab) -> None:
+    hotel = await initialised(lab, "hotel")
+    async with asyncio.timeout(DEADLINE):
+        await hotel.set_hotel_parameter(HotelSet.numbers(1, 2, 3))
+        assert await hotel.hotel_parameter(HotelParam.HOTEL_NUMBERS) == bytes.fromhex("0000010203")
+        assert await hotel.hotel_parameter(HotelParam.SECTORS) == b""
+    nb = await initialised(lab, "nb")
+    async with asyncio.timeout(DEADLINE):
+        await nb.set_nb_server("nb.example.com", 9999)
+        await nb.set_nb_awake_modes(NbAwakeMode.KEYPAD | NbAwakeMode.CARD)
+        assert await nb.nb_awake_modes() == 3
+        await nb.set_nb_awake_times([NbAwakeTime(1, 8, 0)])
+        assert await nb.nb_awake_times() == (NbAwakeTime(1, 8, 0),)
+    assert virtual(lab, "nb").memory.nb.server == ("nb.example.com", 9999)
+    async with expect_code(Code.INVALID_COMMAND):
+        await nb.hotel_parameter(HotelParam.IC_KEY)
