@@ -38,7 +38,7 @@ from ttlock_hil.protocol.messages import (
     Unlock,
 )
 
-from .conftest import EKeyWindows
+from .conftest import EKeyWindows, WifiNetwork
 
 
 def _refuse_save(creds: LockCredentials) -> object:
@@ -327,11 +327,16 @@ async def test_deleting_an_unknown_fingerprint_is_refused(
 
 
 @pytest.mark.hil_feature("operation_log")
-@pytest.mark.hil_case("GET_OPERATE_LOG", "record-missing")
-async def test_a_log_record_past_the_end_is_refused(lock: Lock, hil_expected: Expected) -> None:
+@pytest.mark.hil_case("GET_OPERATE_LOG", "past-the-end")
+async def test_a_log_cursor_past_the_end_gets_an_empty_page(
+    lock: Lock, hil_expected: Expected
+) -> None:
+    # docs/protocol.md §10.3.7: past the last record a lock answers totalLen 0, never an
+    # error (a client's "read all" loop would otherwise walk the whole 16-bit range).
     request = GetOperateLog(seq=60000)
     async with hil_expected.check():
-        await lock.session.request(request.COMMAND, request.encode())
+        answer = await lock.session.request(request.COMMAND, request.encode())
+    assert answer.plaintext[2:] == b"\x00\x00"
 
 
 @pytest.mark.hil_feature("passage_mode")
@@ -405,33 +410,29 @@ async def test_a_value_the_message_cannot_carry_is_refused_before_sending(
         await lock.set_auto_lock(70_000)  # the delay is a u16 on the wire (§4.2 0x36)
 
 
-# --- Wi-Fi locks (0xF3 has no documented layout: raw requests) ------------------------------
+# --- Wi-Fi locks: the real 0xF3 flow (docs/protocol.md §10.1.3) -------------------------------
 
 
 @pytest.mark.hil_feature("wifi")
-@pytest.mark.hil_sim_only(reason="the Wi-Fi configuration layout is not documented yet")
 @pytest.mark.hil_case("WIFI_CONFIG_AP", "bad-ssid")
-async def test_a_wifi_lock_reports_an_unknown_network(
-    lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
-) -> None:
-    virtual_device.inject(Fault.ERROR_REPLY, command=LockCommand.WIFI_CONFIG_AP, error=0x25)
+async def test_a_wifi_lock_reports_an_unknown_network(lock: Lock, hil_expected: Expected) -> None:
+    # 0x24 "processing" first, then 0x25 BAD_WIFI_NAME: seed code 37 (§10.1.10).
     async with hil_expected.check():
-        await lock.session.request(LockCommand.WIFI_CONFIG_AP, b"")
+        await lock.configure_wifi("ttlock-hil-no-such-network", "whatever123")
 
 
 @pytest.mark.hil_feature("wifi")
-@pytest.mark.hil_sim_only(reason="the Wi-Fi configuration layout is not documented yet")
 @pytest.mark.hil_case("WIFI_CONFIG_AP", "bad-password")
 async def test_a_wifi_lock_reports_a_wrong_password(
-    lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
+    lock: Lock, bench_wifi: WifiNetwork, hil_expected: Expected
 ) -> None:
-    virtual_device.inject(Fault.ERROR_REPLY, command=LockCommand.WIFI_CONFIG_AP, error=0x26)
+    # The bench's own network with a wrong password: 0x24, then 0x26, seed code 38.
     async with hil_expected.check():
-        await lock.session.request(LockCommand.WIFI_CONFIG_AP, b"")
+        await lock.configure_wifi(bench_wifi.ssid, bench_wifi.password + "-wrong")
 
 
 @pytest.mark.hil_feature("wifi")
-@pytest.mark.hil_sim_only(reason="the Wi-Fi configuration layout is not documented yet")
+@pytest.mark.hil_sim_only(reason="a lock that never ends its processing needs an injected reply")
 @pytest.mark.hil_case("WIFI_CONFIG_AP", "command-received-forever")
 async def test_command_received_is_not_a_result(
     fast_lock: Lock, virtual_device: VirtualBench, hil_expected: Expected
