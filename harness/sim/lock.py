@@ -67,13 +67,11 @@ from .lock_model import LockModel
 from .lock_passcodes import StoredPasscode
 from .lock_pipeline import FEATURE_OF_COMMAND, LockPipeline
 from .lock_rules import PERMANENT, Validity, check_int
-from .lock_settings import PASSAGE_MODE_END
 from .presets import DEFAULT_LOCK_PRESET, LockPreset, PresetError, RandomSource, get_preset
 
 __all__ = [
     "FEATURE_OF_COMMAND",
     "LOG_CAPACITY",
-    "PASSAGE_MODE_END",
     "PERMANENT",
     "DeviceError",
     "StoredPasscode",

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ttlock_hil.protocol.errormap import LockError
 from ttlock_hil.protocol.messages import (
-    END_OF_SHORT_LIST,
     PASSAGE_MODE_PAGING,
     AudioQuery,
     AudioReply,
@@ -51,10 +50,7 @@ from .lock_rules import Refused
 if TYPE_CHECKING:
     from .lock_model import LockModel
 
-__all__ = ["HANDLERS", "PASSAGE_MODE_END", "LockSettings"]
-
-PASSAGE_MODE_END: Final = END_OF_SHORT_LIST
-"""``seq`` of the reply that ends the passage-mode list (§10.3.7)."""
+__all__ = ["HANDLERS", "LockSettings"]
 
 
 @dataclass(slots=True)

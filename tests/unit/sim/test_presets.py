@@ -60,7 +60,14 @@ def lab_devices() -> list[dict[str, object]]:
 
 
 def test_the_required_models_exist() -> None:
-    assert set(LOCK_PRESETS) >= {"v3-keypad", "v3-fingerprint-ic", "v3-padlock", "v3-wifi"}
+    assert set(LOCK_PRESETS) >= {
+        "v3-keypad",
+        "v3-fingerprint-ic",
+        "v3-padlock",
+        "v3-wifi",
+        "v3-hotel",
+        "v3-nb",
+    }
     assert set(GATEWAY_PRESETS) >= {"g2", "g3", "g4"}
     assert set(PRESETS) == set(LOCK_PRESETS) | set(GATEWAY_PRESETS)
     assert all(isinstance(PRESETS[name], LockPreset) for name in LOCK_PRESETS)
@@ -201,6 +208,9 @@ def test_a_custom_preset_record_is_accepted() -> None:
         ({"card_capacity": -1}, "card_capacity"),
         ({"fingerprint_touches": 0}, "fingerprint_touches"),
         ({"header": LockHeader(3, 0, 0, 0, 0)}, "V3"),
+        ({"wifi_join_seconds": -1}, "wifi_join_seconds"),
+        ({"wifi_mac": "nope"}, "wifi_mac"),
+        ({"items_per_page": 0}, "items_per_page"),
     ],
 )
 def test_impossible_lock_presets_are_refused(changes: dict[str, object], message: str) -> None:
@@ -228,6 +238,23 @@ def test_presets_carry_the_strings_device_info_reports() -> None:
         assert preset.manufacture_date.isdigit()
         lock = VirtualLock(preset)
         assert lock.device_information()["2a26"] == preset.firmware.encode()
+        # §10.4: a real lock's Device Information starts with 2a29 (our string, "Sciener").
+        assert next(iter(lock.device_information())) == "2a29"
+        assert lock.device_information()["2a29"] == preset.manufacturer.encode()
+
+
+def test_the_section_10_presets_have_the_features_their_commands_need() -> None:
+    wifi, hotel, nb = lock_preset("v3-wifi"), lock_preset("v3-hotel"), lock_preset("v3-nb")
+    assert wifi.has(Feature.WIFI_LOCK)
+    assert wifi.wifi_networks
+    assert wifi.wifi_mac is not None
+    assert hotel.has(Feature.HOTEL_LOCK)
+    assert hotel.has(Feature.CYCLIC_IC_OR_FP)
+    assert nb.has(Feature.NB_LOCK)
+    assert nb.has(Feature.NB_ACTIVATE)
+    assert nb.nb_imei.isdigit()
+    assert lock_preset("v3-fingerprint-ic").has(Feature.CYCLIC_PASSCODE_RECOVERY)
+    assert all(lock_preset(name).items_per_page == 1 for name in LOCK_PRESETS)
 
 
 # --- firmware variants: sim:<preset>_<variant> -------------------------------------------------
