@@ -80,6 +80,8 @@ KNOWN_MODELS: Final = (
     "v3-fingerprint-ic",
     "v3-padlock",
     "v3-wifi",
+    "v3-hotel",
+    "v3-nb",
     "g2",
     "g3",
     "g4",

@@ -29,12 +29,16 @@ _FS_FIXES: Final = {
 }
 
 
+_FILELESS_FS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
 def is_bluetooth(exc: OSError) -> bool:
     """Whether ``exc`` comes from reaching the Bluetooth stack (D-Bus, BlueZ, the adapter)."""
     name = str(exc.filename or "") + str(exc.filename2 or "")
     if any(hint in name.lower() for hint in _DBUS_HINTS):
         return True
-    return exc.filename is None and exc.errno not in _FS_FIXES
+    # A file-system error names its file — except writes to a full or read-only disk.
+    return exc.filename is None and exc.errno not in _FILELESS_FS
 
 
 def describe(exc: OSError) -> str:

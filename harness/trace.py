@@ -119,6 +119,7 @@ LOCK_SECRET_COMMANDS: Final[frozenset[LockCommand]] = frozenset(
         LockCommand.GET_ADMIN_CODE,  # reply is the admin passcode
         LockCommand.WIFI_CONFIG_AP,  # Wi-Fi password
         LockCommand.WIFI_CONFIG_ACCOUNT,  # cloud account password
+        LockCommand.CONFIGURE_HOTEL_DATA,  # hotel IC key and AES key (docs/protocol.md §10.3.4)
     }
 )
 """Lock opcodes whose request or reply plaintext carries a secret (docs/protocol.md §4.2)."""

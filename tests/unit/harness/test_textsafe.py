@@ -83,3 +83,8 @@ def test_a_reports_path_that_is_a_file_is_named_as_such_by_the_cli(
     err = capsys.readouterr().err
     assert "Not a directory" in err
     assert "Bluetooth" not in err
+
+
+def test_a_nameless_file_not_found_from_the_stack_is_bluetooth_but_a_full_disk_is_not() -> None:
+    assert os_errors.is_bluetooth(FileNotFoundError(errno.ENOENT, "No such file or directory"))
+    assert not os_errors.is_bluetooth(OSError(errno.ENOSPC, "No space left on device"))
