@@ -50,6 +50,7 @@ from .interfaces import (
     CharacteristicInterface,
     DescriptorInterface,
     DeviceInterface,
+    MonitorManagerInterface,
     ServiceInterface1,
 )
 
@@ -59,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 BUS_NAME: Final = "org.bluez"
 _ADAPTER_IFACE: Final = "org.bluez.Adapter1"
+_MONITOR_IFACE: Final = "org.bluez.AdvertisementMonitorManager1"
 _CHAR_IFACE: Final = "org.bluez.GattCharacteristic1"
 _DBUS: Final = "org.freedesktop.DBus"
 
@@ -391,6 +393,7 @@ class BluezDouble:
             adapter = AdapterInterface(self, name, address)
             self.adapters[name] = adapter
             bus.export(f"/org/bluez/{name}", adapter)
+            bus.export(f"/org/bluez/{name}", MonitorManagerInterface())
             self._sessions[name] = set()
         for entry in self.air:
             self.devices[entry.address] = HostedDevice(self, entry, f"/org/bluez/{first}")
@@ -482,6 +485,26 @@ class BluezDouble:
         clients.discard(msg.sender or "")
         self._discovery_changed(adapter)
 
+    def _register_monitor(self, msg: Message) -> None:
+        """A passive scan: while a client's monitor is registered, devices advertise.
+
+        The double does not match the monitor's patterns: every device advertises,
+        and bleak filters by the patterns it gave (a TTLock lock matches its own)."""
+        adapter = self._adapter_of(msg)
+        session = f"{msg.sender} monitor {msg.body[0]}"
+        if session in self._sessions[adapter]:
+            raise DBusError("org.bluez.Error.AlreadyExists", "Already exists")
+        self._sessions[adapter].add(session)
+        self._discovery_changed(adapter)
+
+    def _unregister_monitor(self, msg: Message) -> None:
+        adapter = self._adapter_of(msg)
+        session = f"{msg.sender} monitor {msg.body[0]}"
+        if session not in self._sessions[adapter]:
+            raise DBusError("org.bluez.Error.DoesNotExist", "Does not exist")
+        self._sessions[adapter].discard(session)
+        self._discovery_changed(adapter)
+
     def _characteristic_call(self, msg: Message, start: bool) -> None:
         path = msg.path or ""
         hosted = self._device_of(path)
@@ -500,8 +523,9 @@ class BluezDouble:
 
     def _client_left(self, client: str) -> None:
         for adapter, clients in self._sessions.items():
-            if client in clients:
-                clients.discard(client)
+            gone = {s for s in clients if s == client or s.startswith(f"{client} monitor ")}
+            if gone:
+                clients.difference_update(gone)
                 self._discovery_changed(adapter)
         for hosted in self.devices.values():
             hosted.client_left(client)
@@ -519,7 +543,8 @@ class BluezDouble:
 
     def _discovery_changed(self, adapter_name: str) -> None:
         adapter = self.adapters[adapter_name]
-        active = bool(self._sessions[adapter_name])
+        # Discovering is the active scan; a passive monitor scans without it.
+        active = any(" monitor " not in session for session in self._sessions[adapter_name])
         if active != adapter.discovering:
             adapter.discovering = active
             adapter.emit_properties_changed({"Discovering": active})
@@ -574,6 +599,8 @@ class BluezDouble:
 _CALLER_AWARE: Final[dict[tuple[str, str], Callable[[BluezDouble, Message], None]]] = {
     (_ADAPTER_IFACE, "StartDiscovery"): BluezDouble._start_discovery,
     (_ADAPTER_IFACE, "StopDiscovery"): BluezDouble._stop_discovery,
+    (_MONITOR_IFACE, "RegisterMonitor"): BluezDouble._register_monitor,
+    (_MONITOR_IFACE, "UnregisterMonitor"): BluezDouble._unregister_monitor,
     (_CHAR_IFACE, "StartNotify"): lambda double, msg: double._characteristic_call(msg, True),
     (_CHAR_IFACE, "StopNotify"): lambda double, msg: double._characteristic_call(msg, False),
 }

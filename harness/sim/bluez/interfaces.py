@@ -124,6 +124,24 @@ class AdapterInterface(ServiceInterface):
         self._double.remove_device(device)
 
 
+class MonitorManagerInterface(ServiceInterface):
+    """``org.bluez.AdvertisementMonitorManager1``: passive scans (bleak's ``or_patterns``).
+
+    ``RegisterMonitor``/``UnregisterMonitor`` are answered by the double from the raw
+    message (they belong to the calling client)."""
+
+    def __init__(self) -> None:
+        super().__init__("org.bluez.AdvertisementMonitorManager1")
+
+    @dbus_property(access=_READ)
+    def SupportedMonitorTypes(self) -> DBusStrList:
+        return ["or_patterns"]
+
+    @dbus_property(access=_READ)
+    def SupportedFeatures(self) -> DBusStrList:
+        return []
+
+
 class DeviceInterface(ServiceInterface):
     """``org.bluez.Device1`` of one hosted device."""
 

@@ -502,3 +502,23 @@ async def test_a_fault_armed_remotely_fires_and_is_evidence_for_this_bench_only(
         assert later.fired == ()  # a new bench, a new test: no earlier evidence
     finally:
         later.close()
+
+
+@needs_tier
+async def test_a_passive_scan_with_or_patterns_sees_the_lock() -> None:
+    from bleak.assigned_numbers import AdvertisementDataType
+    from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
+
+    pattern = OrPattern(0, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA, b"\x05\x03")
+    found = asyncio.Event()
+
+    def seen(device: Any, _data: Any) -> None:
+        if device.address == ADDRESS:
+            found.set()
+
+    scanner = BleakScanner(seen, scanning_mode="passive", bluez={"or_patterns": [pattern]})
+    await scanner.start()
+    try:
+        await asyncio.wait_for(found.wait(), 5)
+    finally:
+        await scanner.stop()
