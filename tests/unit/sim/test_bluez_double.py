@@ -506,8 +506,8 @@ async def test_a_fault_armed_remotely_fires_and_is_evidence_for_this_bench_only(
 
 @needs_tier
 async def test_a_passive_scan_with_or_patterns_sees_the_lock() -> None:
-    from bleak.assigned_numbers import AdvertisementDataType
     from bleak.args.bluez import OrPattern
+    from bleak.assigned_numbers import AdvertisementDataType
 
     pattern = OrPattern(0, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA, b"\x05\x03")
     found = asyncio.Event()
