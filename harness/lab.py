@@ -176,6 +176,8 @@ class Lab:
         self._bumble: BumbleTier | None = None
         self._bumble_hci = (environ if environ is not None else os.environ).get(BUMBLE_HCI_VARIABLE)
         self._sessions: list[Session] = []
+        self.scan_errors: list[Exception] = []
+        """What failed in the last :meth:`scan` while other scanners still reported."""
         self._serial = count(1)
         self._log_handler: logging.Handler | None = None
         self._log_level = logging.NOTSET
@@ -457,7 +459,10 @@ class Lab:
         One scan per distinct scanner (virtual air, each radio adapter), run
         together. ``until_all_seen`` ends a scan as soon as every configured
         device it can reach was seen; otherwise it runs for ``duration``
-        (default ``timeouts.scan``).
+        (default ``timeouts.scan``). A scanner that fails (an adapter that cannot
+        scan) does not hide what the others saw: its error is kept in
+        :attr:`scan_errors` and logged; only when every scanner failed is the first
+        error raised.
         """
         deadline = duration if duration is not None else self.timeouts.scan
         groups: dict[tuple[Any, ...], tuple[Transport, set[str]]] = {}
@@ -477,17 +482,22 @@ class Lab:
 
             return await scan(transport, duration=deadline, until=done)
 
-        try:
-            async with asyncio.TaskGroup() as group_tasks:
-                tasks = [group_tasks.create_task(one(t, w)) for t, w in groups.values()]
-        except ExceptionGroup as failed:
-            # One scanner failing (an adapter that cannot scan) explains the result;
-            # callers catch the error itself, not a group.
-            raise failed.exceptions[0] from failed
+        outcomes = await asyncio.gather(
+            *(one(t, w) for t, w in groups.values()), return_exceptions=True
+        )
+        self.scan_errors = [o for o in outcomes if isinstance(o, Exception)]
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancelled or interrupted: not a scanner's failure
+        if self.scan_errors and len(self.scan_errors) == len(outcomes):
+            raise self.scan_errors[0]
+        for error in self.scan_errors:
+            logger.warning("one scanner failed, the others' sightings stand: %s", error)
         found: dict[str, SeenDevice] = {}
-        for task in tasks:
-            for seen in task.result():
-                found[seen.address] = seen
+        for outcome in outcomes:
+            if isinstance(outcome, list):
+                for seen in outcome:
+                    found[seen.address] = seen
         return [Sighting(names.get(address), seen) for address, seen in sorted(found.items())]
 
     # --- lifetime -----------------------------------------------------------------------

@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,9 @@ def scan_command(args: argparse.Namespace) -> int:
             return await lab.scan(duration=args.duration, until_all_seen=not args.full)
 
     sightings: list[Sighting] = _run(run())
+    for error in lab.scan_errors:  # one adapter failed; what the others saw still counts
+        detail = os_errors.describe(error) if isinstance(error, OSError) else str(error)
+        print(f"warning: a scanner failed: {detail}", file=sys.stderr)
     if args.json:
         print(json.dumps([s.to_dict() for s in sightings]))
         return 0

@@ -241,3 +241,21 @@ def test_a_device_failure_is_one_line_with_code_advice_and_trace(
     assert err.startswith("error: old-door: failed with code 11004 UNSUPPORTED")
     assert "— advice: " in err
     assert f"— trace: {tmp_path / 'reports' / 'traces'}" in err
+
+
+def test_a_failing_radio_adapter_does_not_hide_the_virtual_devices_of_a_mixed_lab(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bleak
+
+    monkeypatch.setattr(bleak, "get_platform_scanner_backend_type", lambda: (NoAdapterScanner, "x"))
+    bench = tmp_path / "mixed.yaml"
+    bench.write_text(
+        "lab: mixed\ndevices:\n"
+        "  - {name: sim-door, kind: lock, model: v3-keypad, address: 'sim:v3-keypad'}\n"
+        "  - {name: door, kind: lock, model: s202f, address: 'C1:23:45:67:89:AB'}\n"
+    )
+    code, out, err = run(capsys, "scan", "--config", str(bench), "--duration", "0.5")
+    assert code == 0
+    assert "sim-door" in out  # the virtual device is still reported
+    assert "warning: a scanner failed: Bluetooth is not usable" in err
