@@ -584,6 +584,10 @@ def run_nightly(
             fix="run from a ttlock-hil checkout, or pass --suite DIR",
         )
     out_root = Path(out).resolve() if out is not None else config.reports
+    if out_root.exists() and not out_root.is_dir():
+        raise NightlyError(
+            f"--out {out_root} is a file, not a directory", fix="name a directory for the nights"
+        )
     store_path = Path(history).resolve() if history is not None else history_path(config)
     with _stop_signals() as stop, bench_lock(store_path.parent, bench=config.lab):
         collection = _preflight(

@@ -23,13 +23,17 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def printable(text: str, *, limit: int | None = None) -> str:
+def printable(text: str, *, limit: int | None = None, keep: str = "") -> str:
     """``text`` with control, bidi and other invisible format characters escaped.
 
-    ``limit`` cuts the result to that many characters, ending in ``…``.
+    ``limit`` cuts the result to that many characters, ending in ``…``; ``keep`` names
+    control characters to leave as they are (a report keeps its line breaks: ``"\n"``).
     """
     out = []
     for char in text:
+        if char in keep:
+            out.append(char)
+            continue
         category = unicodedata.category(char)
         unsafe = category in ("Cc", "Cs", "Co", "Cn") or char in _BIDI
         unsafe = unsafe or (category == "Cf" and char not in "\u200d")  # keep emoji joiners

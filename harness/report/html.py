@@ -66,6 +66,7 @@ from ttlock_hil.harness.report.model import (
     latency_stats,
 )
 from ttlock_hil.harness.report.triage import FailureCategory, failure_category
+from ttlock_hil.harness.textsafe import printable
 from ttlock_hil.protocol.codes import lookup
 from ttlock_hil.protocol.errors import UnknownCode
 
@@ -304,8 +305,13 @@ _MESSAGE_LINES: Final = 4
 
 
 def _e(value: object) -> str:
-    """Escaped text for element content and attribute values (quotes included)."""
-    return escape(str(value), quote=True)
+    """Escaped text for element content and attribute values (quotes included).
+
+    Control and bidi characters (a device's name, a message quoting one) are shown as
+    visible escapes: an ESC or a right-to-left override could otherwise disguise what
+    the page says. Line breaks stay.
+    """
+    return escape(printable(str(value), keep="\n"), quote=True)
 
 
 def _href(trace_base: str, trace: str) -> str:

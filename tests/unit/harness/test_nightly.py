@@ -884,3 +884,16 @@ def test_the_night_runs_on_the_tier_it_is_given(tmp_path: Path) -> None:
 def test_nightly_refuses_an_unknown_tier(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nightly", "--tier", "radio"]) == 2
     assert "invalid choice: 'radio'" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_is_one_error_line_and_records_no_night(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "afile"
+    target.write_text("x", "utf-8")
+    history = tmp_path / "history.sqlite"
+    assert main(["nightly", "--out", str(target), "--history", str(history)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a directory" in err
+    assert "Traceback" not in err
+    assert not history.exists()  # nothing was begun

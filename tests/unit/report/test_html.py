@@ -1024,3 +1024,14 @@ def test_a_device_of_a_model_ttlock_hil_does_not_know_is_marked() -> None:
     assert "model not known to ttlock-hil</span> (did you mean v3-keypad?)" in door
     front = next(row for row in rows if row.startswith("<td>front-door</td>"))
     assert "model not known" not in front
+
+
+def test_control_and_bidi_characters_in_a_message_are_shown_escaped() -> None:
+    from ttlock_hil.harness.report.html import _e
+
+    shown = _e("lock S202F\x1b[2J\u202eevil\r\nnext line")
+    assert "\x1b" not in shown
+    assert "\u202e" not in shown
+    assert "\r" not in shown
+    assert "\\x1b[2J" in shown
+    assert "\nnext line" in shown  # line breaks stay
