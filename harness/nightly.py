@@ -105,6 +105,9 @@ __all__ = [
 
 DIFF_NAME: Final = "diff.json"
 JUNIT_NAME: Final = "junit.xml"
+RERUN_JUNIT: Final = "reruns/rerun-{attempt}.xml"
+"""A rerun's JUnit file: outside ``junit*.xml`` globs, so a CI counts each failure once
+(in ``junit.xml``); the night's results fold the reruns in (``attempts``)."""
 SUITE_SETTINGS_NAME: Final = "suite.ini"
 """The suite's pytest settings, shipped beside its tests (``tests/hil/suite.ini``)."""
 RESULTS_LINES_NAME: Final = "results.jsonl"
@@ -563,7 +566,8 @@ def run_nightly(
     (default ``tests/hil``); ``pytest_args`` are passed on; ``output`` receives
     pytest's lines (default: straight to the terminal); ``reruns``: how many
     times the failed tests are run again (``--lf``), each rerun writing
-    ``junit-rerun-N.xml``. A test that passes on a rerun counts as passed with
+    ``reruns/rerun-N.xml`` (outside a ``junit*.xml`` glob, so CI counts each failure
+    once). A test that passes on a rerun counts as passed with
     ``attempts > 1`` — the report lists it as passed on retry; ``junit.xml`` keeps
     the first run as it happened. ``stop_grace_s``: how long pytest gets to stop
     after a forwarded SIGTERM/SIGINT before its process group is killed. ``tier``: where
@@ -647,7 +651,7 @@ def run_nightly(
                     night_dir=night_dir,
                     bench=config.lab,
                     extra=[*pytest_args, "--last-failed", "--last-failed-no-failures=none"],
-                    junit_name=f"junit-rerun-{attempt}.xml",
+                    junit_name=RERUN_JUNIT.format(attempt=attempt),
                     tier=tier,
                 )
                 status, stopped = _run_pytest(
