@@ -44,7 +44,11 @@ _ARGS = st.lists(st.one_of(_WORDS, st.text(max_size=12)), max_size=6)
 
 
 @pytest.mark.fuzz
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None,
+    max_examples=min(settings.default.max_examples, 10_000),  # a whole command line: slow
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(args=_ARGS)
 def test_any_arguments_give_an_exit_status_not_a_traceback(
     args: list[str], capsys: pytest.CaptureFixture[str]

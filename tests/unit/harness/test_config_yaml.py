@@ -22,6 +22,12 @@ VALID_HEAD = (
 )
 
 
+# A config or command line is parsed whole (YAML, pydantic, argparse): a thousand times
+# the cost of one frame. The long run (make fuzz) gives these targets 10 000 examples
+# each, not the parsers' 100 000, so it stays within a coffee break on 2 cores.
+WHOLE_INPUT_EXAMPLES = min(settings.default.max_examples, 10_000)
+
+
 def alias_bomb(levels: int) -> str:
     """The classic: each level refers to the one before nine times."""
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
@@ -105,7 +111,7 @@ def test_the_c_loader_is_used_when_pyyaml_has_it() -> None:
 
 
 @pytest.mark.fuzz
-@settings(deadline=None)
+@settings(deadline=None, max_examples=WHOLE_INPUT_EXAMPLES)
 @given(st.text(max_size=400))
 def test_any_text_is_a_config_or_one_config_error(text: str) -> None:
     message = ""
@@ -117,7 +123,7 @@ def test_any_text_is_a_config_or_one_config_error(text: str) -> None:
 
 
 @pytest.mark.fuzz
-@settings(deadline=None)
+@settings(deadline=None, max_examples=WHOLE_INPUT_EXAMPLES)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
