@@ -281,19 +281,24 @@ class EnterDfu(GatewayRequest):
     LAYOUT = (_SCIENER,)
 
 
+IP_SETTINGS_LAYOUT: Final = (
+    F("mode", EnumByte(IpMode)),
+    F("ip", Ipv4()),
+    F("mask", Ipv4()),
+    F("router", Ipv4()),
+    F("dns1", Ipv4()),
+    F("dns2", Ipv4()),
+)
+"""``[mode 0 static/1 DHCP][ip][mask][router][dns1][dns2]`` (4 bytes each): one layout for
+a gateway's CONFIG_IP 0x06 (§7) and a Wi-Fi lock's CONFIG_STATIC_IP 0xF4 (§10.1.5)."""
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class ConfigIp(GatewayRequest):
     """0x06 CONFIG_IP: ``[type 0 static/1 DHCP][ip][mask][router][dns1][dns2]`` (4 B each)."""
 
     COMMAND = GatewayCommand.CONFIG_IP
-    LAYOUT = (
-        F("mode", EnumByte(IpMode)),
-        F("ip", Ipv4()),
-        F("mask", Ipv4()),
-        F("router", Ipv4()),
-        F("dns1", Ipv4()),
-        F("dns2", Ipv4()),
-    )
+    LAYOUT = IP_SETTINGS_LAYOUT
     mode: int
     ip: str = "0.0.0.0"
     mask: str = "0.0.0.0"

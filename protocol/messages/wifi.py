@@ -35,7 +35,6 @@ from ._fields import (
     Const,
     EnumByte,
     F,
-    Ipv4,
     ListOf,
     Mac,
     Md5Hex,
@@ -44,8 +43,8 @@ from ._fields import (
     op,
 )
 from .gateway import (
+    IP_SETTINGS_LAYOUT,
     NAME_FIELD_SIZE,
-    IpMode,
     _NamePart,
     _VersionPart,
     decode_plug_name,
@@ -166,14 +165,7 @@ class WifiConfigStaticIp(Request):
     """
 
     COMMAND = LockCommand.WIFI_CONFIG_STATIC_IP
-    LAYOUT = (
-        F("mode", EnumByte(IpMode)),
-        F("ip", Ipv4()),
-        F("mask", Ipv4()),
-        F("router", Ipv4()),
-        F("dns1", Ipv4()),
-        F("dns2", Ipv4()),
-    )
+    LAYOUT = IP_SETTINGS_LAYOUT
     mode: int
     ip: str = "0.0.0.0"
     mask: str = "0.0.0.0"
