@@ -47,6 +47,7 @@ from pydantic_core import PydanticCustomError
 
 from ttlock_hil.protocol.codes import DEFAULT_PLUGIN_VERSION, PluginVersion, PluginVersionError
 from ttlock_hil.protocol.device import DeviceKind
+from ttlock_hil.protocol.errormap import GATEWAY_CODES_SINCE, gateway_codes_missing
 
 from .config_yaml import config_error, did_you_mean, read_yaml_document
 from .credentials import CredentialRef, CredentialStore, LockCredentials, load_credentials
@@ -498,6 +499,28 @@ class LabConfig(_Model):
                     index,
                     "adapter",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_gateways_have_codes(self) -> LabConfig:
+        # A plugin before 2.6.0 has no code for any gateway answer: a night there would
+        # have nothing true to assert (docs/protocol.md §5.2), so say it now.
+        fix = f'set plugin_version: "{GATEWAY_CODES_SINCE}" or newer for this gateway'
+        for index, device in enumerate(self.devices):
+            if device.kind is not DeviceKind.GATEWAY:
+                continue
+            if device.plugin_version is not None:
+                missing = gateway_codes_missing(device.plugin_version)
+                if missing is not None:
+                    raise _invalid(missing, fix, "devices", index, "plugin_version")
+            else:
+                missing = gateway_codes_missing(self.plugin_version)
+                if missing is not None:
+                    raise _invalid(
+                        missing.replace("(they", f"(gateway {device.name} needs them; they"),
+                        fix + " (a device's own plugin_version: overrides the lab's)",
+                        "plugin_version",
+                    )
         return self
 
     # --- where it came from -----------------------------------------------------

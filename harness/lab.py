@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ttlock_hil.protocol.codes import PluginVersion
 from ttlock_hil.protocol.device import Clock, DeviceKind
+from ttlock_hil.protocol.errormap import GATEWAY_CODES_SINCE, gateway_codes_missing
 from ttlock_hil.protocol.frame import V3_HEADER
 
 from .clock import SystemClock
@@ -447,6 +448,14 @@ class Lab:
         from .gateway import Gateway
 
         device = self._require_kind(name, DeviceKind.GATEWAY)
+        no_codes = gateway_codes_missing(self.plugin_version(name))
+        if no_codes is not None:  # validation refuses it; a config copied in code may not
+            raise ConfigError(
+                f"gateway {name}: {no_codes}",
+                file=self.config.source,
+                field="plugin_version",
+                fix=f'set plugin_version: "{GATEWAY_CODES_SINCE}" or newer for this gateway',
+            )
         return Gateway(self.session(name, trace_path=trace_path), model=device.model)
 
     # --- scanning ---------------------------------------------------------------------

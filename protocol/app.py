@@ -69,8 +69,9 @@ from .errormap import (
     gateway_status_code,
     link_code,
     lock_error_code,
+    require_gateway_codes,
 )
-from .errors import CrcMismatch, DecryptError, MessageError, ProtocolError, UnknownCode
+from .errors import CrcMismatch, DecryptError, MessageError, ProtocolError
 from .frame import (
     LOCK_TRAILER,
     V3_HEADER,
@@ -134,19 +135,22 @@ def answer_code(
     roles of the mapping:
 
     * a failed lock reply without an error byte → :data:`LOCK_ERROR_FALLBACK` (19);
-    * a gateway status in a plugin without gateway codes (before 2.6.0) →
+    * a gateway answer without a status byte, or with one past the table →
       :data:`GATEWAY_STATUS_FALLBACK` (128), the plugin's catch-all for gateways.
+
+    A plugin before ``GATEWAY_CODES_SINCE`` (2.6.0) has no gateway codes at all: a
+    gateway answer there raises :class:`~ttlock_hil.protocol.errors.UnknownCode`
+    rather than get an invented code (a :class:`GatewayApp` refuses such a version
+    when it is built).
     """
     if kind is DeviceKind.LOCK:
         if error_byte is None:
             return lookup(LOCK_ERROR_FALLBACK)
         return lock_error_code(error_byte, plugin_version)
     if error_byte is None:
+        require_gateway_codes(plugin_version)
         return lookup(GATEWAY_STATUS_FALLBACK)
-    try:
-        return gateway_status_code(error_byte, plugin_version)
-    except UnknownCode:
-        return lookup(GATEWAY_STATUS_FALLBACK)
+    return gateway_status_code(error_byte, plugin_version)
 
 
 # --------------------------------------------------------------------------- what goes out
@@ -627,6 +631,7 @@ class GatewayApp(_AppRole):
     def __init__(
         self, mac: str | bytes, *, plugin_version: VersionLike = DEFAULT_PLUGIN_VERSION
     ) -> None:
+        require_gateway_codes(plugin_version)
         super().__init__(AppConnection(setting_mode=True), plugin_version)
         self._key = gateway_key(mac)
 

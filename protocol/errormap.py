@@ -36,6 +36,7 @@ from ttlock_hil.protocol.errors import ProtocolError, UnknownCode
 
 __all__ = [
     "DEFAULT_PLUGIN_VERSION",
+    "GATEWAY_CODES_SINCE",
     "GATEWAY_STATUS_FALLBACK",
     "GATEWAY_STATUS_TABLE",
     "LINK_CODE_TABLE",
@@ -47,6 +48,7 @@ __all__ = [
     "LinkCondition",
     "LockError",
     "LockErrorRow",
+    "gateway_codes_missing",
     "gateway_status_code",
     "is_gateway_processing",
     "is_processing",
@@ -54,6 +56,7 @@ __all__ = [
     "link_mapping",
     "lock_error_code",
     "lock_error_row",
+    "require_gateway_codes",
 ]
 
 
@@ -275,6 +278,30 @@ GATEWAY_STATUS_FALLBACK: Final = Code.GATEWAY_FAILED
 """Code for status bytes of 10 and above: Android's ``GatewayError.getInstance``
 maps them to FAILED (§5.2), whose WX code is 128."""
 
+GATEWAY_CODES_SINCE: Final = lookup(GATEWAY_STATUS_FALLBACK).since
+"""The first plugin version with gateway codes (128..136, from the seed table): before
+it the plugin has no code for any gateway answer, and the mapping raises rather than
+invent one."""
+
+
+def gateway_codes_missing(plugin_version: VersionLike) -> str | None:
+    """Why ``plugin_version`` cannot code a gateway's answers (``None``: it can)."""
+    version = PluginVersion.parse(plugin_version)
+    if lookup(GATEWAY_STATUS_FALLBACK).is_valid_in(version):
+        return None
+    return f"plugin {version} has no gateway codes (they exist from plugin {GATEWAY_CODES_SINCE})"
+
+
+def require_gateway_codes(plugin_version: VersionLike) -> None:
+    """Raise :class:`UnknownCode` when ``plugin_version`` has no gateway codes."""
+    missing = gateway_codes_missing(plugin_version)
+    if missing is not None:
+        raise UnknownCode(
+            f"{missing}: a gateway's answers cannot be mapped; pass plugin version "
+            f"{GATEWAY_CODES_SINCE} or newer"
+        )
+
+
 GATEWAY_STATUS_TABLE: Final[tuple[GatewayStatusRow, ...]] = (
     GatewayStatusRow(0, Code.OK, "SUCCESS", "docs/protocol.md §5.2: status 0 is success"),
     GatewayStatusRow(1, Code.GATEWAY_FAILED, "FAILED", _S52),
@@ -309,14 +336,9 @@ def gateway_status_code(
     """
     row = _GATEWAY_ROWS.get(_check_byte(status, "gateway status byte"))
     code = row.code if row is not None else GATEWAY_STATUS_FALLBACK
-    entry = lookup(code)
-    version = PluginVersion.parse(plugin_version)
-    if not entry.is_valid_in(version):
-        raise UnknownCode(
-            f"plugin {version} has no code for gateway status {status}: gateway codes "
-            f"128..136 exist from plugin {entry.since}; pass a newer --plugin-version"
-        )
-    return entry
+    if code != Code.OK:
+        require_gateway_codes(plugin_version)
+    return lookup(code)
 
 
 # ---------------------------------------------------------------------------- link conditions

@@ -465,6 +465,29 @@ BROKEN = [
         id="bad-version",
     ),
     pytest.param(
+        "lab: b\ndevices:\n  - {name: g, kind: gateway, model: g2, address: 'sim:g2',"
+        " plugin_version: '2.4.0'}\n",
+        Expected(
+            3,
+            "devices[0].plugin_version",
+            "plugin 2.4.0 has no gateway codes",
+            'plugin_version: "2.6.0" or newer for this gateway',
+        ),
+        id="gateway-on-an-old-plugin",
+    ),
+    pytest.param(
+        "lab: b\nplugin_version: '2.1.0'\ndevices:\n"
+        "  - {name: l, kind: lock, model: m, address: 'sim:m'}\n"
+        "  - {name: g, kind: gateway, model: g2, address: 'sim:g2'}\n",
+        Expected(
+            2,
+            "plugin_version",
+            "plugin 2.1.0 has no gateway codes (gateway g",
+            'plugin_version: "2.6.0" or newer for this gateway',
+        ),
+        id="gateway-under-an-old-lab-plugin",
+    ),
+    pytest.param(
         "lab: b\nredact: maybe\n",
         Expected(2, "redact", "valid boolean", "use true or false"),
         id="redact-not-bool",

@@ -43,6 +43,7 @@ from ttlock_hil.protocol.errormap import (
     link_code,
     lock_error_code,
 )
+from ttlock_hil.protocol.errors import UnknownCode
 
 LOCK, GATEWAY = DeviceKind.LOCK, DeviceKind.GATEWAY
 
@@ -265,11 +266,16 @@ def test_a_failed_lock_reply_without_an_error_byte_falls_back_to_19() -> None:
     assert "without an error byte" in err.message
 
 
-def test_a_gateway_status_in_a_plugin_without_gateway_codes_falls_back_to_128() -> None:
-    err = DeviceError.from_answer(GATEWAY, 3, "2.5.0", command=GatewayCommand.CONFIGURE_WIFI)
+def test_a_gateway_status_past_the_table_falls_back_to_128() -> None:
+    err = DeviceError.from_answer(GATEWAY, 12, "2.6.0", command=GatewayCommand.CONFIGURE_WIFI)
     assert err.code.code == GATEWAY_STATUS_FALLBACK == 128
-    assert err.error_byte == 3
-    assert err.message == "gateway status 3"
+    assert err.error_byte == 12
+    assert err.message == "gateway status 12"
+
+
+def test_a_gateway_status_in_a_plugin_without_gateway_codes_is_not_given_an_invented_code() -> None:
+    with pytest.raises(UnknownCode, match=r"2\.5\.0 has no gateway codes"):
+        DeviceError.from_answer(GATEWAY, 3, "2.5.0", command=GatewayCommand.CONFIGURE_WIFI)
 
 
 def test_device_error_without_specific_advice_gets_the_class_default() -> None:

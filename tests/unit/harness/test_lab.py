@@ -124,6 +124,20 @@ def test_unknown_devices_and_wrong_kinds_are_config_errors(lab: Lab) -> None:
         lab.gateway("front-door")
 
 
+def test_a_gateway_under_a_plugin_without_gateway_codes_is_refused_before_it_connects(
+    tmp_path: Path,
+) -> None:
+    # Validation refuses such a config; one copied in code (as --hil-plugin-version
+    # does) must still not get a gateway whose failures would need an invented code.
+    config = build_config(tmp_path, [lock_entry(), gateway_entry()])
+    old = config.model_copy(update={"plugin_version": PluginVersion.parse("2.4.0")})
+    lab = make_lab(old)
+    with pytest.raises(ConfigError, match=r"plugin 2\.4\.0 has no gateway codes") as info:
+        lab.gateway("gw")
+    assert info.value.fix == 'set plugin_version: "2.6.0" or newer for this gateway'
+    assert lab.lock("front-door") is not None
+
+
 def test_shared_settings_come_from_the_config(lab: Lab) -> None:
     assert lab.timeouts == lab.config.timeouts
     assert lab.retry == lab.config.retry

@@ -33,14 +33,18 @@ from ttlock_hil.protocol.connection import AppState, Auth, KeyChoice, LockState
 from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, gateway_key
 from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errormap import (
-    GATEWAY_STATUS_FALLBACK,
     LOCK_ERROR_FALLBACK,
     LinkCondition,
     LockError,
     link_code,
     lock_error_code,
 )
-from ttlock_hil.protocol.errors import IllegalTransition, MessageError, ProtocolError
+from ttlock_hil.protocol.errors import (
+    IllegalTransition,
+    MessageError,
+    ProtocolError,
+    UnknownCode,
+)
 from ttlock_hil.protocol.frame import (
     LOCK_TRAILER,
     LockHeader,
@@ -439,13 +443,20 @@ def test_the_wifi_scan_ends_with_its_done_status_which_is_a_success() -> None:
     assert (last.ok, last.code.code) == (True, Code.OK)
 
 
-def test_a_gateway_status_in_a_plugin_without_gateway_codes_falls_back_to_128() -> None:
-    app = gateway(plugin_version="2.4.0")
-    app.send(Echo())
-    (event,) = app.receive_data(gateway_reply(GatewayCommand.ECHO, b"\x06"))
-    assert isinstance(event, Replied)
-    assert event.code.code == GATEWAY_STATUS_FALLBACK
+def test_a_gateway_app_refuses_a_plugin_without_gateway_codes() -> None:
+    # Plugins before 2.6.0 have no gateway codes (128..136 arrive in 2.6.0): the app
+    # must not invent 128 for a failure there, so it refuses to start (issue 18, item 8).
+    with pytest.raises(UnknownCode, match=r"2\.4\.0 has no gateway codes.*from plugin 2\.6\.0"):
+        gateway(plugin_version="2.4.0")
+    assert gateway(plugin_version="2.6.0").kind is DeviceKind.GATEWAY
+
+
+@pytest.mark.parametrize("status", [None, 1, 6, 10, 255])
+def test_a_gateway_answer_has_no_code_before_plugin_2_6_0(status: int | None) -> None:
+    with pytest.raises(UnknownCode, match="gateway codes"):
+        answer_code(DeviceKind.GATEWAY, status, "2.4.0")
     assert answer_code(DeviceKind.GATEWAY, 6, "3.1.0").code == 133
+    assert answer_code(DeviceKind.GATEWAY, status, "2.6.0").code in range(128, 137)
 
 
 def test_a_gateway_reply_under_another_key_or_without_a_status_is_a_problem() -> None:
