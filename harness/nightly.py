@@ -545,6 +545,25 @@ def _restrict(directory: Path) -> None:
             path.chmod(0o700 if path.is_dir() else PRIVATE_MODE)
 
 
+@contextmanager
+def _hold_bench(
+    directory: Path, bench: str, coordinator: str | None, place: str | None, wait_s: float | None
+) -> Iterator[None]:
+    """The bench for the night: its file lock, and its labgrid place when a coordinator is
+    configured (the reservation first: a queued nightly holds no lock while it waits)."""
+    if coordinator is None:
+        with bench_lock(directory, bench=bench):
+            yield
+        return
+    from ttlock_hil.harness.labgrid.coordinator import place_reserved
+
+    with (
+        place_reserved(coordinator, place or bench, wait_s=wait_s),
+        bench_lock(directory, bench=bench),
+    ):
+        yield
+
+
 def run_nightly(
     *,
     config_path: str | os.PathLike[str] | None = None,
@@ -556,6 +575,9 @@ def run_nightly(
     reruns: int = DEFAULT_RERUNS,
     stop_grace_s: float = STOP_GRACE_S,
     tier: str = "virtual",
+    coordinator: str | None = None,
+    place: str | None = None,
+    wait_s: float | None = 0.0,
 ) -> NightlyOutcome:
     """Run one night (see the module docstring) and return where everything went.
 
@@ -573,9 +595,16 @@ def run_nightly(
     after a forwarded SIGTERM/SIGINT before its process group is killed. ``tier``: where
     the config's ``sim:`` devices live for the night (``--hil-tier``, docs/tiers.md).
 
+    ``coordinator`` (``HOST:PORT`` of a labgrid coordinator, docs/labgrid.md): the bench is
+    then also the labgrid place ``place`` (default: the config's ``lab:``), reserved —
+    waiting up to ``wait_s`` in labgrid's queue, ``None`` for as long as it takes — and
+    acquired for the night, released after it
+    (:func:`ttlock_hil.harness.labgrid.coordinator.place_reserved`).
+
     Raises :class:`~ttlock_hil.harness.benchlock.BenchBusy` when another nightly
-    holds the bench, :class:`NightlyError` for arguments pytest refuses (nothing
-    recorded), :class:`NightlyStopped` for a stop before the night began.
+    holds the bench (:class:`~ttlock_hil.harness.labgrid.PlaceBusy` for its place),
+    :class:`NightlyError` for arguments pytest refuses (nothing recorded),
+    :class:`NightlyStopped` for a stop before the night began.
     """
     if reruns < 0:
         raise NightlyError(f"reruns must be 0 or more, got {reruns}", fix="use --reruns 0..3")
@@ -593,7 +622,8 @@ def run_nightly(
             f"--out {out_root} is a file, not a directory", fix="name a directory for the nights"
         )
     store_path = Path(history).resolve() if history is not None else history_path(config)
-    with _stop_signals() as stop, bench_lock(store_path.parent, bench=config.lab):
+    hold = _hold_bench(store_path.parent, config.lab, coordinator, place, wait_s)
+    with hold, _stop_signals() as stop:
         collection = _preflight(
             suite_dir,
             config_file=config_file,

@@ -45,6 +45,7 @@ from ttlock_hil.harness.benchlock import BenchBusy
 from ttlock_hil.harness.cli import CliError, ExitStatus
 from ttlock_hil.harness.config import LabConfig, load_config
 from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.harness.labgrid import CoordinatorUnreachable, LabgridError, PlaceBusy
 from ttlock_hil.harness.report import ReportError
 from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
 from ttlock_hil.harness.report.history import HistoryStore, history_path
@@ -104,6 +105,25 @@ def _register_nightly(subparsers: Any) -> None:
         "flaky (default: 1; 0 turns reruns off)",
     )
     nightly.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="a labgrid coordinator: the bench is then also its labgrid place, reserved and "
+        "acquired for the night (docs/labgrid.md; needs ttlock-hil[labgrid])",
+    )
+    nightly.add_argument(
+        "--place",
+        metavar="NAME",
+        help="the bench's labgrid place (default: the config's lab: name)",
+    )
+    nightly.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --coordinator: how long to wait in labgrid's queue for the place "
+        "(default: 0, busy at once)",
+    )
+    nightly.add_argument(
         "pytest_args",
         nargs=argparse.REMAINDER,
         metavar="-- PYTEST-ARGS",
@@ -130,9 +150,15 @@ def nightly_run(args: argparse.Namespace) -> int:
             pytest_args=extra,
             reruns=DEFAULT_RERUNS if args.reruns is None else args.reruns,
             tier=args.tier,
+            coordinator=args.coordinator,
+            place=args.place,
+            wait_s=args.wait,
         )
     except (ConfigError, NightlyError, ReportError) as exc:
         raise CliError(str(exc)) from None
+    except LabgridError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return labgrid_status(exc)
     except BenchBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.BUSY
@@ -145,6 +171,16 @@ def nightly_run(args: argparse.Namespace) -> int:
         print(line)
     print(f"report: {outcome.html}")
     return outcome.exit_status
+
+
+def labgrid_status(exc: LabgridError) -> int:
+    """The exit status of a labgrid error: 75 a busy place, 3 an unreachable coordinator, 2
+    anything else of the labgrid side (no such place, no tagged place, labgrid missing)."""
+    if isinstance(exc, PlaceBusy):
+        return ExitStatus.BUSY
+    if isinstance(exc, CoordinatorUnreachable):
+        return ExitStatus.DEVICE
+    return ExitStatus.USAGE
 
 
 def _night_lines(diff: NightDiff) -> list[str]:
