@@ -44,13 +44,14 @@ import logging
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ttlock_hil.protocol.cassette import Cassette, DeviceInfo
 from ttlock_hil.protocol.codes import PluginVersion
 from ttlock_hil.protocol.device import Clock, DeviceKind
 from ttlock_hil.protocol.errormap import GATEWAY_CODES_SINCE, gateway_codes_missing
@@ -65,6 +66,7 @@ from .session import Session
 from .trace import RedactingFilter, Redactor
 
 if TYPE_CHECKING:
+    from .cassette import CassetteRecorder
     from .gateway import Gateway
     from .lock import Lock
     from .sim.air import Air, OnAir
@@ -158,6 +160,8 @@ class Lab:
         log_file: Path | None = None,
         environ: Mapping[str, str] | None = None,
         tier: str = "virtual",
+        record: Path | None = None,
+        replay: Mapping[str, Cassette] | None = None,
     ) -> None:
         if tier not in ("virtual", "bluez", "bumble"):
             raise ConfigError(
@@ -180,6 +184,13 @@ class Lab:
         self.scan_errors: list[Exception] = []
         """What failed in the last :meth:`scan` while other scanners still reported."""
         self._serial = count(1)
+        self.record: Path | None = Path(record) if record is not None else None
+        """Where the next lock session writes its cassette (docs/replay.md); ``None``: nowhere."""
+        self.replay: dict[str, Cassette] = dict(replay or {})
+        """Devices played by a cassette instead of their preset (replay R2, docs/replay.md)."""
+        self._replayed: dict[str, list[CassetteRecorder]] = {}
+        self.players: dict[str, Any] = {}
+        """The cassette devices on the air, by device name (their ``check()`` tells the result)."""
         self._log_handler: logging.Handler | None = None
         self._log_level = logging.NOTSET
         if log_file is not None:
@@ -355,6 +366,19 @@ class Lab:
                 if device.credentials is not None
                 else None
             )
+            cassette = self.replay.get(device.name)
+            if cassette is not None:
+                from .sim.replay import CassetteDevice
+
+                player = CassetteDevice(
+                    cassette,
+                    address=sim_address(self.config.lab, device.name),
+                    clock=self.clock,
+                    credentials=creds,
+                )
+                self.players[device.name] = player
+                air.add(player)
+                continue
             air.add(
                 factory(
                     preset,
@@ -415,9 +439,62 @@ class Lab:
             lock_key=creds.aes_key if creds is not None else None,
             header=creds.header if creds is not None else V3_HEADER,
         )
+        if name in self.replay:
+            # What the harness makes of the played lock, compared by check_replay().
+            session.recorder = self._recorder(device, creds, None)
+            self._replayed.setdefault(name, []).append(session.recorder)
+        elif self.record is not None and device.kind is DeviceKind.LOCK:
+            session.recorder = self._recorder(device, creds, self.record)
         self._sessions = [s for s in self._sessions if not s.closed]  # forget closed ones
         self._sessions.append(session)
         return session
+
+    def check_replay(self) -> None:
+        """R2's verdict: raise the first :class:`~ttlock_hil.protocol.cassette.ReplayMismatch`.
+
+        A request the cassette did not record (expected and actual), recorded requests
+        that never came, or an interaction the harness ended with another outcome or code
+        than on the bench — each names its interaction.
+        """
+        from ttlock_hil.protocol.cassette import compare_outcomes
+
+        for name, player in self.players.items():
+            player.check()
+            replayed = [r.cassette() for r in self._replayed.get(name, [])]
+            interactions = tuple(i for c in replayed for i in c.interactions)
+            if replayed:
+                whole = replace(replayed[0], interactions=interactions)
+                problems = compare_outcomes(self.replay[name], whole)
+                if problems:
+                    raise problems[0]
+
+    def _recorder(
+        self, device: DeviceConfig, creds: LockCredentials | None, path: Path | None
+    ) -> CassetteRecorder:
+        from .cassette import CassetteRecorder
+
+        preset = device.sim_preset
+        firmware = hardware = None
+        if preset is not None:
+            from .sim.presets import lock_preset
+
+            record = lock_preset(preset)
+            firmware, hardware = record.firmware, record.hardware
+        return CassetteRecorder(
+            path,
+            device=DeviceInfo(
+                name=device.name,
+                model=device.model,
+                preset=preset,
+                firmware=firmware,
+                hardware=hardware,
+            ),
+            plugin_version=str(self.plugin_version(device.name)),
+            source=self.tier if preset is not None else "radio",
+            clock=self.clock,
+            credentials=creds,
+            redactor=self.redactor,
+        )
 
     def _require_kind(self, name: str, kind: DeviceKind) -> DeviceConfig:
         device = self.device(name)

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ttlock_hil.protocol.app import (
     Event,
@@ -106,6 +106,9 @@ from .errors import ConfigError, DeviceError, SessionClosed, TTLockError
 from .link import Link, SeenDevice, Transport
 from .redaction import Redactor
 from .trace import FrameTrace
+
+if TYPE_CHECKING:
+    from .cassette import CassetteRecorder
 
 __all__ = [
     "LINK_TRANSITIONS",
@@ -387,6 +390,8 @@ class Session:
         self._request: _Request | None = None
         self._connect_lock = asyncio.Lock()  # one connect (or disconnect) at a time
         self._events: asyncio.Queue[DeviceEvent] = asyncio.Queue(maxsize=_EVENT_QUEUE_SIZE)
+        self.recorder: CassetteRecorder | None = None
+        """Records the session as a cassette when set (``Lab(record=…)``, docs/replay.md)."""
 
     def __repr__(self) -> str:
         return f"<Session {self.device} ({self.kind.value}) {self._state.value}>"
@@ -494,6 +499,9 @@ class Session:
         app.subscribed()
         self._app = app
         self._fire(LinkEvent.CONNECTED)
+        if self.recorder is not None:
+            battery = seen.advert.battery if seen.advert is not None else None
+            self.recorder.connected(seen.setting_mode, battery)
         return seen
 
     def _make_app(self, seen: SeenDevice) -> AppRole:
@@ -557,6 +565,8 @@ class Session:
             await self._close_link("session closed", LinkEvent.CLOSE)
         finally:
             self.trace.close()
+            if self.recorder is not None:
+                self.recorder.close()
 
     async def __aenter__(self) -> Session:
         return self
@@ -640,6 +650,8 @@ class Session:
         request.fire(RequestEvent.SEND)
         # The trace records what was just built: no second encryption or parse.
         self.trace.frame("tx", outgoing.frame, plaintext=plaintext, verdict="sent")
+        if self.recorder is not None:
+            self.recorder.sent(command, plaintext, outgoing.frame, outgoing.key)
         try:
             await self._link.send(outgoing.frame, command=command)
         except TTLockError as exc:
@@ -651,8 +663,15 @@ class Session:
             if request.state is RequestState.WAITING:
                 seconds = wait if wait is not None else self.timeouts.command
                 request.timer = loop.call_later(seconds, self._deadline_passed, request, seconds)
-        replied = await request.future
+        try:
+            replied = await request.future
+        except TTLockError as exc:
+            if self.recorder is not None:
+                self.recorder.finished(type(exc).__name__, exc.code)
+            raise
         latency = time.monotonic() - request.started
+        if self.recorder is not None:
+            self.recorder.finished("ok" if replied.ok else "device-error", replied.code.code)
         if not replied.ok:
             raise DeviceError.from_answer(
                 self.kind,
@@ -773,6 +792,8 @@ class Session:
             self._on_event(app, event)
 
     def _on_event(self, app: AppRole, event: Event) -> None:
+        if self.recorder is not None:
+            self.recorder.received(event)
         request = self._request
         mine = request if request is not None and request.app is app else None
         if isinstance(event, Problem):

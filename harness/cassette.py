@@ -1,0 +1,563 @@
+"""Recording cassettes from sessions and importing them from btsnoop captures.
+
+The format and its templates are :mod:`ttlock_hil.protocol.cassette`'s; this module
+adds what needs I/O, clocks and the session's events:
+
+* :class:`CassetteRecorder` — attached to a :class:`~ttlock_hil.harness.session.Session`
+  (``Lab(record=PATH)``, ``--hil-record DIR``, ``ttlock-hil lock … --record FILE``), it
+  turns every request the session writes and every frame the lock notifies into an
+  :class:`~ttlock_hil.protocol.cassette.Interaction`, decoded, with the secrets as
+  tokens. Written when the session closes, mode 0600, atomically.
+* :func:`import_btsnoop` — a btsnoop capture (Android's HCI snoop log, Bumble's
+  ``BtSnooper``, ``sim serve --snoop``) → the same cassette: ATT values
+  (:mod:`ttlock_hil.protocol.btsnoop`) → our reassembler → frames → decrypted with the
+  key of the captured GET_AES_KEY exchange or of the credentials given.
+* :func:`load_cassette` / :func:`save_cassette` with typed errors.
+
+docs/replay.md tells the whole story.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ttlock_hil.protocol.app import Event, Problem, Progress, Pushed, Replied, RuleFailed, Stray
+from ttlock_hil.protocol.btsnoop import TIMESTAMP_2000_US, CaptureError, Sender, att_values
+from ttlock_hil.protocol.cassette import (
+    Cassette,
+    CassetteError,
+    Connection,
+    DeviceInfo,
+    Interaction,
+    KeyUse,
+    Notification,
+    Template,
+    Tokenizer,
+)
+from ttlock_hil.protocol.commands import LockCommand
+from ttlock_hil.protocol.crypto import DEFAULT_LOCK_KEY, aes_decrypt
+from ttlock_hil.protocol.device import Clock, DeviceKind
+from ttlock_hil.protocol.errormap import is_processing, lock_error_code
+from ttlock_hil.protocol.errors import DecryptError, FrameError, ProtocolError
+from ttlock_hil.protocol.frame import LockFrame, parse_frame
+from ttlock_hil.protocol.lockdata import LockData
+from ttlock_hil.protocol.reassembly import FrameReassembler
+
+from .credentials import write_atomically
+from .errors import ConfigError
+from .redaction import Redactor
+from .trace import LOCK_SECRET_COMMANDS
+
+__all__ = [
+    "CassetteRecorder",
+    "import_btsnoop",
+    "load_cassette",
+    "save_cassette",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _key_use(key: bytes | None, payload_size: int) -> KeyUse:
+    if payload_size == 0 or key is None:
+        return KeyUse.NONE
+    return KeyUse.DEFAULT if key == DEFAULT_LOCK_KEY else KeyUse.LOCK
+
+
+def _harness_version() -> str | None:
+    try:
+        from .version import harness_version
+
+        return harness_version()
+    except (ImportError, OSError):  # a tree without the version module's data
+        return None
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def save_cassette(path: Path, cassette: Cassette) -> Path:
+    """Write ``cassette`` to ``path`` atomically, readable by its owner only (0600)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            f"{path} is a directory",
+            field="record",
+            fix="give a file name for the cassette, e.g. session.cassette.json",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, cassette.dumps().encode("utf-8"), mode=0o600)
+    return path
+
+
+def load_cassette(path: Path | str) -> Cassette:
+    """Read a cassette file; a missing or broken one is a :class:`ConfigError` with the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no cassette at {path}",
+            file=path,
+            field="cassette",
+            fix="record one with --record, or import a capture with "
+            "'ttlock-hil cassette import-btsnoop'",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the cassette: {exc}", file=path, field="cassette", fix="check the file"
+        ) from exc
+    try:
+        return Cassette.loads(text, name=str(path))
+    except CassetteError as exc:
+        raise ConfigError(str(exc), file=path, field="cassette", fix="re-record it") from exc
+
+
+# --- recording from a session -------------------------------------------------------------
+
+
+@dataclass
+class _Open:
+    """An interaction being recorded."""
+
+    n: int
+    connection: int
+    at: float
+    clock: str | None
+    command: int
+    header: str
+    key: KeyUse
+    request: Template
+    fields: dict[str, Any]
+    notifications: list[Notification] = field(default_factory=list)
+    outcome: str = "open"
+    code: int | None = None
+    latency: float | None = None
+
+    def close(self) -> Interaction:
+        return Interaction(
+            n=self.n,
+            connection=self.connection,
+            at=self.at,
+            clock=self.clock,
+            command=self.command,
+            header=self.header,
+            key=self.key,
+            request=self.request,
+            notifications=tuple(self.notifications),
+            outcome=self.outcome if self.outcome != "open" else "no-outcome",
+            code=self.code,
+            latency=self.latency,
+            fields=self.fields,
+        )
+
+
+class _Builder:
+    """What recorder and importer share: interactions from plaintexts, tokens as they come."""
+
+    def __init__(self, credentials: LockData | None) -> None:
+        self.tokens = Tokenizer(secret_commands=LOCK_SECRET_COMMANDS)
+        if credentials is not None:
+            self.tokens.know_credentials(
+                credentials.aes_key, credentials.admin_ps, credentials.unlock_key
+            )
+        self.connections: list[Connection] = []
+        self.done: list[Interaction] = []
+        self.current: _Open | None = None
+        self.waiting: list[Notification] = []  # pushes before any request of a connection
+        self.lock_header: str | None = None
+
+    def connect(self, at: float, setting_mode: bool | None, battery: int | None) -> None:
+        self.finish()
+        self.tokens.new_connection()
+        self.connections.append(Connection(len(self.connections) + 1, at, setting_mode, battery))
+
+    def request(
+        self,
+        at: float,
+        *,
+        clock: str | None,
+        command: int,
+        plaintext: bytes,
+        header: str,
+        key: KeyUse,
+        fields: dict[str, Any],
+    ) -> _Open:
+        self.finish()
+        if not self.connections:
+            self.connect(at, None, None)
+        self.tokens.interaction = len(self.done) + 1
+        self.current = _Open(
+            n=len(self.done) + 1,
+            connection=len(self.connections),
+            at=at,
+            clock=clock,
+            command=command,
+            header=header,
+            key=key,
+            request=self.tokens.request(command, plaintext),
+            fields=fields,
+            notifications=list(self.waiting),
+        )
+        self.waiting.clear()
+        return self.current
+
+    def notify(
+        self, kind: str, at: float, raw: bytes, plaintext: bytes, key: bytes | None
+    ) -> Notification | None:
+        try:
+            frame = parse_frame(raw)
+        except FrameError as exc:
+            crc_frame = getattr(exc, "frame", None)
+            if not isinstance(crc_frame, LockFrame):
+                return None
+            frame = crc_frame
+        if not isinstance(frame, LockFrame):
+            return None
+        header = str(frame.header)
+        self.lock_header = self.lock_header or header
+        note = Notification(
+            kind=kind,
+            at=at,
+            header=header,
+            encrypt=frame.encrypt,
+            key=_key_use(key, len(frame.payload)),
+            plaintext=self.tokens.reply(plaintext),
+        )
+        if self.current is None:
+            self.waiting.append(note)
+        else:
+            self.current.notifications.append(note)
+        return note
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self.done.append(self.current.close())
+            self.current = None
+
+    def cassette(
+        self,
+        *,
+        source: str,
+        device: DeviceInfo,
+        plugin_version: str,
+        recorded: str | None,
+        notes: tuple[str, ...] = (),
+    ) -> Cassette:
+        self.finish()
+        interactions = list(self.done)
+        if self.waiting and interactions:
+            # Pushes after the last request belong to it (they arrived after its reply).
+            last = interactions[-1]
+            interactions[-1] = replace(last, notifications=(*last.notifications, *self.waiting))
+        if device.header is None and self.lock_header is not None:
+            device = replace(device, header=self.lock_header)
+        return Cassette(
+            source=source,
+            device=device,
+            plugin_version=plugin_version,
+            tokens=dict(self.tokens.tokens),
+            random=tuple(self.tokens.random),
+            connections=tuple(self.connections),
+            interactions=tuple(interactions),
+            recorded=recorded,
+            harness=_harness_version(),
+            notes=notes,
+        )
+
+
+class CassetteRecorder:
+    """Records one lock session as a cassette (see the module docstring).
+
+    The session calls :meth:`connected`, :meth:`sent`, :meth:`received` and
+    :meth:`finished`; :meth:`close` writes the file (when ``path`` is given).
+    ``clock`` is the lab's clock: what the harness builds its timestamps from,
+    recorded with each request so a replay can step a manual clock through it.
+    ``redactor`` redacts the informational ``fields`` of each record.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        device: DeviceInfo,
+        plugin_version: str,
+        source: str,
+        clock: Clock | None = None,
+        credentials: LockData | None = None,
+        redactor: Redactor | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.device = device
+        self.plugin_version = plugin_version
+        self.source = source
+        self._clock = clock
+        self._redactor = redactor if redactor is not None else Redactor()
+        self._monotonic = monotonic
+        self._start = monotonic()
+        self._sent_at = 0.0
+        self._builder = _Builder(credentials)
+        self._recorded = datetime.now(UTC).replace(microsecond=0).isoformat()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"CassetteRecorder({self.device.name!r}, {self.path})"
+
+    def _now(self) -> float:
+        return self._monotonic() - self._start
+
+    def connected(self, setting_mode: bool | None, battery: int | None) -> None:
+        self._builder.connect(self._now(), setting_mode, battery)
+
+    def sent(self, command: int, plaintext: bytes, frame: bytes, key: bytes) -> None:
+        try:
+            parsed = parse_frame(frame)
+        except FrameError:
+            return
+        if not isinstance(parsed, LockFrame):
+            return
+        clock = self._clock.now().isoformat() if self._clock is not None else None
+        self._sent_at = self._monotonic()
+        self._builder.request(
+            self._now(),
+            clock=clock,
+            command=command,
+            plaintext=plaintext,
+            header=str(parsed.header),
+            key=_key_use(key, len(parsed.payload)),
+            fields=self._fields(command, plaintext),
+        )
+
+    def _fields(self, command: int, plaintext: bytes) -> dict[str, Any]:
+        from ttlock_hil.protocol.messages.registry import decode_request
+
+        try:
+            fields = decode_request(command, plaintext).to_dict(redact=True)
+        except (ProtocolError, ValueError):
+            return {}
+        if command in LOCK_SECRET_COMMANDS:
+            return {}
+        result = self._redactor.value(fields)
+        return result if isinstance(result, dict) else {}
+
+    def received(self, event: Event) -> None:
+        at = self._now()
+        if isinstance(event, Replied):
+            self._builder.notify("reply", at, event.raw, event.plaintext, event.key)
+        elif isinstance(event, Progress):
+            self._builder.notify("progress", at, event.raw, event.plaintext, event.key)
+        elif isinstance(event, Stray):
+            self._builder.notify("stray", at, event.raw, event.plaintext, event.key)
+        elif isinstance(event, Pushed):
+            plaintext = _open(event.raw, event.key)
+            if plaintext is not None:
+                self._builder.notify("push", at, event.raw, plaintext, event.key)
+        elif isinstance(event, Problem | RuleFailed):
+            logger.debug("%s: an unreadable frame is not recorded: %r", self.device.name, event)
+
+    def finished(self, outcome: str, code: int | None) -> None:
+        current = self._builder.current
+        if current is not None and current.outcome == "open":
+            current.outcome = outcome
+            current.code = code
+            current.latency = round(self._monotonic() - self._sent_at, 6)
+
+    def cassette(self) -> Cassette:
+        return self._builder.cassette(
+            source=self.source,
+            device=self.device,
+            plugin_version=self.plugin_version,
+            recorded=self._recorded,
+        )
+
+    def close(self) -> Cassette:
+        """Finish and (with a path) write the cassette, once."""
+        cassette = self.cassette()
+        if not self.closed and self.path is not None:
+            save_cassette(self.path, cassette)
+            logger.info("%s: cassette written: %s", self.device.name, self.path)
+        self.closed = True
+        return cassette
+
+
+def _open(raw: bytes, key: bytes | None) -> bytes | None:
+    try:
+        frame = parse_frame(raw)
+    except FrameError:
+        return None
+    if not isinstance(frame, LockFrame):
+        return None
+    if not frame.payload:
+        return b""
+    if key is None:
+        return None
+    try:
+        return frame.decrypt(key)
+    except DecryptError:
+        return None
+
+
+# --- importing a btsnoop capture -----------------------------------------------------------
+
+
+def _clock_of(stamp_us: int) -> str:
+    return (datetime(2000, 1, 1) + timedelta(microseconds=stamp_us - TIMESTAMP_2000_US)).isoformat()
+
+
+def import_btsnoop(
+    capture: bytes,
+    *,
+    name: str = "capture",
+    device: str = "lock",
+    credentials: LockData | None = None,
+    plugin_version: str = "3.1.0",
+    model: str | None = None,
+    preset: str | None = None,
+) -> Cassette:
+    """A cassette from a btsnoop capture of a TTLock app talking to a lock.
+
+    The lock key comes from the capture's GET_AES_KEY reply (encrypted with the public
+    default key, §3.1) or from ``credentials``; without either, frames under the lock key
+    cannot be read and the import stops with a :class:`CassetteError` that says so.
+    A malformed capture raises :class:`~ttlock_hil.protocol.btsnoop.CaptureError`.
+    """
+    builder = _Builder(credentials)
+    lock_key = credentials.aes_key if credentials is not None else None
+    app = FrameReassembler(DeviceKind.LOCK)
+    lock = FrameReassembler(DeviceKind.LOCK)
+    connections: dict[int, int] = {}
+    first: int | None = None
+    pending: int | None = None  # the opcode of the request in flight
+    sent_at = 0
+    for value in att_values(capture):
+        first = value.timestamp_us if first is None else first
+        at = (value.timestamp_us - first) / 1e6
+        if value.connection not in connections:
+            connections[value.connection] = len(connections) + 1
+            builder.connect(at, None, None)
+            app, lock, pending = (
+                FrameReassembler(DeviceKind.LOCK),
+                FrameReassembler(DeviceKind.LOCK),
+                None,
+            )
+        if value.sender is Sender.APP:
+            for raw in app.feed(value.value):
+                frame = _lock_frame(raw, value.record)
+                if frame is None:
+                    continue
+                key = DEFAULT_LOCK_KEY if frame.command == LockCommand.GET_AES_KEY else lock_key
+                plaintext = _decrypt(frame, key, value.record, "request")
+                builder.finish()
+                current = builder.request(
+                    at,
+                    clock=_clock_of(value.timestamp_us),
+                    command=frame.command,
+                    plaintext=plaintext,
+                    header=str(frame.header),
+                    key=_key_use(key, len(frame.payload)),
+                    fields={},
+                )
+                current.outcome = "timeout"
+                pending, sent_at = frame.command, value.timestamp_us
+            continue
+        for raw in lock.feed(value.value):
+            frame = _lock_frame(raw, value.record)
+            if frame is None:
+                continue
+            key, plaintext = _reply_plaintext(frame, lock_key, value.record)
+            echo = plaintext[0] if plaintext else None
+            status = plaintext[1] if len(plaintext) > 1 else None
+            if echo == LockCommand.GET_AES_KEY and status == 1 and len(plaintext) >= 18:
+                lock_key = plaintext[2:18]
+            if pending is not None and echo == pending:
+                error = plaintext[2] if status == 0 and len(plaintext) > 2 else None
+                if status not in (0, 1) or (error is not None and is_processing(error)):
+                    builder.notify("progress", at, raw, plaintext, key)
+                    continue
+                builder.notify("reply", at, raw, plaintext, key)
+                current = builder.current
+                if current is not None:
+                    current.outcome = "ok" if status == 1 else "device-error"
+                    current.code = 0 if status == 1 else _code(error, plugin_version)
+                    current.latency = round((value.timestamp_us - sent_at) / 1e6, 6)
+                pending = None
+            else:
+                builder.notify("push" if echo is not None else "stray", at, raw, plaintext, key)
+    if first is None:
+        raise CassetteError(
+            f"{name}: no ATT write or notification in the capture: capture while the app "
+            "talks to the lock (connect, then act)"
+        )
+    return builder.cassette(
+        source=f"btsnoop:{Path(name).name}",
+        device=DeviceInfo(name=device, model=model, preset=preset),
+        plugin_version=plugin_version,
+        recorded=_clock_of(first),
+    )
+
+
+def _code(error: int | None, plugin_version: str) -> int | None:
+    if error is None:
+        return None
+    try:
+        return lock_error_code(error, plugin_version).code
+    except ProtocolError:
+        return None
+
+
+def _lock_frame(raw: bytes, record: int) -> LockFrame | None:
+    try:
+        frame = parse_frame(raw)
+    except FrameError as exc:
+        crc_frame = getattr(exc, "frame", None)
+        if isinstance(crc_frame, LockFrame):
+            logger.warning("record %d: a frame with a bad CRC is kept as captured", record)
+            return crc_frame
+        logger.warning("record %d: not a frame, skipped: %s", record, exc)
+        return None
+    return frame if isinstance(frame, LockFrame) else None
+
+
+def _decrypt(frame: LockFrame, key: bytes | None, record: int, what: str) -> bytes:
+    if not frame.payload:
+        return b""
+    if key is None:
+        raise CassetteError(
+            f"record {record}: a {what} under the lock's key, and the capture holds no "
+            "GET_AES_KEY exchange: give the lock's credentials (--credentials FILE)"
+        )
+    try:
+        return frame.decrypt(key)
+    except DecryptError as exc:
+        raise CassetteError(
+            f"record {record}: the {what} does not decrypt with the key in use: the "
+            "credentials belong to another lock, or the lock was reset since"
+        ) from exc
+
+
+def _reply_plaintext(
+    frame: LockFrame, lock_key: bytes | None, record: int
+) -> tuple[bytes | None, bytes]:
+    """A lock frame's plaintext: under the lock key, else the default key (GET_AES_KEY's)."""
+    if not frame.payload:
+        return None, b""
+    for key in (lock_key, DEFAULT_LOCK_KEY):
+        if key is None:
+            continue
+        try:
+            plaintext = aes_decrypt(key, frame.payload)
+        except DecryptError:
+            continue
+        if plaintext[:1] and (key != DEFAULT_LOCK_KEY or plaintext[0] == LockCommand.GET_AES_KEY):
+            return key, plaintext
+    return None, _decrypt(frame, lock_key, record, "notification")
+
+
+__all__ += ["CaptureError"]
