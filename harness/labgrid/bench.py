@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import os
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -164,7 +165,11 @@ def nightly_command(
     reruns: int = 1,
 ) -> list[str]:
     """:meth:`TTLockBenchDriver.nightly_command` for a bench without a target."""
-    program = [sys.executable, "-m", "ttlock_hil.harness.cli"] if bench.local else [bench.command]
+    program = (
+        [sys.executable, "-m", "ttlock_hil.harness.cli"]
+        if bench.local
+        else shlex.split(bench.command)  # "/opt/venv/bin/python -m ttlock_hil.harness.cli"
+    )
     command = [
         *program,
         "nightly",

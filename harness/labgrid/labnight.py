@@ -274,6 +274,7 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 async def _run_remote(
     *,
+    place: str,
     bench: Mapping[str, Any],
     command: list[str],
     remote_out: str,
@@ -290,7 +291,22 @@ async def _run_remote(
         f"tar -C {quoted} -czf {shlex.quote(archive)} .; exit $status"
     )
 
+    host = str(bench.get("host"))
+
     def run() -> int:
+        try:
+            return fetch()
+        except LabgridError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - labgrid's SSH errors: one line, not a traceback
+            raise BenchNightFailed(
+                place,
+                f"over SSH to {host}: {str(exc).strip() or type(exc).__name__}",
+                fix=f"check that `ssh {host}` works without a password and that "
+                f"{shlex.join(command[:1])} is installed there",
+            ) from None
+
+    def fetch() -> int:
         ssh = ssh_factory(bench)
         stdout, stderr, status = ssh.run(script, timeout=timeout_s)
         with log.open("a", encoding="utf-8") as sink:
@@ -300,7 +316,7 @@ async def _run_remote(
             fetched = Path(temp) / Path(archive).name
             if not fetched.is_file():
                 raise BenchNightFailed(
-                    str(bench.get("host")),
+                    place,
                     f"the night's archive {archive} did not arrive",
                     fix="check that tar and scp work on the bench's PC",
                 )
@@ -364,6 +380,7 @@ class _LabRun:
                         bench, remote_out, list(self.pytest_args), reruns=self.reruns
                     )
                     await _run_remote(
+                        place=place,
                         bench=params,
                         command=command,
                         remote_out=remote_out,

@@ -1,0 +1,28 @@
+"""Loopback labgrid labs for the tests of this folder (see :mod:`.loopback`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.unit.labgrid.loopback import LoopbackLab
+
+LabFactory = Callable[..., LoopbackLab]
+
+
+@pytest.fixture
+def new_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """Start a loopback lab of its own (ended, process by process, at teardown)."""
+    started: list[LoopbackLab] = []
+
+    def start(**kwargs: object) -> LoopbackLab:
+        lab = LoopbackLab(tmp_path_factory.mktemp("labgrid-lab"))
+        started.append(lab)
+        return lab.start(**kwargs)  # type: ignore[arg-type]
+
+    try:
+        yield start
+    finally:
+        for lab in started:
+            lab.close()
