@@ -482,11 +482,11 @@ def import_btsnoop(
                     builder.notify("progress", at, raw, plaintext, key)
                     continue
                 builder.notify("reply", at, raw, plaintext, key)
-                current = builder.current
-                if current is not None:
-                    current.outcome = "ok" if status == 1 else "device-error"
-                    current.code = 0 if status == 1 else _code(error, plugin_version)
-                    current.latency = round((value.timestamp_us - sent_at) / 1e6, 6)
+                answered = builder.current
+                if answered is not None:
+                    answered.outcome = "ok" if status == 1 else "device-error"
+                    answered.code = 0 if status == 1 else _code(error, plugin_version)
+                    answered.latency = round((value.timestamp_us - sent_at) / 1e6, 6)
                 pending = None
             else:
                 builder.notify("push" if echo is not None else "stray", at, raw, plaintext, key)

@@ -667,7 +667,7 @@ class Session:
             replied = await request.future
         except TTLockError as exc:
             if self.recorder is not None:
-                self.recorder.finished(type(exc).__name__, exc.code)
+                self.recorder.finished(type(exc).__name__, exc.code.code)
             raise
         latency = time.monotonic() - request.started
         if self.recorder is not None:

@@ -517,6 +517,28 @@ class Cassette:
             bytes.fromhex(str(e["hex"])) if "hex" in e else str(e["token"]) for e in self.random
         ]
 
+    def essence(self) -> dict[str, Any]:
+        """What a replay uses, without when it happened: two recordings of one session
+        (a recorder's and a btsnoop import's) have the same essence."""
+        full = self.to_json()
+        keep = ("connection", "command", "opcode", "outcome", "code")
+        return {
+            "header": self.device.header,
+            "tokens": full["tokens"],
+            "random": full["random"],
+            "interactions": [
+                {
+                    **{k: item[k] for k in keep},
+                    "request": {k: item["request"][k] for k in ("header", "key", "plaintext")},
+                    "notifications": [
+                        {k: n[k] for k in ("kind", "header", "encrypt", "key", "plaintext")}
+                        for n in item["notifications"]
+                    ],
+                }
+                for item in full["interactions"]
+            ],
+        }
+
     def with_interaction(self, index: int, interaction: Interaction) -> Cassette:
         items = list(self.interactions)
         items[index] = interaction

@@ -469,8 +469,11 @@ def _feed(lock: VirtualLock, item: Interaction, bindings: Bindings, tolerance: f
     request = build_lock_frame(item.command, payload, header=LockHeader.parse(item.header))
     frames = lock.receive(request + b"\r\n") + lock.take_pushes()
     recorded = [n for n in item.notifications if n.kind in ("reply", "progress")]
-    answered = [_open(frame, bindings) for frame in frames]
-    answered = [a for a in answered if a is not None and a[1][:1] == bytes([item.command])]
+    answered = [
+        opened
+        for opened in (_open(frame, bindings) for frame in frames)
+        if opened is not None and opened[1][:1] == bytes([item.command])
+    ]
     differences: list[str] = []
     normalised = False
     if len(answered) != len(recorded):
@@ -526,8 +529,8 @@ def _normalised(
         )
     if len(expected) > 2 and expected[1] == 0:
         if expected[2:3] != actual[2:3]:
-            got = actual[2:3].hex() or "none"
-            return f"error byte {got} where the lock sent {expected[2:3].hex()}"
+            shown = actual[2:3].hex() or "none"
+            return f"error byte {shown} where the lock sent {expected[2:3].hex()}"
         return None
     try:
         want = decode_reply_data(expected[0], expected[2:])
