@@ -41,6 +41,7 @@ _GROUPS = (
     "ttlock_hil.harness.cli.nightly_cmds",  # nightly, report
     "ttlock_hil.harness.cli.sim_cmds",  # sim bluez
     "ttlock_hil.harness.cli.lab_cmds",  # lab nightly (labgrid)
+    "ttlock_hil.harness.cli.cassette_cmds",  # cassette import-btsnoop
 )
 
 

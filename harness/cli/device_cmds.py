@@ -6,8 +6,9 @@ config name of each configured one. With the default config that is the virtual
 lab. A scan stops as soon as every configured device was seen; ``--full`` scans
 for the whole duration (default ``timeouts.scan``) to find unconfigured ones too.
 
-``lock status|unlock|lock --device NAME [--config FILE] [--init] [--json]`` runs
-one operation on a configured lock for bench bring-up:
+``lock status|unlock|lock --device NAME [--config FILE] [--init] [--json] [--record
+CASSETTE]`` runs one operation on a configured lock for bench bring-up (``--record``
+writes the session as a cassette, docs/replay.md):
 
 * ``status`` asks the bolt state and battery (command 0x14; works on a
   factory-fresh lock too, no credentials needed in setting mode);
@@ -92,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="initialise the lock first when it is in setting mode (stores new credentials)",
     )
     lock.add_argument("--json", action="store_true", help="print one JSON object")
+    lock.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="CASSETTE",
+        help="record the session as a cassette (mode 0600, no secret in it; docs/replay.md)",
+    )
     lock.set_defaults(handler=lock_command)
 
 
@@ -225,7 +233,7 @@ def _describe(sighting: Sighting) -> str:
 
 
 def lock_command(args: argparse.Namespace) -> int:
-    lab = Lab.load(args.config, tier=args.tier)
+    lab = Lab.load(args.config, tier=args.tier, record=args.record)
     lab.device(args.device)  # a ConfigError with a suggestion for a typo, before any radio work
     _build_virtual_devices(lab)
 

@@ -18,8 +18,8 @@ from ttlock_hil.protocol.cassette import (
     Notification,
     ReplayMismatch,
     Template,
-    TokenKind,
     Tokenizer,
+    TokenKind,
     TokenSpec,
     compare_outcomes,
     stand_in,
@@ -205,6 +205,7 @@ def test_outcomes_that_differ_are_mismatches_naming_the_interaction() -> None:
 def test_a_stand_in_has_the_size_and_kind_of_the_secret() -> None:
     spec = TokenSpec("s1", TokenKind.SECRET, 7, digits=True)
     value = stand_in(spec)
-    assert len(value) == 7 and value.isdigit()
+    assert len(value) == 7
+    assert value.isdigit()
     assert stand_in(spec) == value  # reproducible
     assert len(stand_in(TokenSpec("s2", TokenKind.SECRET, 16))) == 16
