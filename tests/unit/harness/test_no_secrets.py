@@ -5,8 +5,9 @@ admin code, adds a passcode and meets a failure; then every file written under t
 run's directory is scanned for every secret of the run in every representation
 (AES key as hex, spaced hex, base64 and raw bytes; admin password and unlock key
 as decimal and u32 big-/little-endian hex; passcodes and the admin code as text,
-ASCII hex and digit values). With ``redact: false`` the same scan finds them,
-which shows the scan can fail.
+ASCII hex and digit values). The session is recorded as a cassette too
+(docs/replay.md), which the scan covers like any other artifact. With ``redact: false``
+the same scan finds them, which shows the scan can fail.
 
 The one deliberate exception is the credentials directory (``credentials_dir``,
 ``<device>.json`` and its ``.bak``): those files exist to hold the secrets. They
@@ -103,6 +104,7 @@ async def run_session(tmp_path: Path, *, redact: bool) -> tuple[Lab, InitResult,
         config,
         clock=ManualClock(datetime(2026, 1, 1, 12, 0)),
         log_file=config.reports / "logs" / "ttlock_hil.harness.log",
+        record=config.reports / "cassettes" / "front-door.cassette.json",
     )
     log = logging.getLogger("ttlock_hil.harness.tests.no_secrets")
     try:
@@ -129,7 +131,7 @@ async def test_no_artifact_holds_any_form_of_any_secret(tmp_path: Path) -> None:
     lab, result, admin_code = await run_session(tmp_path, redact=True)
     files = artifacts(tmp_path, lab.config.credentials_dir)
     names = {path.suffix for path in files}
-    assert {".jsonl", ".log"} <= names  # traces and logs were both scanned
+    assert {".jsonl", ".log", ".json"} <= names  # traces, logs and the cassette were scanned
     assert leaks(files, secret_forms(result.credentials, admin_code)) == {}
 
 
@@ -145,6 +147,14 @@ async def test_with_redaction_off_the_same_scan_finds_every_secret(tmp_path: Pat
         "new_passcode",
         "admin_code",
     }
+
+
+async def test_a_cassette_holds_no_secret_even_with_redaction_off(tmp_path: Path) -> None:
+    # A cassette refers to secrets by token whatever redact: says (docs/replay.md).
+    lab, result, admin_code = await run_session(tmp_path, redact=False)
+    cassettes = list(lab.config.reports.glob("cassettes/*.json"))
+    assert cassettes
+    assert leaks(cassettes, secret_forms(result.credentials, admin_code)) == {}
 
 
 async def test_the_credentials_file_is_the_deliberate_exception(tmp_path: Path) -> None:
