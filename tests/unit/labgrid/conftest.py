@@ -16,10 +16,12 @@ def new_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
     """Start a loopback lab of its own (ended, process by process, at teardown)."""
     started: list[LoopbackLab] = []
 
-    def start(**kwargs: object) -> LoopbackLab:
-        lab = LoopbackLab(tmp_path_factory.mktemp("labgrid-lab"))
+    def start(
+        *, benches: tuple[str, ...] = LoopbackLab.benches, configs: dict[str, str] | None = None
+    ) -> LoopbackLab:
+        lab = LoopbackLab(tmp_path_factory.mktemp("labgrid-lab"), benches=benches)
         started.append(lab)
-        return lab.start(**kwargs)  # type: ignore[arg-type]
+        return lab.start(configs=configs)
 
     try:
         yield start

@@ -1,0 +1,292 @@
+"""``ttlock-hil lab nightly`` against a real coordinator and exporters on loopback.
+
+Each lab is a coordinator bound to 127.0.0.1 on a free port in a temporary directory and
+one exporter per virtual bench (:mod:`tests.unit.labgrid.loopback`); every process a test
+starts — the labs' and the ``lab nightly`` commands' — is ended by its PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.unit.labgrid.conftest import LabFactory
+from tests.unit.labgrid.loopback import LoopbackLab, free_port, labgrid_env
+from ttlock_hil.harness.report.model import Night
+
+CLI = [sys.executable, "-m", "ttlock_hil.harness.cli"]
+
+
+def lab_nightly(lab_address: str, out: Path, *extra: str) -> list[str]:
+    return [
+        *CLI,
+        "lab",
+        "nightly",
+        "--coordinator",
+        lab_address,
+        "--tag",
+        "ttlock=yes",
+        "--out",
+        str(out),
+        "--reruns",
+        "0",
+        *extra,
+    ]
+
+
+def run(command: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, env=labgrid_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@dataclass
+class Running:
+    """A ``lab nightly`` started in the background, its output in a file."""
+
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text("utf-8", errors="replace")
+
+    def wait_for(self, line: str, count: int = 1, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.text().count(line) < count:
+            assert self.popen.poll() is None, f"exited {self.popen.returncode}:\n{self.text()}"
+            assert time.monotonic() < deadline, f"no {count}× {line!r}:\n{self.text()}"
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = 90) -> int:
+        return self.popen.wait(timeout=timeout)
+
+    def end(self) -> None:
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+
+@pytest.fixture
+def background(tmp_path: Path) -> Iterator[list[Running]]:
+    """Start commands in the background; each is killed by its PID if still running."""
+    started: list[Running] = []
+    try:
+        yield started
+    finally:
+        for running in started:
+            running.end()
+
+
+def start(started: list[Running], command: list[str], log: Path) -> Running:
+    with log.open("wb") as sink:
+        popen = subprocess.Popen(
+            command, env=labgrid_env(), stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
+        )
+    running = Running(popen, log)
+    started.append(running)
+    return running
+
+
+def lab_document(out: Path) -> tuple[Path, dict[str, object]]:
+    (night_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return night_dir, json.loads((night_dir / "lab.json").read_text("utf-8"))
+
+
+def bench_nights(night_dir: Path) -> dict[str, Night]:
+    return {
+        path.parent.parent.name: Night.from_json(path.read_text("utf-8"))
+        for path in night_dir.glob("benches/*/*/results.json")
+    }
+
+
+def assert_all_let_go(lab: LoopbackLab) -> None:
+    places = lab.places()
+    assert {p.name: (p.acquired, p.reservation) for p in places.values()} == {
+        name: (None, None) for name in places
+    }
+    assert lab.reservations() == []
+
+
+def leftover_nightlies(marker: Path) -> list[str]:
+    """Command lines of live processes that run a nightly under ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "nightly" in cmdline and str(marker) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+# ------------------------------------------------------------------------------ a whole lab night
+
+
+@pytest.fixture(scope="module")
+def lab_night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopbackLab, Path, str]]:
+    """One lab of three benches and one ``lab nightly`` over it (shared, read-only)."""
+    lab = LoopbackLab(tmp_path_factory.mktemp("labgrid-lab"))
+    try:
+        lab.start()
+        out = lab.root / "lab-nights"
+        done = run(lab_nightly(lab.address, out))
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield lab, out, done.stdout
+    finally:
+        lab.close()
+
+
+def test_three_benches_run_in_parallel_into_one_merged_report(
+    lab_night: tuple[LoopbackLab, Path, str],
+) -> None:
+    lab, out, stdout = lab_night
+    night_dir, document = lab_document(out)
+    assert [b["status"] for b in document["benches"]] == ["passed"] * 3  # type: ignore[index,union-attr]
+    nights = bench_nights(night_dir)
+    assert sorted(nights) == ["bench-01", "bench-02", "bench-03"]
+    # In parallel: every bench's night began before any of them ended.
+    assert max(n.started for n in nights.values()) < min(
+        n.finished for n in nights.values() if n.finished is not None
+    )
+    merged = Night.from_json((night_dir / "results.json").read_text("utf-8"))
+    assert merged.bench == "lab"
+    assert {d.name for d in merged.devices} == {
+        "bench-01/front-door",
+        "bench-02/front-door",
+        "bench-03/front-door",
+    }
+    assert len(merged.results) == 6
+    assert merged.full
+    for name in ("report.html", "diff.json", "lab.json"):
+        assert (night_dir / name).is_file(), name
+    for bench in document["benches"]:  # type: ignore[union-attr]
+        assert (night_dir / bench["report"]).is_file()  # type: ignore[index]
+    assert "3 benches (3 passed); 6 passed, 0 skipped" in stdout
+    assert f"report: {night_dir / 'report.html'}" in stdout
+    assert_all_let_go(lab)
+
+
+def test_each_bench_keeps_its_own_history_and_the_lab_its_own(
+    lab_night: tuple[LoopbackLab, Path, str],
+) -> None:
+    lab, out, _ = lab_night
+    assert (out / "history.sqlite").is_file()
+    for place in lab.benches:
+        assert (lab.root / "benches" / place / "reports" / "history.sqlite").is_file()
+
+
+# ------------------------------------------------------------------------------ queueing
+
+
+def test_a_second_lab_nightly_waits_for_the_reservations_instead_of_colliding(
+    new_lab: LabFactory, background: list[Running]
+) -> None:
+    lab = new_lab(benches=("bench-01",))
+    first = start(background, lab_nightly(lab.address, lab.root / "a"), lab.root / "a.log")
+    first.wait_for("the night runs here")
+    second = start(background, lab_nightly(lab.address, lab.root / "b"), lab.root / "b.log")
+    assert first.finish() == 0, first.text()
+    assert second.finish() == 0, second.text()
+    assert "waiting for the reservation (held by" in second.text()
+    a_nights = bench_nights(lab_document(lab.root / "a")[0])
+    b_dir, b_document = lab_document(lab.root / "b")
+    b_nights = bench_nights(b_dir)
+    for place in lab.benches:
+        a_end = a_nights[place].finished
+        assert a_end is not None
+        assert b_nights[place].started >= a_end, place  # one after the other, never together
+    assert all(b["waited_s"] > 0 for b in b_document["benches"])  # type: ignore[index,union-attr]
+    assert_all_let_go(lab)
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+def test_a_killed_exporter_marks_its_bench_unavailable_and_the_others_still_report(
+    new_lab: LabFactory,
+) -> None:
+    lab = new_lab()
+    lab.kill_exporter("bench-03")
+    out = lab.root / "nights"
+    done = run(lab_nightly(lab.address, out))
+    assert done.returncode == 0, done.stdout + done.stderr  # unavailable is not failed
+    night_dir, document = lab_document(out)
+    statuses = {b["place"]: b["status"] for b in document["benches"]}  # type: ignore[index,union-attr]
+    assert statuses == {"bench-01": "passed", "bench-02": "passed", "bench-03": "unavailable"}
+    assert "bench-03: unavailable — no exporter exports the TTLockBench" in done.stdout
+    merged = Night.from_json((night_dir / "results.json").read_text("utf-8"))
+    assert len(merged.results) == 4
+    assert merged.selection is not None
+    assert merged.selection.startswith("bench-03 unavailable")
+    assert "Traceback" not in done.stderr
+    assert_all_let_go(lab)
+
+
+def test_a_bench_night_that_gives_no_results_is_an_error_naming_its_log(
+    new_lab: LabFactory,
+) -> None:
+    lab = new_lab(benches=("bench-01",), configs={"bench-01": "lab: [broken\n"})
+    out = lab.root / "nights"
+    done = run(lab_nightly(lab.address, out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    night_dir, document = lab_document(out)
+    (bench,) = document["benches"]  # type: ignore[misc]
+    assert bench["status"] == "error"
+    assert "its nightly wrote no results" in bench["reason"]
+    assert "error:" in (night_dir / "benches" / "bench-01" / "nightly.log").read_text("utf-8")
+    assert "Traceback" not in done.stdout + done.stderr
+    assert_all_let_go(lab)
+
+
+def test_an_interrupted_lab_night_stops_every_bench_and_releases_every_place(
+    new_lab: LabFactory, background: list[Running]
+) -> None:
+    lab = new_lab()
+    out = lab.root / "nights"
+    running = start(background, lab_nightly(lab.address, out), lab.root / "run.log")
+    running.wait_for("the night runs here", count=3)
+    time.sleep(1.0)  # the bench nightlies are under way
+    os.kill(running.popen.pid, signal.SIGTERM)
+    assert running.finish(timeout=60) == 128 + signal.SIGTERM, running.text()
+    assert "Traceback" not in running.text()
+    assert_all_let_go(lab)
+    assert leftover_nightlies(lab.root) == []
+    merged = Night.from_json((lab_document(out)[0] / "results.json").read_text("utf-8"))
+    assert merged.interrupted == "SIGTERM"
+
+
+def test_an_unreachable_coordinator_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    began = time.monotonic()
+    done = run(lab_nightly(f"127.0.0.1:{free_port()}", tmp_path / "out"))
+    assert done.returncode == 3
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: the labgrid coordinator at 127.0.0.1:")
+    assert "is unreachable" in line
+    assert "fix: start labgrid-coordinator there" in line
+    assert time.monotonic() - began < 30
+
+
+def test_no_place_with_the_tag_is_a_usage_error_naming_the_places(
+    lab_night: tuple[LoopbackLab, Path, str], tmp_path: Path
+) -> None:
+    lab, _, _ = lab_night
+    command = lab_nightly(lab.address, tmp_path / "out")
+    command[command.index("ttlock=yes")] = "ttlock=never"
+    done = run(command)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "no place on the coordinator" in line
+    assert "has the tag ttlock=never (places: bench-01, bench-02, bench-03)" in line
+    assert "fix: tag each bench's place: labgrid-client -p PLACE set-tags ttlock=never" in line
