@@ -408,7 +408,8 @@ def _open(raw: bytes, key: bytes | None) -> bytes | None:
 
 
 def _clock_of(stamp_us: int) -> str:
-    return (datetime(2000, 1, 1) + timedelta(microseconds=stamp_us - TIMESTAMP_2000_US)).isoformat()
+    moment = datetime(2000, 1, 1) + timedelta(microseconds=stamp_us - TIMESTAMP_2000_US)
+    return moment.replace(microsecond=0).isoformat()  # a lock's clock has no fractions
 
 
 def import_btsnoop(

@@ -517,6 +517,19 @@ class Cassette:
             bytes.fromhex(str(e["hex"])) if "hex" in e else str(e["token"]) for e in self.random
         ]
 
+    @property
+    def starts_in_setting_mode(self) -> bool:
+        """The lock was factory-fresh: its advert said so, or (a capture, which holds no
+        advert) the app asked it for a key (GET_AES_KEY, §4.3) before anything else."""
+        if self.connections and self.connections[0].setting_mode is not None:
+            return bool(self.connections[0].setting_mode)
+        for item in self.interactions:
+            if item.command == LockCommand.GET_AES_KEY:
+                return True
+            if item.command != LockCommand.INITIALIZATION:
+                return False
+        return False
+
     def essence(self) -> dict[str, Any]:
         """What a replay uses, without when it happened: two recordings of one session
         (a recorder's and a btsnoop import's) have the same essence."""
