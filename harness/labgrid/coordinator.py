@@ -14,8 +14,8 @@ of :mod:`ttlock_hil.harness.labgrid` with its fix::
 :meth:`Coordinator.hold` reserves the place (a reservation filtered on the place's own
 name, so benches queue one by one), waits while the reservation is *waiting* (polling
 refreshes it, as labgrid wants), acquires the place once it is allocated to us, and on the
-way out — however it is left, a cancellation included — releases the place and cancels the
-reservation, so the next one in the queue gets it.
+way out — however it is left, a cancellation included — cancels the reservation and
+releases the place, so the next one in the queue gets it.
 """
 
 from __future__ import annotations
@@ -424,17 +424,21 @@ class Coordinator:
             await asyncio.shield(self._let_go(place, token, acquired))
 
     async def _let_go(self, place: str, token: str, acquired: bool) -> None:
-        """Release and cancel, each tried even when the other fails."""
+        """Cancel the reservation, then release the place; each tried even when the other
+        fails. In this order the next reservation in the queue gets the place at once: the
+        coordinator hands out a place when it is neither acquired nor reserved, and it sees
+        a cancelled reservation's place as free only at its next scheduling, which the
+        release is."""
         problems: list[Exception] = []
+        try:
+            await self.cancel(token)
+        except LabgridError as exc:
+            problems.append(exc)
         if acquired:
             try:
                 await self.release(place)
             except LabgridError as exc:
                 problems.append(exc)
-        try:
-            await self.cancel(token)
-        except LabgridError as exc:
-            problems.append(exc)
         if problems:
             raise problems[0]
 
