@@ -4,8 +4,9 @@
   with short deadlines and no retries, for fault-injection tests that *wait for*
   a timeout. The lab's deadlines (seconds) suit a radio; an in-process simulated
   device answers in microseconds, so 0.3 s proves a timeout just as well and
-  keeps the suite fast. They exist only where faults can be injected (sim-only
-  tests), so a real bench never runs with them.
+  keeps the suite fast (tier 3's connect, a real ATT exchange, gets 0.5 s). They
+  exist only where faults can be injected (sim-only tests), so a real bench never
+  runs with them.
 * ``bench_wifi``: the Wi-Fi network a gateway test may join (the virtual G2
   sees ``MyWiFi``; a real bench sets ``TTLOCK_HIL_WIFI_SSID`` and
   ``TTLOCK_HIL_WIFI_PASSWORD``).
@@ -33,6 +34,15 @@ from ttlock_hil.harness.testtrace import TraceFile
 SIM_DEADLINES = Timeouts(scan=0.3, connect=0.15, command=0.15)
 """Deadlines for fault-injection tests on simulated devices (see the module docstring)."""
 
+BUMBLE_DEADLINES = Timeouts(scan=0.3, connect=0.5, command=0.15)
+"""The same on tier 3, where a connect is a real ATT exchange in Python (MTU, discovery of
+the whole table, a CCCD write): about 30 ms alone, past 0.15 s on a loaded 2-core machine."""
+
+
+def _deadlines(lab: Lab) -> Timeouts:
+    return BUMBLE_DEADLINES if lab.tier == "bumble" else SIM_DEADLINES
+
+
 NO_RETRY = RetryPolicy(attempts=1, backoff=(0.0,))
 """Fault-injection tests see the first failure: one attempt, nothing retried."""
 
@@ -44,7 +54,7 @@ def _session(lab: Lab, device: DeviceConfig, trace: TraceFile) -> Session:
         device=device.name,
         kind=device.kind,
         plugin_version=lab.plugin_version(device.name),
-        timeouts=SIM_DEADLINES,
+        timeouts=_deadlines(lab),
         retry=NO_RETRY,
         redactor=lab.redactor,
         trace_path=trace.extra("short-deadlines"),
