@@ -8,6 +8,10 @@ import pytest
 
 from tests.unit.labgrid.loopback import LoopbackLab
 
+# The browser check of report.html (headless Chromium, a canary proxy, DevTools), for the
+# merged lab report: the same fixtures as the single-bench report's.
+from tests.unit.report.test_html import canary, chromium, devtools  # noqa: F401
+
 LabFactory = Callable[..., LoopbackLab]
 
 

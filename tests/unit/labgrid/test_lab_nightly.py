@@ -21,6 +21,12 @@ import pytest
 
 from tests.unit.labgrid.conftest import LabFactory
 from tests.unit.labgrid.loopback import LoopbackLab, free_port, labgrid_env
+from tests.unit.report.test_html import (  # the single-bench report's browser check
+    DevToolsPipe,
+    _Canary,
+    external_references,
+    run_chromium,
+)
 from ttlock_hil.harness.report.model import Night
 
 CLI = [sys.executable, "-m", "ttlock_hil.harness.cli"]
@@ -290,3 +296,30 @@ def test_no_place_with_the_tag_is_a_usage_error_naming_the_places(
     assert "no place on the coordinator" in line
     assert "has the tag ttlock=never (places: bench-01, bench-02, bench-03)" in line
     assert "fix: tag each bench's place: labgrid-client -p PLACE set-tags ttlock=never" in line
+
+
+# ------------------------------------------------------------------------------ the report, seen
+
+
+def test_the_merged_report_renders_in_a_headless_browser_and_fetches_nothing(
+    lab_night: tuple[LoopbackLab, Path, str],
+    devtools: DevToolsPipe,
+    chromium: str,
+    canary: _Canary,
+    tmp_path: Path,
+) -> None:
+    _, out, _ = lab_night
+    night_dir, document = lab_document(out)
+    merged = night_dir / "report.html"
+    html = merged.read_text("utf-8")
+    assert external_references(html) == []
+    url = merged.resolve().as_uri()
+    assert devtools.page_requests(url) == [url]  # the file itself, nothing else
+    bench_report = (night_dir / document["benches"][0]["report"]).resolve().as_uri()  # type: ignore[index]
+    assert devtools.page_requests(bench_report) == [bench_report]
+    dumped = run_chromium(chromium, tmp_path, canary.server_address[1], "--dump-dom", url)
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    matrix = dumped.stdout.split('id="matrix-table"')[1].split("</table>")[0]
+    for place in ("bench-01", "bench-02", "bench-03"):
+        assert f"{place}/front-door" in matrix  # bench × device columns, test rows
+    assert "test_the_lock_unlocks" in matrix
