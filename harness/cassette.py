@@ -56,6 +56,7 @@ from .trace import LOCK_SECRET_COMMANDS
 
 __all__ = [
     "CassetteRecorder",
+    "ReplayClock",
     "import_btsnoop",
     "load_cassette",
     "save_cassette",
@@ -77,6 +78,20 @@ def _harness_version() -> str | None:
         return harness_version()
     except (ImportError, OSError):  # a tree without the version module's data
         return None
+
+
+class ReplayClock:
+    """The harness's clock during a replay (R2): the cassette device sets it to each
+    request's recorded time, so timestamps the harness builds are the recorded ones."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, 12, 0)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, value: datetime) -> None:
+        self._now = value
 
 
 # --- files --------------------------------------------------------------------------------

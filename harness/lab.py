@@ -169,6 +169,10 @@ class Lab:
             )
         self.config = config
         self.tier = tier
+        if clock is None and replay:
+            from .cassette import ReplayClock
+
+            clock = ReplayClock()  # the cassettes step it through their recorded times
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._sim_rng = rng
         self.rng: random.Random = rng if rng is not None else random.SystemRandom()
@@ -251,6 +255,15 @@ class Lab:
         """How bleak reaches device ``name``, resolved from its address moniker."""
         device = self.device(name)
         preset = device.sim_preset
+        if name in self.replay:
+            # Played by its cassette, on tier 1 whatever the device is (docs/replay.md).
+            scanner, client = self._virtual_backends()
+            return Transport(
+                moniker=device.address,
+                address=self.air.get(sim_address(self.config.lab, name)).address,
+                scanner_backend=scanner,
+                client_backend=client,
+            )
         if preset is not None and self.tier == "bluez":
             # The double serves it like bluetoothd serves a real lock: the radio path.
             return Transport(moniker=device.address, address=sim_address(self.config.lab, name))
@@ -357,7 +370,7 @@ class Lab:
         factory = self._factory if self._factory is not None else None
         for device in self.config.devices:
             preset = device.sim_preset
-            if preset is None:
+            if preset is None and device.name not in self.replay:
                 continue
             if factory is None:
                 factory = _default_factory()
@@ -379,6 +392,7 @@ class Lab:
                 self.players[device.name] = player
                 air.add(player)
                 continue
+            assert preset is not None
             air.add(
                 factory(
                     preset,

@@ -318,7 +318,7 @@ class CassetteDevice:
                     interaction=n,
                     command=command,
                     expected=expected.request.text,
-                    actual=expected.request.masked(plaintext),
+                    actual=_shown(expected, plaintext),
                 )
             )
         self._cursor += 1
@@ -361,6 +361,18 @@ class CassetteDevice:
                 expected=f"request {missing.label}",
                 actual="no request",
             )
+
+
+def _shown(expected: Interaction, actual: bytes) -> str:
+    """An actual request for a mismatch message: token spans masked, or its decoded fields
+    with the secret ones redacted when the spans do not line up; never a secret."""
+    if len(actual) == expected.request.size:
+        return expected.request.masked(actual)
+    try:
+        fields = decode_request(expected.command, actual).to_dict(redact=True)
+    except MessageError:
+        return f"{len(actual)} bytes (no layout to show them by)"
+    return f"{len(actual)} bytes: {fields}"
 
 
 REQUEST_TIME_TOLERANCE: Final = 60.0
