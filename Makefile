@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: nightly test lint typecheck unit hil-bluez fuzz clean selfcheck
+.PHONY: nightly test lint typecheck unit labgrid hil-bluez fuzz clean selfcheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ nightly: $(STAMP)
 	$(BIN)/ttlock-hil nightly
 
 ## All checks CI runs: lint, type-check, tests (the HIL suite on tier 1 and on tier 2).
-test: lint typecheck unit hil-bluez
+test: lint typecheck unit labgrid hil-bluez
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,7 +28,12 @@ typecheck: $(STAMP)
 	$(BIN)/python tools/typecheck.py
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/unit/labgrid
+
+## The labgrid integration (docs/labgrid.md) in its own step: a coordinator and exporters on
+## 127.0.0.1, three virtual benches, `ttlock-hil lab nightly` (needs the labgrid extra, in dev).
+labgrid: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/labgrid
 
 ## The regression suite again on the BlueZ tier: bleak's own Linux backend against the
 ## BlueZ double (docs/tiers.md §4). Needs dbus-daemon (.ci/run installs it).
