@@ -483,6 +483,12 @@ class Lab:
                         raise problem
             player.check()
 
+    def _source(self, preset: str | None) -> str:
+        """Where a recording comes from: a tier of sim: devices, a Bumble controller, radio."""
+        if self.tier == "bumble" and self._bumble_hci is not None:
+            return f"bumble ({self._bumble_hci})"  # a real dongle or an exported controller
+        return self.tier if preset is not None else "radio"
+
     def _recorder(
         self, device: DeviceConfig, creds: LockCredentials | None, path: Path | None
     ) -> CassetteRecorder:
@@ -505,7 +511,7 @@ class Lab:
                 hardware=hardware,
             ),
             plugin_version=str(self.plugin_version(device.name)),
-            source=self.tier if preset is not None else "radio",
+            source=self._source(preset),
             clock=self.clock,
             credentials=creds,
             redactor=self.redactor,

@@ -68,6 +68,7 @@ _ATT_WRITE_REQUEST: Final = 0x12
 _ATT_WRITE_COMMAND: Final = 0x52
 _ATT_NOTIFICATION: Final = 0x1B
 _ATT_INDICATION: Final = 0x1D
+_DISCONNECTION_COMPLETE: Final = 0x05
 _MAX_RECORD: Final = 1 << 16
 """No HCI packet is longer (u16 lengths); a larger record means a corrupt file."""
 
@@ -113,7 +114,8 @@ class AttValue:
     timestamp_us: int
     record: int
     connection: int = 0
-    """The ACL connection handle it travelled on."""
+    """Which connection: the ACL handle, plus 0x1000 for each earlier connection that
+    ended on the same handle (an HCI Disconnection Complete, Core Vol 4 Part E §7.7.5)."""
 
 
 def read_records(capture: bytes) -> Iterator[Record]:
@@ -183,7 +185,14 @@ def att_values(capture: bytes) -> Iterator[AttValue]:
     stopped mid-frame); a continuation without a start is an error.
     """
     pending: dict[tuple[int, int], tuple[bytearray, int, int]] = {}
+    generation: dict[int, int] = {}  # a handle is reused by the next connection
     for record in read_records(capture):
+        if record.packet_type == _H4_EVENT:
+            ended = _disconnected(record.data)
+            if ended is not None:
+                generation[ended] = generation.get(ended, 0) + 1
+                pending = {k: v for k, v in pending.items() if k[0] != ended}
+            continue
         if record.packet_type != _H4_ACL:
             continue
         data = record.data
@@ -225,9 +234,18 @@ def att_values(capture: bytes) -> Iterator[AttValue]:
             pending[key] = (buffer, wanted, stamp)
             continue
         pending.pop(key, None)
-        value = _att(bytes(buffer), stamp, record.number, handle)
+        connection = handle | generation.get(handle, 0) << 12
+        value = _att(bytes(buffer), stamp, record.number, connection)
         if value is not None:
             yield value
+
+
+def _disconnected(event: bytes) -> int | None:
+    """The handle an HCI Disconnection Complete event (0x05, Core Vol 4 Part E §7.7.5)
+    ended, if it succeeded."""
+    if len(event) >= 6 and event[0] == _DISCONNECTION_COMPLETE and event[2] == 0:
+        return int(struct.unpack_from("<H", event, 3)[0]) & 0x0FFF
+    return None
 
 
 def _att(frame: bytes, stamp: int, number: int, connection: int) -> AttValue | None:

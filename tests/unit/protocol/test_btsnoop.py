@@ -49,6 +49,19 @@ def test_a_write_and_a_notification_come_out_with_who_sent_them() -> None:
     assert values[1].timestamp_us > values[0].timestamp_us
 
 
+def test_a_handle_reused_after_a_disconnection_is_another_connection() -> None:
+    write = acl_packets(0x40, att(0x52, 0x10, WRITE))[0]
+    disconnected = bytes.fromhex("04050400400013")  # Disconnection Complete, handle 0x040
+    data = write_btsnoop(
+        [
+            (TIMESTAMP_2000_US, False, write),
+            (TIMESTAMP_2000_US, True, disconnected),
+            (TIMESTAMP_2000_US, False, write),
+        ]
+    )
+    assert [v.connection for v in att_values(data)] == [0x40, 0x1040]
+
+
 def test_acl_fragments_are_joined_by_the_l2cap_length() -> None:
     long_value = bytes(range(200))
     values = list(att_values(capture((True, att(0x1B, 0x12, long_value)), fragment=7)))
