@@ -715,10 +715,11 @@ _DIGIT_RUN: Final = re.compile(rb"[0-9]{4,}")
 class Tokenizer:
     """Turns the plaintexts of one session into templates, learning its secrets as it goes.
 
-    Secret fields are the ones a message layout marks ``secret`` (docs/architecture.md
-    §11.2); a login challenge becomes a random token; anything a secret-bearing command
-    (``secret_commands``) still carries that looks like a passcode (four or more ASCII
-    digits) becomes a secret token too. The values stay in memory, never in the cassette.
+    Secret fields are the ones a message layout marks ``secret``
+    (docs/architecture.md §11.2); a login challenge becomes a random token; anything a
+    secret-bearing command (``secret_commands``) still carries that looks like a passcode
+    (four or more ASCII digits) becomes a secret token too. The values stay in memory,
+    never in the cassette.
     """
 
     def __init__(self, *, secret_commands: Iterable[int] = ()) -> None:
