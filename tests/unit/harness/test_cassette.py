@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from ttlock_hil.harness.cassette import import_btsnoop, load_cassette
 from ttlock_hil.harness.cli import main
+from ttlock_hil.harness.config import default_config_path
 from ttlock_hil.harness.credentials import save_credentials
 from ttlock_hil.harness.errors import ConfigError
 from ttlock_hil.harness.lab import Lab
@@ -152,3 +154,20 @@ def test_the_cli_says_in_one_line_what_is_wrong_with_a_capture(
     assert err.count("\n") == 1
     assert "not a btsnoop file" in err
     assert "Traceback" not in err
+
+
+async def test_the_lock_command_records_its_session_as_a_cassette(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "hil-config.yaml"
+    shutil.copy(default_config_path(), config)
+    path = tmp_path / "cli.cassette.json"
+    argv = ["lock", "unlock", "--device", "front-door", "--config", str(config), "--init"]
+    assert await asyncio.to_thread(main, [*argv, "--record", str(path)]) == 0
+    capsys.readouterr()
+    assert path.stat().st_mode & 0o777 == 0o600
+    cassette = load_cassette(path)
+    commands = [item.command for item in cassette.interactions]
+    assert commands[0] == 0x19  # GET_AES_KEY: the init is recorded
+    assert 0x47 in commands  # and the unlock
+    assert cassette.source == "virtual"
