@@ -245,10 +245,13 @@ class _Builder:
             key=_key_use(key, len(frame.payload)),
             plaintext=self.tokens.reply(plaintext),
         )
-        if self.current is None:
-            self.waiting.append(note)
-        else:
+        if self.current is not None:
             self.current.notifications.append(note)
+        elif self.done and self.done[-1].connection == len(self.connections):
+            last = self.done[-1]  # after its reply: it belongs to the last request
+            self.done[-1] = replace(last, notifications=(*last.notifications, note))
+        else:
+            self.waiting.append(note)  # before this connection's first request
         return note
 
     def finish(self) -> None:
@@ -267,10 +270,6 @@ class _Builder:
     ) -> Cassette:
         self.finish()
         interactions = list(self.done)
-        if self.waiting and interactions:
-            # Pushes after the last request belong to it (they arrived after its reply).
-            last = interactions[-1]
-            interactions[-1] = replace(last, notifications=(*last.notifications, *self.waiting))
         if device.header is None and self.lock_header is not None:
             device = replace(device, header=self.lock_header)
         return Cassette(
@@ -393,9 +392,13 @@ class CassetteRecorder:
         )
 
     def close(self) -> Cassette:
-        """Finish and (with a path) write the cassette, once."""
+        """Finish what was recorded and (with a path) write the cassette.
+
+        A session calls it when it closes; when several sessions of a device share the
+        recorder, each close writes the cassette so far (all their connections).
+        """
         cassette = self.cassette()
-        if not self.closed and self.path is not None:
+        if self.path is not None:
             save_cassette(self.path, cassette)
             logger.info("%s: cassette written: %s", self.device.name, self.path)
         self.closed = True

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from .sim.bench import SimBench
     from .sim.bumble import BumbleTier
     from .sim.device import VirtualDevice
+    from .sim.replay import CassetteDevice
 
 __all__ = ["BUMBLE_HCI_VARIABLE", "DeviceFactory", "Lab", "Sighting", "sim_address"]
 
@@ -193,7 +194,8 @@ class Lab:
         self.replay: dict[str, Cassette] = dict(replay or {})
         """Devices played by a cassette instead of their preset (replay R2, docs/replay.md)."""
         self._replayed: dict[str, list[CassetteRecorder]] = {}
-        self.players: dict[str, Any] = {}
+        self._recorders: dict[Path, CassetteRecorder] = {}
+        self.players: dict[str, CassetteDevice] = {}
         """The cassette devices on the air, by device name (their ``check()`` tells the result)."""
         self._log_handler: logging.Handler | None = None
         self._log_level = logging.NOTSET
@@ -458,7 +460,7 @@ class Lab:
             session.recorder = self._recorder(device, creds, None)
             self._replayed.setdefault(name, []).append(session.recorder)
         elif self.record is not None and device.kind is DeviceKind.LOCK:
-            session.recorder = self._recorder(device, creds, self.record)
+            session.recorder = self._recording(device, creds, self.record)
         self._sessions = [s for s in self._sessions if not s.closed]  # forget closed ones
         self._sessions.append(session)
         return session
@@ -482,6 +484,21 @@ class Lab:
                     if problem.actual != "no request":
                         raise problem
             player.check()
+
+    def _recording(
+        self, device: DeviceConfig, creds: LockCredentials | None, path: Path
+    ) -> CassetteRecorder:
+        """The recorder of ``device`` at ``path``: every session of the device records into
+        one cassette (a connection each); a second device records beside it, named after it."""
+        owner = self._recorders.get(path)
+        if owner is not None and owner.device.name != device.name:
+            path = path.with_name(
+                f"{path.name.split('.')[0]}.{device.name}{''.join(path.suffixes)}"
+            )
+        recorder = self._recorders.get(path)
+        if recorder is None:
+            recorder = self._recorders[path] = self._recorder(device, creds, path)
+        return recorder
 
     def _source(self, preset: str | None) -> str:
         """Where a recording comes from: a tier of sim: devices, a Bumble controller, radio."""

@@ -171,3 +171,23 @@ async def test_the_lock_command_records_its_session_as_a_cassette(
     assert commands[0] == 0x19  # GET_AES_KEY: the init is recorded
     assert 0x47 in commands  # and the unlock
     assert cassette.source == "virtual"
+
+
+async def test_a_lab_records_each_device_into_one_cassette_a_connection_per_session(
+    tmp_path: Path,
+) -> None:
+    config = build_config(tmp_path, [lock_entry("front-door"), lock_entry("back-door")])
+    path = tmp_path / "run.cassette.json"
+    lab = make_lab(config, clock=ManualClock(START), record=path)
+    async with lab, asyncio.timeout(DEADLINE):
+        first = lab.lock("front-door")
+        await first.init()
+        await first.aclose()
+        await lab.lock("front-door").unlock()
+        await lab.lock("back-door").status()
+    front = load_cassette(path)
+    assert [(c.n, c.setting_mode) for c in front.connections] == [(1, True), (2, False)]
+    assert front.interactions[-1].command == 0x47
+    back = load_cassette(tmp_path / "run.back-door.cassette.json")
+    assert back.device.name == "back-door"
+    assert [i.command for i in back.interactions] == [0x14]
