@@ -20,7 +20,9 @@
 4. The night is **begun** in the history store (committed at once): a night
    killed from here on stays in the store as *incomplete*, never half-written.
 5. The suite (``tests/hil``) runs in a pytest subprocess, in a process group of
-   its own, with its progress on the terminal: ``--junitxml`` writes
+   its own, with its progress on the terminal — the devices in parallel, in
+   pytest-xdist workers (:func:`worker_count`), each device's tests on one worker
+   in the serial order, the results gathered by pytest itself: ``--junitxml`` writes
    ``junit.xml``; the plugin writes the frame traces into ``traces/`` and one
    JSON line per test and device into ``results.jsonl`` (each line flushed, so a
    stopped run keeps what finished).
@@ -89,6 +91,7 @@ __all__ = [
     "RESULTS_LINES_NAME",
     "STOP_GRACE_S",
     "TRACES_DIR",
+    "WORKERS_PER_CPU",
     "NightlyError",
     "NightlyOutcome",
     "NightlyStopped",
@@ -101,6 +104,7 @@ __all__ = [
     "run_nightly",
     "selection_of",
     "tidy_paths",
+    "worker_count",
 ]
 
 DIFF_NAME: Final = "diff.json"
@@ -116,6 +120,11 @@ CACHE_DIR: Final = ".pytest-cache"
 DEFAULT_RERUNS: Final = 1
 """Failed tests are run once more: a test that then passes is reported flaky, not broken."""
 STOP_GRACE_S: Final = 10.0
+WORKERS_PER_CPU: Final = 4
+"""The most pytest-xdist workers a night of radio devices starts per CPU (``workers=None``):
+such a worker mostly waits for the radio, so several share a CPU. A lab of simulated devices
+gets one worker per CPU: there the CPU does the devices' work too, and each worker costs a
+Python process and its start-up (docs/performance.md §5)."""
 """How long pytest gets to stop cleanly after a forwarded SIGINT before its group is killed."""
 _POLL_S: Final = 0.05
 _CUT_SHORT: Final = "the test did not run (interrupted?)"
@@ -271,6 +280,24 @@ def _devices_seen(config: LabConfig, results: Sequence[TestResult]) -> tuple[Dev
     )
 
 
+def worker_count(config: LabConfig, workers: int | None = None) -> int:
+    """How many pytest processes run a night's devices in parallel (1: one pytest, serial).
+
+    ``workers`` when given (at least 1); else one per configured device, at most one per
+    CPU for a lab of simulated devices only and :data:`WORKERS_PER_CPU` per CPU otherwise.
+    Each worker takes whole devices, one after another, each device's tests in the serial
+    order (:mod:`ttlock_hil.fixtures.xdist`).
+    """
+    if workers is not None:
+        if workers < 1:
+            raise NightlyError(f"workers must be 1 or more, got {workers}", fix="use --workers 1")
+        return workers
+    cpus = os.cpu_count() or 1
+    simulated = all(device.sim_preset is not None for device in config.devices)
+    most = cpus if simulated else WORKERS_PER_CPU * cpus
+    return max(1, min(len(config.devices), most))
+
+
 def tidy_paths(result: TestResult, night_dir: Path, root: Path | None = None) -> TestResult:
     """``result`` with the absolute paths in its message made relative: to the night's
     directory (``traces/…``, what the report links) and to the project ``root``."""
@@ -324,6 +351,7 @@ def pytest_command(
     extra: Sequence[str] = (),
     junit_name: str = JUNIT_NAME,
     tier: str = "virtual",
+    workers: int = 1,
 ) -> list[str]:
     """The pytest invocation of a night (run from the project root).
 
@@ -333,7 +361,8 @@ def pytest_command(
     In a checkout the rootdir is the checkout, so test ids read ``tests/hil/…``.
     pytest's cache lives in the night's directory: it remembers which tests
     failed, so that a rerun (``--lf``) takes exactly those, and nothing leaks
-    from one night into the next.
+    from one night into the next. ``workers`` > 1 runs the devices in that many
+    pytest-xdist workers (``-n``), each device on one of them.
     """
     ini = default_suite() / SUITE_SETTINGS_NAME
     root = checkout_root()
@@ -355,6 +384,7 @@ def pytest_command(
         f"cache_dir={night_dir / CACHE_DIR}",
         "-rfE",  # the summary lists failures and errors; skip reasons are in the report
         "--tb=short",  # the report has each failure's message and trace; keep the log short
+        *(["-n", str(workers)] if workers > 1 else []),
         *extra,
     ]
 
@@ -529,6 +559,12 @@ def _preflight(
     return _Collection(status, collected, deselected, tuple(lines))
 
 
+def _failed_devices(lines: Path) -> int:
+    """How many devices the failed tests of the night so far ran on (at least 1)."""
+    results = fold_attempts(read_results(lines)) if lines.exists() else []
+    return max(1, len({r.device for r in results if r.outcome.is_failure}))
+
+
 def _cut_by_the_stop(result: TestResult) -> bool:
     return result.outcome is Outcome.ERROR and result.message == _CUT_SHORT
 
@@ -578,6 +614,7 @@ def run_nightly(
     coordinator: str | None = None,
     place: str | None = None,
     wait_s: float | None = 0.0,
+    workers: int | None = None,
 ) -> NightlyOutcome:
     """Run one night (see the module docstring) and return where everything went.
 
@@ -594,6 +631,9 @@ def run_nightly(
     the first run as it happened. ``stop_grace_s``: how long pytest gets to stop
     after a forwarded SIGTERM/SIGINT before its process group is killed. ``tier``: where
     the config's ``sim:`` devices live for the night (``--hil-tier``, docs/tiers.md).
+    ``workers``: how many pytest processes run the devices in parallel (default:
+    :func:`worker_count`'s; 1 runs them one after another in one pytest); a rerun uses no
+    more workers than the failed tests have devices.
 
     ``coordinator`` (``HOST:PORT`` of a labgrid coordinator, docs/labgrid.md): the bench is
     then also the labgrid place ``place`` (default: the config's ``lab:``), reserved —
@@ -610,6 +650,7 @@ def run_nightly(
         raise NightlyError(f"reruns must be 0 or more, got {reruns}", fix="use --reruns 0..3")
     config_file = Path(config_path).resolve() if config_path is not None else default_config_path()
     config = load_config(config_file)
+    parallel = worker_count(config, workers)
     suite_dir = Path(suite).resolve() if suite is not None else default_suite()
     if not suite_dir.exists():
         raise NightlyError(
@@ -667,6 +708,7 @@ def run_nightly(
                 bench=config.lab,
                 extra=pytest_args,
                 tier=tier,
+                workers=parallel,
             )
             status, stopped = _run_pytest(
                 command, cwd=project_root(), output=output, stop=stop, grace_s=stop_grace_s
@@ -683,6 +725,7 @@ def run_nightly(
                     extra=[*pytest_args, "--last-failed", "--last-failed-no-failures=none"],
                     junit_name=RERUN_JUNIT.format(attempt=attempt),
                     tier=tier,
+                    workers=min(parallel, _failed_devices(night_dir / RESULTS_LINES_NAME)),
                 )
                 status, stopped = _run_pytest(
                     rerun, cwd=project_root(), output=output, stop=stop, grace_s=stop_grace_s

@@ -1,7 +1,7 @@
 """``ttlock-hil nightly`` runs a night; ``ttlock-hil report`` looks at the history of nights.
 
-``nightly [--config FILE] [--out DIR] [--history PATH] [--suite DIR] [--reruns N]
-[-- PYTEST-ARGS…]``
+``nightly [--config FILE] [--out DIR] [--history PATH] [--suite DIR] [--workers N]
+[--reruns N] [-- PYTEST-ARGS…]``
 runs the regression suite (``tests/hil``) against the lab of the config with
 pytest's progress on the terminal, records the night in the history store and
 writes ``junit.xml``, ``report.html``, ``results.json`` and the frame traces into
@@ -97,6 +97,15 @@ def _register_nightly(subparsers: Any) -> None:
         help="where the config's sim: devices live for the night (default: virtual; docs/tiers.md)",
     )
     nightly.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pytest processes that run the devices in parallel, each device on one of them "
+        "(default: one per device, at most one per CPU for simulated devices and 4 per CPU "
+        "with radio devices; 1: one after another)",
+    )
+    nightly.add_argument(
         "--reruns",
         type=int,
         default=None,
@@ -150,6 +159,7 @@ def nightly_run(args: argparse.Namespace) -> int:
             pytest_args=extra,
             reruns=DEFAULT_RERUNS if args.reruns is None else args.reruns,
             tier=args.tier,
+            workers=args.workers,
             coordinator=args.coordinator,
             place=args.place,
             wait_s=args.wait,

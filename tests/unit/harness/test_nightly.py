@@ -899,3 +899,138 @@ def test_an_out_that_is_a_file_is_one_error_line_and_records_no_night(
     assert "is a file, not a directory" in err
     assert "Traceback" not in err
     assert not history.exists()  # nothing was begun
+
+
+PARALLEL_SUITE = """
+import os
+from pathlib import Path
+
+import pytest
+
+LOG = Path({log!r})
+FIRST_RUN_MARK = Path({mark!r})
+
+
+@pytest.mark.parametrize("n", range(3))
+async def test_status(lock, hil_device, n):
+    await lock.status()
+    with LOG.open("a", encoding="utf-8") as handle:
+        handle.write(f"{{hil_device.name}} {{os.environ.get('PYTEST_XDIST_WORKER')}} {{n}}\\n")
+
+
+async def test_unlucky_once_on_the_back_door(lock, hil_device):
+    await lock.status()
+    if hil_device.name == "back-door" and not FIRST_RUN_MARK.exists():
+        FIRST_RUN_MARK.write_text("failed once")
+        raise AssertionError("the first run of this test fails")
+"""
+
+
+def _two_lock_config(path: Path) -> Path:
+    _config(path, "sim:v3-keypad")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["devices"].append({**data["devices"][0], "name": "back-door"})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_parallel_night_runs_each_device_on_one_worker_and_keeps_one_result_per_test(
+    tmp_path: Path,
+) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    log = tmp_path / "order.log"
+    body = PARALLEL_SUITE.format(log=str(log), mark=str(tmp_path / "first-run-done"))
+    (suite / "test_parallel.py").write_text(body, encoding="utf-8")
+    lines: list[str] = []
+    outcome = run_nightly(
+        config_path=_two_lock_config(tmp_path / "lab.yaml"),
+        out=tmp_path / "nights",
+        history=tmp_path / "history.sqlite",
+        suite=suite,
+        output=lines.append,
+        workers=2,
+    )
+    # Two workers, one device each, each device's tests in the serial order.
+    runs = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    by_device = {name: [(w, n) for d, w, n in runs if d == name] for name, _, _ in runs}
+    assert {name: {w for w, _ in ran} for name, ran in by_device.items()} in (
+        {"front-door": {"gw0"}, "back-door": {"gw1"}},
+        {"front-door": {"gw1"}, "back-door": {"gw0"}},
+    )
+    assert all([n for _, n in ran] == ["0", "1", "2"] for ran in by_device.values())
+    # One result per test and device, the rerun folded in (one worker: one failed device).
+    assert sorted((r.test_id.rsplit("::", 1)[1], r.device) for r in outcome.night.results) == [
+        ("test_status[0]", "back-door"),
+        ("test_status[0]", "front-door"),
+        ("test_status[1]", "back-door"),
+        ("test_status[1]", "front-door"),
+        ("test_status[2]", "back-door"),
+        ("test_status[2]", "front-door"),
+        ("test_unlucky_once_on_the_back_door", "back-door"),
+        ("test_unlucky_once_on_the_back_door", "front-door"),
+    ]
+    unlucky = {r.device: r for r in outcome.night.results if r.name.startswith("test_unlucky")}
+    assert (unlucky["back-door"].outcome, unlucky["back-door"].attempts) == (Outcome.PASSED, 2)
+    assert (unlucky["front-door"].outcome, unlucky["front-door"].attempts) == (Outcome.PASSED, 1)
+    assert outcome.exit_status == 0
+    assert any("rerunning the failed tests (rerun 1 of 1)" in line for line in lines)
+    junit = (outcome.directory / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="bench" value="nightly-test-lab"' in junit  # recorded by the controller
+
+
+def test_the_worker_count_is_one_per_device_up_to_the_cpus_for_simulated_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ttlock_hil.harness.config import load_config
+    from ttlock_hil.harness.nightly import WORKERS_PER_CPU, worker_count
+
+    one = load_config(_config(tmp_path / "one.yaml", "sim:v3-keypad"))
+    two = load_config(_two_lock_config(tmp_path / "two.yaml"))
+    radio = load_config(_config(tmp_path / "radio.yaml", "C1:23:45:67:89:AB"))
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert (worker_count(one), worker_count(two), worker_count(radio)) == (1, 1, 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert (worker_count(one), worker_count(two)) == (1, 2)
+    assert worker_count(two, 5) == 5
+    with pytest.raises(NightlyError, match="workers must be 1 or more"):
+        worker_count(two, 0)
+    # Radio devices mostly wait for the radio: several share a CPU.
+    many = yaml.safe_load((tmp_path / "radio.yaml").read_text(encoding="utf-8"))
+    many["devices"] = [
+        {**many["devices"][0], "name": f"lock-{n}", "address": f"C1:23:45:67:89:{n:02X}"}
+        for n in range(20)
+    ]
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(many), encoding="utf-8")
+    assert worker_count(load_config(tmp_path / "many.yaml")) == WORKERS_PER_CPU * 2
+
+
+def test_the_pytest_command_runs_workers_only_when_asked(tmp_path: Path) -> None:
+    def command(workers: int) -> list[str]:
+        return pytest_command(
+            tmp_path / "suite",
+            config_file=tmp_path / "lab.yaml",
+            night_dir=tmp_path / "night",
+            bench="bench-01",
+            extra=["-k", "unlock"],
+            workers=workers,
+        )
+
+    assert "-n" not in command(1)
+    parallel = command(3)
+    assert parallel[parallel.index("-n") + 1] == "3"
+    assert parallel[-2:] == ["-k", "unlock"]  # the engineer's arguments still come last
+
+
+def test_the_command_passes_workers_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake(**kwargs: Any) -> None:
+        seen.update(kwargs)
+        raise NightlyError("stop here")
+
+    monkeypatch.setattr("ttlock_hil.harness.nightly.run_nightly", fake)
+    assert main(["nightly", "--workers", "3"]) == 2
+    assert seen["workers"] == 3
+    assert main(["nightly"]) == 2
+    assert seen["workers"] is None
