@@ -49,7 +49,13 @@ from ttlock_hil.harness.labgrid import BenchNightFailed, BenchUnavailable, Labgr
 from ttlock_hil.harness.labgrid.coordinator import Coordinator
 from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
 from ttlock_hil.harness.report.history import DEFAULT_FILE_NAME, HistoryStore
-from ttlock_hil.harness.report.html import file_mode, write_night_report, write_text
+from ttlock_hil.harness.report.html import (
+    HTML_NAME,
+    BenchLine,
+    file_mode,
+    write_night_report,
+    write_text,
+)
 from ttlock_hil.harness.report.model import DeviceInfo, Night, Outcome, new_night_id
 from ttlock_hil.harness.version import git_sha, harness_version
 
@@ -571,6 +577,23 @@ async def _lab_night(
     )
 
 
+def _bench_line(outcome: BenchOutcome, lab_dir: Path) -> BenchLine:
+    """A bench's row in the merged report."""
+    if outcome.night is not None:
+        counts = outcome.night.counts
+        failed = counts[Outcome.FAILED] + counts[Outcome.ERROR]
+        detail = (
+            f"{counts[Outcome.PASSED]} passed, {failed} failed, {counts[Outcome.SKIPPED]} skipped"
+            f" on {outcome.host or 'localhost'}; waited {outcome.waited_s:.1f} s"
+        )
+    else:
+        detail = outcome.reason or ""
+    report = None
+    if outcome.directory is not None:
+        report = (outcome.directory / HTML_NAME).relative_to(lab_dir).as_posix()
+    return BenchLine(outcome.place, outcome.status, detail, report)
+
+
 def _report(
     *,
     lab: str,
@@ -596,9 +619,10 @@ def _report(
         missing=missing,
         interrupted=interrupted,
     )
+    lines = [_bench_line(outcome, lab_dir) for outcome in outcomes]
     with HistoryStore.open(store_path) as store:
         night = store.record_night(merged)
-        paths = write_night_report(night, store, lab_dir)
+        paths = write_night_report(night, store, lab_dir, benches=lines)
         diff = diff_against_history(night, store)
     mode = file_mode(night)
     write_text(lab_dir / "diff.json", json.dumps(diff.to_dict(), indent=2) + "\n", mode=mode)

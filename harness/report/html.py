@@ -76,6 +76,7 @@ __all__ = [
     "PUBLIC_MODE",
     "RESULTS_NAME",
     "TREND_NIGHTS",
+    "BenchLine",
     "NightReport",
     "ReportPaths",
     "build_report",
@@ -103,6 +104,25 @@ def file_mode(night: Night) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class BenchLine:
+    """One bench of a lab night (``ttlock-hil lab nightly``, docs/labgrid.md): its status,
+    what to know about it, and its own report relative to the lab night's directory."""
+
+    place: str
+    status: str
+    detail: str = ""
+    report: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.report is not None and (self.report.startswith(("/", "\\")) or ":" in self.report):
+            raise ReportError(
+                f"bench {self.place}: report must be a path relative to the lab night, got "
+                f"{self.report!r}",
+                fix="give the bench's report.html relative to the lab night's directory",
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class NightReport:
     """Everything ``report.html`` shows, computed once (see :func:`build_report`).
 
@@ -117,6 +137,8 @@ class NightReport:
     latency: tuple[LatencyStats, ...]
     trend: tuple[TrendPoint, ...]
     config_changes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    benches: tuple[BenchLine, ...] = ()
+    """The benches of a lab night (empty for a single bench's night)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +174,7 @@ def build_report(
     *,
     since: str | None = None,
     trend_nights: int = TREND_NIGHTS,
+    benches: Sequence[BenchLine] = (),
 ) -> NightReport:
     """Compute the report of ``night``, comparing with ``history`` (None: a first night).
 
@@ -177,6 +200,7 @@ def build_report(
         latency=tuple(latency_stats(night.results)),
         trend=tuple(trend(recent)),
         config_changes=_config_changes(night, history),
+        benches=tuple(benches),
     )
 
 
@@ -196,6 +220,7 @@ def write_night_report(
     out_dir: str | Path,
     *,
     trend_nights: int = TREND_NIGHTS,
+    benches: Sequence[BenchLine] = (),
 ) -> ReportPaths:
     """Write ``report.html`` and ``results.json`` of ``night`` into ``out_dir``.
 
@@ -213,7 +238,7 @@ def write_night_report(
             f"cannot create report directory {directory}: {exc.strerror}",
             fix="check the reports: path in hil-config.yaml or --out",
         ) from None
-    report = build_report(night, history, trend_nights=trend_nights)
+    report = build_report(night, history, trend_nights=trend_nights, benches=benches)
     results = write_results_json(night, directory / RESULTS_NAME)
     html = directory / HTML_NAME
     write_text(html, render_html(report), mode=file_mode(night))
@@ -433,6 +458,7 @@ def render_html(report: NightReport, *, trace_base: str = "") -> str:
         "</head><body>",
         f"<h1>{_e(title)}</h1>",
         _summary(report),
+        _benches_section(report.benches, trace_base),
         _diff_section(report.diff, trace_base),
         _failures_section(night, trace_base),
         _matrix_section(night, report.config_changes),
@@ -445,6 +471,25 @@ def render_html(report: NightReport, *, trace_base: str = "") -> str:
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _benches_section(benches: Sequence[BenchLine], trace_base: str) -> str:
+    """A lab night's benches: status, what to know, a link to each bench's own report."""
+    if not benches:
+        return ""
+    rows = []
+    for bench in benches:
+        link = (
+            f'<a href="{_href(trace_base, bench.report)}">report</a>'
+            if bench.report is not None
+            else ""
+        )
+        rows.append(
+            f'<tr data-status="{_e(bench.status)}"><td>{_e(bench.place)}</td>'
+            f"<td>{_e(bench.status)}</td><td>{_e(bench.detail)}</td><td>{link}</td></tr>"
+        )
+    table = _table(["bench", "status", "", "its own report"], rows, id_="benches-table")
+    return f'<section id="benches"><h2>Benches</h2>{table}</section>'
 
 
 def _banner(night: Night) -> str:

@@ -237,6 +237,8 @@ def test_a_killed_exporter_marks_its_bench_unavailable_and_the_others_still_repo
     assert merged.selection is not None
     assert merged.selection.startswith("bench-03 unavailable")
     assert "Traceback" not in done.stderr
+    report = (night_dir / "report.html").read_text("utf-8")
+    assert '<tr data-status="unavailable"><td>bench-03</td>' in report
     assert_all_let_go(lab)
 
 
@@ -323,3 +325,5 @@ def test_the_merged_report_renders_in_a_headless_browser_and_fetches_nothing(
     for place in ("bench-01", "bench-02", "bench-03"):
         assert f"{place}/front-door" in matrix  # bench × device columns, test rows
     assert "test_the_lock_unlocks" in matrix
+    benches = dumped.stdout.split('id="benches-table"')[1].split("</table>")[0]
+    assert benches.count('data-status="passed"') == 3

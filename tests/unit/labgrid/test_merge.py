@@ -198,3 +198,42 @@ def test_an_ssh_failure_is_a_bench_night_failure_with_the_fix(tmp_path: Path) ->
         )
     assert "fix: check that `ssh bench-pc-9` works" in str(caught.value)
     assert caught.value.place == "bench-09"
+
+
+# ------------------------------------------------------------------------------ the benches table
+
+
+def test_the_merged_report_lists_each_bench_with_its_status_and_its_own_report() -> None:
+    from ttlock_hil.harness.report.html import BenchLine, build_report, render_html
+
+    merged = merge_nights(
+        lab="lab",
+        started=T0,
+        finished=T0,
+        benches=[("bench-01", bench_night(0, result()), "benches/bench-01/n")],
+        missing={"bench-03": "unavailable: exporter gone"},
+    )
+    html = render_html(
+        build_report(
+            merged,
+            benches=[
+                BenchLine("bench-01", "passed", "1 passed", "benches/bench-01/n/report.html"),
+                BenchLine("bench-03", "unavailable", "<exporter gone>"),
+            ],
+        )
+    )
+    table = html.split('id="benches-table"')[1].split("</table>")[0]
+    assert '<tr data-status="passed"><td>bench-01</td>' in table
+    assert 'href="benches/bench-01/n/report.html"' in table
+    assert '<tr data-status="unavailable"><td>bench-03</td>' in table
+    assert "&lt;exporter gone&gt;" in table  # text, not markup
+    assert 'id="benches"' not in render_html(build_report(merged))  # a single bench: none
+
+
+def test_a_bench_report_link_must_stay_inside_the_lab_night() -> None:
+    from ttlock_hil.harness.report import ReportError
+    from ttlock_hil.harness.report.html import BenchLine
+
+    for bad in ("/srv/x/report.html", "https://x/report.html", "javascript:alert(1)"):
+        with pytest.raises(ReportError, match="relative to the lab night"):
+            BenchLine("bench-01", "passed", "", bad)
