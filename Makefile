@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: nightly test lint typecheck unit labgrid hil-bluez fuzz clean selfcheck
+.PHONY: nightly test lint typecheck unit labgrid hil-bluez hil-bumble fuzz clean selfcheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 nightly: $(STAMP)
 	$(BIN)/ttlock-hil nightly
 
-## All checks CI runs: lint, type-check, tests (the HIL suite on tier 1 and on tier 2).
-test: lint typecheck unit labgrid hil-bluez
+## All checks CI runs: lint, type-check, tests (the HIL suite on tiers 1, 2 and 3).
+test: lint typecheck unit labgrid hil-bluez hil-bumble
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,6 +39,11 @@ labgrid: $(STAMP)
 ## BlueZ double (docs/tiers.md §4). Needs dbus-daemon (.ci/run installs it).
 hil-bluez: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/hil --hil-tier bluez
+
+## And on the Bumble tier: a real host stack (HCI, L2CAP, ATT/GATT) on both sides of an
+## in-process link (docs/tiers.md §7). Needs the bumble extra (the dev extra has it).
+hil-bumble: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/hil --hil-tier bumble
 
 ## Long fuzzing run (>= 100 000 examples per parser).
 fuzz: $(STAMP)
