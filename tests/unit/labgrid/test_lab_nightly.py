@@ -7,6 +7,7 @@ starts — the labs' and the ``lab nightly`` commands' — is ended by its PID.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,9 +51,30 @@ def lab_nightly(lab_address: str, out: Path, *extra: str) -> list[str]:
 
 
 def run(command: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, env=labgrid_env(), capture_output=True, text=True, timeout=timeout, check=False
-    )
+    """Run a command in a session of its own; past ``timeout`` its whole process group (it
+    and the bench nightlies it started) is killed by the group's id, its PID."""
+    with subprocess.Popen(
+        command,
+        env=labgrid_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as popen:
+        try:
+            stdout, stderr = popen.communicate(timeout=timeout)
+        finally:
+            kill_group(popen)
+    return subprocess.CompletedProcess(command, popen.returncode, stdout, stderr)
+
+
+def kill_group(popen: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """Kill what is left of the process group whose leader is ``popen`` (its PID)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    if popen.poll() is None:
+        popen.wait(timeout=10)
 
 
 @dataclass
@@ -76,9 +98,7 @@ class Running:
         return self.popen.wait(timeout=timeout)
 
     def end(self) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
+        kill_group(self.popen)  # it, and any bench nightly it left behind
 
 
 @pytest.fixture
@@ -95,7 +115,12 @@ def background(tmp_path: Path) -> Iterator[list[Running]]:
 def start(started: list[Running], command: list[str], log: Path) -> Running:
     with log.open("wb") as sink:
         popen = subprocess.Popen(
-            command, env=labgrid_env(), stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
+            command,
+            env=labgrid_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,
         )
     running = Running(popen, log)
     started.append(running)
