@@ -551,15 +551,15 @@ async def _lab_night(
                 say,
                 ssh_factory,
             )
-            benches.extend(asyncio.create_task(run.bench(p.name)) for p in places)
-            outcomes = []
-            for place, task in zip(places, benches, strict=True):
-                try:
-                    outcomes.append(await task)
-                except asyncio.CancelledError:  # stopped before it could begin
-                    outcomes.append(
-                        BenchOutcome(place.name, BenchStatus.INTERRUPTED, reason="stopped")
-                    )
+            if not stopped:  # a signal while connecting: no bench begins
+                benches.extend(asyncio.create_task(run.bench(p.name)) for p in places)
+            outcomes = [
+                BenchOutcome(p.name, BenchStatus.INTERRUPTED, reason="stopped before it began")
+                for p in places
+            ]
+            for index, task in enumerate(benches):
+                with contextlib.suppress(asyncio.CancelledError):  # stopped before it began
+                    outcomes[index] = await task
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)

@@ -28,6 +28,7 @@ from tests.unit.report.test_html import (  # the single-bench report's browser c
     external_references,
     run_chromium,
 )
+from ttlock_hil.harness.labgrid.coordinator import place_reserved
 from ttlock_hil.harness.report.model import Night
 
 CLI = [sys.executable, "-m", "ttlock_hil.harness.cli"]
@@ -298,6 +299,25 @@ def test_an_interrupted_lab_night_stops_every_bench_and_releases_every_place(
     assert leftover_nightlies(lab.root) == []
     merged = Night.from_json((lab_document(out)[0] / "results.json").read_text("utf-8"))
     assert merged.interrupted == "SIGTERM"
+
+
+def test_a_lab_night_stopped_while_waiting_in_the_queue_cancels_its_reservation(
+    new_lab: LabFactory, background: list[Running]
+) -> None:
+    lab = new_lab(benches=("bench-01",))
+    out = lab.root / "nights"
+    with place_reserved(lab.address, "bench-01"):
+        running = start(background, lab_nightly(lab.address, out), lab.root / "run.log")
+        running.wait_for("bench-01: waiting for the reservation (held by ")
+        os.kill(running.popen.pid, signal.SIGINT)
+        assert running.finish(timeout=60) == 128 + signal.SIGINT, running.text()
+        assert len(lab.reservations()) == 1  # ours only: the waiting one was cancelled
+    assert_all_let_go(lab)
+    _, document = lab_document(out)
+    assert [(b["place"], b["status"]) for b in document["benches"]] == [  # type: ignore[index,union-attr]
+        ("bench-01", "interrupted")
+    ]
+    assert "Traceback" not in running.text()
 
 
 def test_an_unreachable_coordinator_is_one_line_with_the_fix(tmp_path: Path) -> None:
