@@ -320,6 +320,25 @@ def test_a_lab_night_stopped_while_waiting_in_the_queue_cancels_its_reservation(
     assert "Traceback" not in running.text()
 
 
+def test_a_bench_busy_past_wait_or_running_past_its_timeout_is_an_error_with_the_reason(
+    new_lab: LabFactory,
+) -> None:
+    lab = new_lab(benches=("bench-01",))
+    with place_reserved(lab.address, "bench-01"):
+        busy = run(lab_nightly(lab.address, lab.root / "busy", "--wait", "0.5"))
+    assert busy.returncode == 1, busy.stdout + busy.stderr
+    assert "bench-01: error — bench bench-01 is busy: labgrid place bench-01 is held by" in (
+        busy.stdout
+    )
+    slow = run(lab_nightly(lab.address, lab.root / "slow", "--bench-timeout", "1"))
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    (bench,) = lab_document(lab.root / "slow")[1]["benches"]  # type: ignore[misc]
+    assert bench["status"] == "error"
+    assert "its night ran past 1 s and was stopped" in bench["reason"]
+    assert leftover_nightlies(lab.root) == []
+    assert_all_let_go(lab)
+
+
 def test_an_unreachable_coordinator_is_one_line_with_the_fix(tmp_path: Path) -> None:
     began = time.monotonic()
     done = run(lab_nightly(f"127.0.0.1:{free_port()}", tmp_path / "out"))
