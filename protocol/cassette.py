@@ -131,11 +131,15 @@ class TokenSpec:
     """For a sum: the random token (challenge) it adds the unlock key to."""
     digits: bool = False
     """For a secret: it was ASCII digits (a passcode), so a stand-in is digits too."""
+    with_: str = "unlock_key"
+    """For a sum: the unlock-key token (``unlock_key2`` after a second pairing)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "bytes": self.size}
         if self.of is not None:
             out["of"] = self.of
+        if self.with_ != "unlock_key":
+            out["with"] = self.with_
         if self.digits:
             out["digits"] = True
         return out
@@ -324,21 +328,29 @@ class Bindings:
         spec = self.tokens.get(name)
         if spec is not None and spec.kind is TokenKind.SUM and spec.of is not None:
             challenge = self._values.get(spec.of)
-            unlock_key = self._values.get("unlock_key")
+            unlock_key = self._values.get(spec.with_)
             if challenge is None or unlock_key is None:
                 return None
             total = int.from_bytes(challenge, "big") + int.from_bytes(unlock_key, "big")
             return (total & 0xFFFF_FFFF).to_bytes(4, "big")
         return self._values.get(name)
 
-    def key(self, use: KeyUse | str) -> bytes | None:
-        """The AES key of ``use``: the default key, the bound aes_key, or none."""
+    def key(self, use: KeyUse | str, token: str = "aes_key") -> bytes | None:
+        """The AES key of ``use``: the default key, the lock key ``token``, or none."""
         use = KeyUse(use)
         if use is KeyUse.DEFAULT:
             return DEFAULT_LOCK_KEY
         if use is KeyUse.LOCK:
-            return self.value("aes_key")
+            return self.value(token)
         return None
+
+    def lock_keys(self) -> list[bytes]:
+        """Every lock key known so far (a cassette that pairs twice has two)."""
+        return [
+            value
+            for name, value in self._values.items()
+            if name.startswith("aes_key") and len(value) == KEY_SIZE
+        ]
 
     def hint(self, name: str) -> str:
         spec = self.tokens.get(name)
@@ -363,6 +375,8 @@ class Notification:
     key: KeyUse
     plaintext: Template
     fields: Mapping[str, Any] = field(default_factory=dict)
+    key_token: str = "aes_key"
+    """Which lock key, when ``key`` is ``lock`` (``aes_key2`` after a second pairing)."""
 
     @property
     def echo(self) -> int | None:
@@ -388,6 +402,7 @@ class Notification:
             "header": self.header,
             "encrypt": f"0x{self.encrypt:02x}",
             "key": self.key.value,
+            **({"key_token": self.key_token} if self.key_token != "aes_key" else {}),
             "plaintext": self.plaintext.text,
             "echo": None if self.echo is None else f"0x{self.echo:02x}",
             "status": self.status,
@@ -416,6 +431,8 @@ class Interaction:
     code: int | None
     latency: float | None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    key_token: str = "aes_key"
+    """Which lock key encrypted the request, when ``key`` is ``lock``."""
 
     @property
     def label(self) -> str:
@@ -439,6 +456,7 @@ class Interaction:
             "request": {
                 "header": self.header,
                 "key": self.key.value,
+                **({"key_token": self.key_token} if self.key_token != "aes_key" else {}),
                 "plaintext": self.request.text,
                 "fields": dict(self.fields),
             },
@@ -542,9 +560,15 @@ class Cassette:
             "interactions": [
                 {
                     **{k: item[k] for k in keep},
-                    "request": {k: item["request"][k] for k in ("header", "key", "plaintext")},
+                    "request": {
+                        k: item["request"].get(k)
+                        for k in ("header", "key", "key_token", "plaintext")
+                    },
                     "notifications": [
-                        {k: n[k] for k in ("kind", "header", "encrypt", "key", "plaintext")}
+                        {
+                            k: n.get(k)
+                            for k in ("kind", "header", "encrypt", "key", "key_token", "plaintext")
+                        }
                         for n in item["notifications"]
                     ],
                 }
@@ -627,7 +651,12 @@ class _Reader:
             if not 1 <= size <= 255:
                 raise self.fail(f"token {token} has {size} bytes")
             tokens[str(token)] = TokenSpec(
-                str(token), kind, size, spec.get("of"), bool(spec.get("digits", False))
+                str(token),
+                kind,
+                size,
+                spec.get("of"),
+                bool(spec.get("digits", False)),
+                str(spec.get("with", "unlock_key")),
             )
         self.where = "device"
         dev = data["device"]
@@ -669,6 +698,12 @@ class _Reader:
             notes=tuple(str(n) for n in data.get("notes") or ()),
         )
 
+    def key_token(self, item: Mapping[str, Any], tokens: Mapping[str, TokenSpec]) -> str:
+        token = str(item.get("key_token", "aes_key"))
+        if token != "aes_key" and token not in tokens:
+            raise self.fail(f"key token {token} is not declared")
+        return token
+
     def interaction(self, item: dict[str, Any], tokens: Mapping[str, TokenSpec]) -> Interaction:
         request = item["request"]
         where = f"{self.name}: {self.where}"
@@ -681,6 +716,7 @@ class _Reader:
                 key=KeyUse(n["key"]),
                 plaintext=Template.parse(str(n["plaintext"]), tokens, where=where),
                 fields=dict(n.get("fields") or {}),
+                key_token=self.key_token(n, tokens),
             )
             for n in item.get("notifications") or ()
         )
@@ -695,6 +731,7 @@ class _Reader:
             command=int(str(item["opcode"]), 16),
             header=str(request["header"]),
             key=KeyUse(request["key"]),
+            key_token=self.key_token(request, tokens),
             request=Template.parse(str(request["plaintext"]), tokens, where=where),
             notifications=notes,
             outcome=str(item.get("outcome", "ok")),
@@ -730,6 +767,7 @@ class Tokenizer:
         self._credentials: dict[str, bytes] = {}
         self._challenges: list[tuple[str, int]] = []  # this connection's, newest last
         self._counts: dict[str, int] = {}
+        self._current: dict[str, str] = {}  # credential role → its token now
         self.interaction: int | None = None
         """The interaction being tokenised: random entries name it (R1 scripts by it)."""
 
@@ -755,11 +793,29 @@ class Tokenizer:
     def new_connection(self) -> None:
         self._challenges.clear()
 
-    def _credential(self, name: str, value: bytes) -> str:
+    def _credential(self, role: str, value: bytes) -> str:
+        """The token of credential ``role`` with ``value``: the current one, or — the lock
+        was paired again within the recording — a new one (``aes_key2``…)."""
+        current = self._current.get(role)
+        if current is not None and self._credentials.get(current) == value:
+            return current
+        if current is None:
+            name = role
+        else:
+            generation = 2
+            while f"{role}{generation}" in self.tokens:
+                generation += 1
+            name = f"{role}{generation}"
+        self._current[role] = name
         self._credentials[name] = bytes(value)
-        self.tokens.setdefault(name, TokenSpec(name, TokenKind.CREDENTIAL, len(value)))
+        self.tokens[name] = TokenSpec(name, TokenKind.CREDENTIAL, len(value))
         self._by_value[bytes(value)] = name
         return name
+
+    def key_token(self, key: bytes | None) -> str:
+        """The token of a lock key (``aes_key`` unless the lock was paired again)."""
+        token = self._by_value.get(bytes(key)) if key is not None else None
+        return token if token is not None and token.startswith("aes_key") else "aes_key"
 
     def _next(self, prefix: str) -> str:
         self._counts[prefix] = self._counts.get(prefix, 0) + 1
@@ -776,14 +832,26 @@ class Tokenizer:
         return name
 
     def _sum(self, value: bytes) -> str:
-        unlock = self._credentials.get("unlock_key")
+        with_ = self._current.get("unlock_key", "unlock_key")
+        unlock = self._credentials.get(with_)
         if unlock is not None and len(value) == 4:
             total = int.from_bytes(value, "big")
             for token, challenge in reversed(self._challenges):
                 if (challenge + int.from_bytes(unlock, "big")) & 0xFFFF_FFFF == total:
                     name = f"sum{token[1:]}"
-                    self.tokens.setdefault(name, TokenSpec(name, TokenKind.SUM, 4, of=token))
+                    spec = TokenSpec(name, TokenKind.SUM, 4, of=token, with_=with_)
+                    self.tokens.setdefault(name, spec)
                     return name
+        return self._secret(value)
+
+    def _credential_field(self, command: int, role: str, value: bytes) -> str:
+        """ADD_ADMIN sets the credentials (§4.3); anywhere else a value that is not the
+        current one (a wrong password on purpose) is just a secret."""
+        current = self._current.get(role)
+        if command == LockCommand.ADD_ADMIN or current is None:
+            return self._credential(role, value)
+        if self._credentials.get(current) == value:
+            return current
         return self._secret(value)
 
     def request(self, command: int, plaintext: bytes) -> Template:
@@ -817,10 +885,11 @@ class Tokenizer:
     ) -> Template:
         spans: list[tuple[bytes, str]] = []
         if isinstance(message, AesKeyReply):
-            if "aes_key" not in self._credentials:
-                self._credential("aes_key", message.key)
-                self._draw({"token": "aes_key", "bytes": KEY_SIZE})
-            spans.append((message.key, "aes_key"))
+            known = self._current.get("aes_key")
+            token = self._credential("aes_key", message.key)
+            if token != known or not any(e["token"] == token for e in self.random):
+                self._draw({"token": token, "bytes": KEY_SIZE})  # the lock chose it
+            spans.append((message.key, token))
         elif isinstance(message, _CHALLENGE_REPLIES):
             token = self._next("r")
             value = message.ps.to_bytes(4, "big")
@@ -830,8 +899,11 @@ class Tokenizer:
             spans.append((value, token))
         elif message is not None:
             for name, codec_value in _secret_fields(message):
-                if name in CREDENTIAL_TOKENS and len(codec_value) == CREDENTIAL_TOKENS[name]:
-                    spans.append((codec_value, self._credential(name, codec_value)))
+                if codec_value is None:  # cannot be told apart: all of the data is secret
+                    data = plaintext[offset:]
+                    spans.append((data, self._secret(data)))
+                elif name in CREDENTIAL_TOKENS and len(codec_value) == CREDENTIAL_TOKENS[name]:
+                    spans.append((codec_value, self._credential_field(command, name, codec_value)))
                 elif name == "check_value":
                     spans.append((codec_value, self._sum(codec_value)))
                 else:
@@ -851,8 +923,9 @@ class Tokenizer:
         return _build(plaintext, mask, self.tokens)
 
 
-def _secret_fields(message: WireStruct) -> Iterator[tuple[str, bytes]]:
-    """(field name, its wire bytes) of every secret field, nested ones too."""
+def _secret_fields(message: WireStruct) -> Iterator[tuple[str, bytes | None]]:
+    """(field name, its wire bytes) of every secret field, nested ones too; ``None`` for
+    bytes no codec writes alone (bit-packed fields): then the whole data is secret."""
     for item in message.LAYOUT:
         if not isinstance(item, F):
             continue
@@ -861,7 +934,8 @@ def _secret_fields(message: WireStruct) -> Iterator[tuple[str, bytes]]:
             codec = item.codec.inner if isinstance(item.codec, Trailing) else item.codec
             try:
                 data = codec.write(value)
-            except (MessageError, TypeError, ValueError, AttributeError):
+            except (MessageError, TypeError, ValueError, AttributeError, NotImplementedError):
+                yield item.name, None
                 continue
             # A length-prefixed text is found by its text, not its length byte.
             if isinstance(value, str):

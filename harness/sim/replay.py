@@ -114,7 +114,7 @@ def _bindings(
 def _frame(note: Notification, bindings: Bindings) -> bytes:
     """A recorded notification rendered, encrypted and framed as the lock sent it."""
     plaintext = note.plaintext.render(bindings)
-    key = bindings.key(note.key)
+    key = bindings.key(note.key, note.key_token)
     if note.key is not KeyUse.NONE and key is None:
         raise CassetteError(
             f"no key for a {note.key.value}-key notification: {bindings.hint('aes_key')}"
@@ -296,7 +296,7 @@ class CassetteDevice:
                     actual=f"0x{frame.command:02x}",
                 )
             )
-        key = self.bindings.key(expected.key)
+        key = self.bindings.key(expected.key, expected.key_token)
         try:
             plaintext = frame.decrypt(key) if key is not None and frame.payload else frame.payload
         except DecryptError:
@@ -341,10 +341,10 @@ class CassetteDevice:
             spec = self.bindings.tokens[token]
             if token == "aes_key":
                 self.bindings.supply(token, TEST_CREDENTIALS.aes_key)
-            elif spec.kind in (TokenKind.SECRET, TokenKind.RANDOM):
-                self.bindings.supply(token, stand_in(spec))
-        if note.key is KeyUse.LOCK and self.bindings.value("aes_key") is None:
-            self.bindings.supply("aes_key", TEST_CREDENTIALS.aes_key)
+            elif spec.kind is not TokenKind.SUM:
+                self.bindings.supply(token, stand_in(spec))  # aes_key2, an admin code…
+        if note.key is KeyUse.LOCK and self.bindings.value(note.key_token) is None:
+            self.bindings.supply(note.key_token, TEST_CREDENTIALS.aes_key)
 
     def check(self, *, complete: bool = True) -> None:
         """Raise the first mismatch; with ``complete``, also say which recorded requests
@@ -508,13 +508,14 @@ def _feed(lock: VirtualLock, item: Interaction, bindings: Bindings, tolerance: f
     for token in item.request.token_names:
         if bindings.value(token) is None:
             spec = bindings.tokens[token]
-            if spec.kind is TokenKind.SECRET:
+            if spec.kind in (TokenKind.SECRET, TokenKind.CREDENTIAL):
+                # a passcode, or the credentials of a pairing made in the recording
                 bindings.supply(token, stand_in(spec))
     try:
         plaintext = item.request.render(bindings)
     except CassetteError as exc:
         return Fidelity(item, "diverged", (f"cannot build the request: {exc}",))
-    key = bindings.key(item.key)
+    key = bindings.key(item.key, item.key_token)
     payload = aes_encrypt(key, plaintext) if key is not None and plaintext else plaintext
     request = build_lock_frame(item.command, payload, header=LockHeader.parse(item.header))
     frames = lock.receive(request + b"\r\n") + lock.take_pushes()
@@ -554,8 +555,7 @@ def _open(frame: bytes, bindings: Bindings) -> tuple[LockHeader, bytes] | None:
         return None
     if not parsed.payload:
         return parsed.header, b""
-    for use in (KeyUse.LOCK, KeyUse.DEFAULT):
-        key = bindings.key(use)
+    for key in (*reversed(bindings.lock_keys()), bindings.key(KeyUse.DEFAULT)):
         if key is None:
             continue
         try:

@@ -193,3 +193,24 @@ async def test_a_different_setting_fails_r2_with_expected_and_actual(tmp_path: P
     assert "AUTO_LOCK_MANAGE" in text
     assert "expected: 020005" in text
     assert "actual:   02000a" in text
+
+
+async def test_a_lock_paired_twice_in_one_recording_replays_both_ways(tmp_path: Path) -> None:
+    async def twice(lock: Lock) -> None:
+        await lock.init()
+        await lock.unlock()
+        await lock.reset()
+        await lock.init()  # the lock hands out a second key: tokens aes_key2, admin_ps2…
+        await lock.unlock()
+
+    path = tmp_path / "bench" / "twice.cassette.json"
+    lab = lab_for(tmp_path / "bench", record=path)
+    async with lab, asyncio.timeout(DEADLINE):
+        await twice(lab.lock("front-door"))
+    cassette = load_cassette(path)
+    assert {"aes_key2", "admin_ps2", "unlock_key2"} <= set(cassette.tokens)
+    replay = replay_lab(tmp_path / "ci", path)
+    async with replay, asyncio.timeout(DEADLINE):
+        await twice(replay.lock("front-door"))
+    replay.check_replay()
+    assert all(r.verdict == "same" for r in replay_in_simulator(cassette))
