@@ -43,10 +43,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from ttlock_hil.harness.errors import ConfigError
 from ttlock_hil.harness.labgrid import BenchNightFailed, BenchUnavailable, LabgridError
 from ttlock_hil.harness.labgrid.coordinator import Coordinator
+from ttlock_hil.harness.report import ReportError
 from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
 from ttlock_hil.harness.report.history import DEFAULT_FILE_NAME, HistoryStore
 from ttlock_hil.harness.report.html import (
@@ -58,6 +60,9 @@ from ttlock_hil.harness.report.html import (
 )
 from ttlock_hil.harness.report.model import DeviceInfo, Night, Outcome, new_night_id
 from ttlock_hil.harness.version import git_sha, harness_version
+
+if TYPE_CHECKING:
+    from ttlock_hil.harness.labgrid.bench import TTLockBench
 
 __all__ = [
     "BENCHES_DIR",
@@ -334,6 +339,21 @@ async def _run_remote(
     return await asyncio.wait_for(asyncio.to_thread(run), timeout_s + 120)
 
 
+def _check_local(place: str, bench: TTLockBench) -> None:
+    """A bench of this PC: its config loads and lists its adapter, or BenchNightFailed with the
+    config's own fix (before its place is used for a night that cannot run)."""
+    from ttlock_hil.harness.labgrid.bench import check_bench
+
+    try:
+        check_bench(bench)
+    except ConfigError as exc:
+        raise BenchNightFailed(
+            place,
+            f"its config cannot be used: {str(exc).partition(' — fix: ')[0]}",
+            fix=exc.fix or f"correct {bench.config}",
+        ) from None
+
+
 def _bench_night_dir(bench_dir: Path) -> Path | None:
     """The night directory a bench's nightly wrote under ``bench_dir`` (the newest)."""
     nights = sorted(p.parent for p in bench_dir.glob("*/results.json"))
@@ -375,6 +395,7 @@ class _LabRun:
                 bench_dir.mkdir(parents=True, exist_ok=True)
                 log = bench_dir / LOG_NAME
                 if bench.local:
+                    _check_local(place, bench)
                     command = nightly_command(
                         bench, bench_dir, list(self.pytest_args), reruns=self.reruns
                     )
@@ -428,7 +449,11 @@ class _LabRun:
                 fix=f"read {bench_dir / LOG_NAME}; run that bench's nightly by hand to see why",
             )
             return self._error(place, host, failure, waited)
-        night = Night.from_json((night_dir / "results.json").read_text("utf-8"))
+        try:
+            night = Night.from_json((night_dir / "results.json").read_text("utf-8"))
+        except (OSError, ReportError) as exc:
+            failure = BenchNightFailed(place, f"its results.json is unreadable: {exc}")
+            return self._error(place, host, failure, waited)
         if night.interrupted is not None:
             status = BenchStatus.INTERRUPTED
         elif night.failures or not night.complete:

@@ -268,18 +268,23 @@ def test_a_killed_exporter_marks_its_bench_unavailable_and_the_others_still_repo
     assert_all_let_go(lab)
 
 
-def test_a_bench_night_that_gives_no_results_is_an_error_naming_its_log(
+def test_a_bench_whose_config_is_broken_or_whose_night_gives_no_results_is_an_error(
     new_lab: LabFactory,
 ) -> None:
-    lab = new_lab(benches=("bench-01",), configs={"bench-01": "lab: [broken\n"})
+    lab = new_lab(benches=("bench-01", "bench-02"), configs={"bench-01": "lab: [broken\n"})
     out = lab.root / "nights"
-    done = run(lab_nightly(lab.address, out))
+    done = run(lab_nightly(lab.address, out, "--", "-k", "no_such_test"))
     assert done.returncode == 1, done.stdout + done.stderr
     night_dir, document = lab_document(out)
-    (bench,) = document["benches"]  # type: ignore[misc]
-    assert bench["status"] == "error"
-    assert "its nightly wrote no results" in bench["reason"]
-    assert "error:" in (night_dir / "benches" / "bench-01" / "nightly.log").read_text("utf-8")
+    broken, empty = document["benches"]  # type: ignore[misc]
+    assert broken["status"] == "error"
+    assert "the night of bench bench-01 failed: its config cannot be used: " in broken["reason"]
+    assert "hil-config.yaml" in broken["reason"]
+    assert " — fix: " in broken["reason"]
+    assert empty["status"] == "error"
+    assert "its nightly wrote no results" in empty["reason"]
+    log = (night_dir / "benches" / "bench-02" / "nightly.log").read_text("utf-8")
+    assert "collected no tests" in log
     assert "Traceback" not in done.stdout + done.stderr
     assert_all_let_go(lab)
 
