@@ -43,6 +43,7 @@ from labgrid.strategy.common import Strategy, StrategyError
 from ttlock_hil.harness.config import LabConfig, load_config
 from ttlock_hil.harness.errors import ConfigError
 from ttlock_hil.harness.lab import Lab
+from ttlock_hil.harness.labgrid import LabgridError
 from ttlock_hil.harness.tiers import TIERS
 
 __all__ = ["LOCAL_HOSTS", "Status", "TTLockBench", "TTLockBenchDriver", "TTLockStrategy"]
@@ -139,10 +140,18 @@ class TTLockBenchDriver(Driver):  # type: ignore[misc]  # labgrid is untyped
     def lab(self, **kwargs: Any) -> Lab:
         """A ready :class:`Lab` of this bench (close it: ``async with driver.lab() as lab``).
 
+        Only on the PC that owns the bench's radio (:class:`LabgridError` elsewhere).
+
         Keyword arguments go to :class:`Lab` (``trace_dir=``, ``clock=``…); the tier is the
         resource's unless given.
         """
         assert self.config is not None  # on_activate loaded it
+        if not self.bench.local:
+            raise LabgridError(
+                f"the bench's radio is on {self.bench.host}, not on this PC",
+                fix=f"run these tests on {self.bench.host} (a BLE lock answers the radio next "
+                "to it), or run its night from here with ttlock-hil lab nightly",
+            )
         kwargs.setdefault("tier", self.bench.tier)
         return Lab(self.config, **kwargs)
 

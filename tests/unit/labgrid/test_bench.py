@@ -12,6 +12,7 @@ from labgrid.target import Target
 
 from tests.unit.labgrid.loopback import write_bench
 from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.harness.labgrid import LabgridError
 from ttlock_hil.harness.labgrid.bench import (
     Status,
     TTLockBench,
@@ -142,4 +143,14 @@ def test_factory_is_not_built_yet_and_says_so(tmp_path: Path) -> None:
     target, strategy = bench_target(write_bench(tmp_path, "bench-01"))
     with pytest.raises(StrategyError, match=r"factory .* is not built yet"):
         strategy.transition("factory")
+    target.cleanup()
+
+
+def test_a_lab_is_given_only_on_the_pc_that_owns_the_benchs_radio(tmp_path: Path) -> None:
+    target, strategy = bench_target(write_bench(tmp_path, "bench-01"), host="lab-pc-9")
+    strategy.transition("ready")
+    driver = target.get_driver("TTLockBenchDriver")
+    with pytest.raises(LabgridError, match=r"radio is on lab-pc-9, not on this PC — fix: run"):
+        driver.lab()
+    assert driver.nightly_command("/tmp/n")[0] == "ttlock-hil"  # its night runs over there
     target.cleanup()
