@@ -768,6 +768,7 @@ class Tokenizer:
         self._challenges: list[tuple[str, int]] = []  # this connection's, newest last
         self._counts: dict[str, int] = {}
         self._current: dict[str, str] = {}  # credential role → its token now
+        self._used: set[str] = set()  # tokens some template holds
         self.interaction: int | None = None
         """The interaction being tokenised: random entries name it (R1 scripts by it)."""
 
@@ -799,8 +800,13 @@ class Tokenizer:
         current = self._current.get(role)
         if current is not None and self._credentials.get(current) == value:
             return current
-        if current is None:
-            name = role
+        if current is None or current not in self._used:
+            # First sight, or credentials the harness held that the recording never used
+            # (a lock reset since): the token takes the new value.
+            name = current or role
+            stale = self._credentials.get(name)
+            if stale is not None and self._by_value.get(stale) == name:
+                del self._by_value[stale]
         else:
             generation = 2
             while f"{role}{generation}" in self.tokens:
@@ -815,7 +821,10 @@ class Tokenizer:
     def key_token(self, key: bytes | None) -> str:
         """The token of a lock key (``aes_key`` unless the lock was paired again)."""
         token = self._by_value.get(bytes(key)) if key is not None else None
-        return token if token is not None and token.startswith("aes_key") else "aes_key"
+        if token is None or not token.startswith("aes_key"):
+            return "aes_key"
+        self._used.add(token)  # a frame under this key: the recording depends on it
+        return token
 
     def _next(self, prefix: str) -> str:
         self._counts[prefix] = self._counts.get(prefix, 0) + 1
@@ -841,6 +850,7 @@ class Tokenizer:
                     name = f"sum{token[1:]}"
                     spec = TokenSpec(name, TokenKind.SUM, 4, of=token, with_=with_)
                     self.tokens.setdefault(name, spec)
+                    self._used.add(with_)
                     return name
         return self._secret(value)
 
@@ -920,7 +930,9 @@ class Tokenizer:
             for run in _DIGIT_RUN.finditer(text, offset):
                 value = plaintext[run.start() : run.end()]
                 mask = _mask(plaintext, [(value, self._secret(value))], offset, mask)
-        return _build(plaintext, mask, self.tokens)
+        template = _build(plaintext, mask, self.tokens)
+        self._used.update(template.token_names)
+        return template
 
 
 def _secret_fields(message: WireStruct) -> Iterator[tuple[str, bytes | None]]:

@@ -214,8 +214,13 @@ def test_a_stand_in_has_the_size_and_kind_of_the_secret() -> None:
 def test_a_second_pairing_gets_new_credential_tokens_and_a_wrong_password_stays_a_secret() -> None:
     tokens = Tokenizer(secret_commands=LOCK_SECRET_COMMANDS)
     tokens.know_credentials(KEY, ADMIN_PS, UNLOCK_KEY)
+    assert tokens.key_token(KEY) == "aes_key"  # a frame under the first key
+    check_admin = bytes.fromhex("00bc614e00000000000000")
+    assert tokens.request(LockCommand.CHECK_ADMIN, check_admin).text.startswith("{admin_ps}")
     wrong = (ADMIN_PS + 1).to_bytes(4, "big") + bytes(7)
     assert tokens.request(LockCommand.CHECK_ADMIN, wrong).text == "{s1}00000000000000"
+    tokens.reply(bytes.fromhex("41011db78a8f"))
+    assert tokens.request(LockCommand.CHECK_RANDOM, bytes.fromhex("22f10a40")).text == "{sum1}"
     new_key = bytes(range(16))
     assert tokens.reply(b"\x19\x01" + new_key).text == "1901{aes_key2}"
     assert tokens.key_token(new_key) == "aes_key2"
@@ -224,6 +229,15 @@ def test_a_second_pairing_gets_new_credential_tokens_and_a_wrong_password_stays_
     assert tokens.request(LockCommand.ADD_ADMIN, add).text == (
         "{admin_ps2}{unlock_key2}534349454e4552"
     )
-    tokens.reply(bytes.fromhex("41010000000a"))  # challenge r1 = 10
-    assert tokens.request(LockCommand.CHECK_RANDOM, (12).to_bytes(4, "big")).text == "{sum1}"
-    assert tokens.tokens["sum1"].with_ == "unlock_key2"  # 10 + the new unlock key 2
+    tokens.reply(bytes.fromhex("41010000000a"))  # challenge r2 = 10
+    assert tokens.request(LockCommand.CHECK_RANDOM, (12).to_bytes(4, "big")).text == "{sum2}"
+    assert tokens.tokens["sum2"].with_ == "unlock_key2"  # 10 + the new unlock key 2
+
+
+def test_credentials_held_but_never_used_take_the_new_pairings_values() -> None:
+    tokens = Tokenizer()
+    tokens.know_credentials(KEY, ADMIN_PS, UNLOCK_KEY)  # the harness's, of a lock reset since
+    assert tokens.reply(b"\x19\x01" + bytes(range(16))).text == "1901{aes_key}"
+    add = (1).to_bytes(4, "big") + (2).to_bytes(4, "big") + b"SCIENER"
+    assert tokens.request(LockCommand.ADD_ADMIN, add).text == "{admin_ps}{unlock_key}534349454e4552"
+    assert "aes_key2" not in tokens.tokens
