@@ -166,24 +166,40 @@ def leftover_nightlies(marker: Path) -> list[str]:
 # ------------------------------------------------------------------------------ a whole lab night
 
 
+@dataclass(frozen=True)
+class LabNights:
+    """Two ``lab nightly`` runs over one lab of three benches, the second started while the
+    first held every place."""
+
+    lab: LoopbackLab
+    first: Path
+    first_output: str
+    second: Path
+    second_output: str
+
+
 @pytest.fixture(scope="module")
-def lab_night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopbackLab, Path, str]]:
-    """One lab of three benches and one ``lab nightly`` over it (shared, read-only)."""
+def lab_night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabNights]:
+    """One lab of three benches and two concurrent ``lab nightly`` runs over it (shared,
+    read-only); every process ended by its PID (each run's whole group) at the end."""
     lab = LoopbackLab(tmp_path_factory.mktemp("labgrid-lab"))
+    started: list[Running] = []
     try:
         lab.start()
-        out = lab.root / "lab-nights"
-        done = run(lab_nightly(lab.address, out))
-        assert done.returncode == 0, done.stdout + done.stderr
-        yield lab, out, done.stdout
+        first = start(started, lab_nightly(lab.address, lab.root / "a"), lab.root / "a.log")
+        first.wait_for("the night runs here", count=3)
+        second = start(started, lab_nightly(lab.address, lab.root / "b"), lab.root / "b.log")
+        assert first.finish() == 0, first.text()
+        assert second.finish() == 0, second.text()
+        yield LabNights(lab, lab.root / "a", first.text(), lab.root / "b", second.text())
     finally:
+        for running in started:
+            running.end()
         lab.close()
 
 
-def test_three_benches_run_in_parallel_into_one_merged_report(
-    lab_night: tuple[LoopbackLab, Path, str],
-) -> None:
-    lab, out, stdout = lab_night
+def test_three_benches_run_in_parallel_into_one_merged_report(lab_night: LabNights) -> None:
+    lab, out, stdout = lab_night.lab, lab_night.first, lab_night.first_output
     night_dir, document = lab_document(out)
     assert [b["status"] for b in document["benches"]] == ["passed"] * 3  # type: ignore[index,union-attr]
     nights = bench_nights(night_dir)
@@ -210,10 +226,8 @@ def test_three_benches_run_in_parallel_into_one_merged_report(
     assert_all_let_go(lab)
 
 
-def test_each_bench_keeps_its_own_history_and_the_lab_its_own(
-    lab_night: tuple[LoopbackLab, Path, str],
-) -> None:
-    lab, out, _ = lab_night
+def test_each_bench_keeps_its_own_history_and_the_lab_its_own(lab_night: LabNights) -> None:
+    lab, out = lab_night.lab, lab_night.first
     assert (out / "history.sqlite").is_file()
     for place in lab.benches:
         assert (lab.root / "benches" / place / "reports" / "history.sqlite").is_file()
@@ -223,24 +237,19 @@ def test_each_bench_keeps_its_own_history_and_the_lab_its_own(
 
 
 def test_a_second_lab_nightly_waits_for_the_reservations_instead_of_colliding(
-    new_lab: LabFactory, background: list[Running]
+    lab_night: LabNights,
 ) -> None:
-    lab = new_lab(benches=("bench-01",))
-    first = start(background, lab_nightly(lab.address, lab.root / "a"), lab.root / "a.log")
-    first.wait_for("the night runs here")
-    second = start(background, lab_nightly(lab.address, lab.root / "b"), lab.root / "b.log")
-    assert first.finish() == 0, first.text()
-    assert second.finish() == 0, second.text()
-    assert "waiting for the reservation (held by" in second.text()
-    a_nights = bench_nights(lab_document(lab.root / "a")[0])
-    b_dir, b_document = lab_document(lab.root / "b")
-    b_nights = bench_nights(b_dir)
-    for place in lab.benches:
-        a_end = a_nights[place].finished
-        assert a_end is not None
-        assert b_nights[place].started >= a_end, place  # one after the other, never together
-    assert all(b["waited_s"] > 0 for b in b_document["benches"])  # type: ignore[index,union-attr]
-    assert_all_let_go(lab)
+    assert lab_night.second_output.count("waiting for the reservation (held by ") == 3
+    first = bench_nights(lab_document(lab_night.first)[0])
+    second_dir, second_document = lab_document(lab_night.second)
+    second = bench_nights(second_dir)
+    assert sorted(second) == ["bench-01", "bench-02", "bench-03"]
+    for place, night in first.items():
+        assert night.finished is not None
+        assert second[place].started >= night.finished, place  # one after the other
+    assert all(b["waited_s"] > 0 for b in second_document["benches"])  # type: ignore[index,union-attr]
+    assert [b["status"] for b in second_document["benches"]] == ["passed"] * 3  # type: ignore[index,union-attr]
+    assert_all_let_go(lab_night.lab)
 
 
 # ------------------------------------------------------------------------------ failures
@@ -356,9 +365,9 @@ def test_an_unreachable_coordinator_is_one_line_with_the_fix(tmp_path: Path) -> 
 
 
 def test_no_place_with_the_tag_is_a_usage_error_naming_the_places(
-    lab_night: tuple[LoopbackLab, Path, str], tmp_path: Path
+    lab_night: LabNights, tmp_path: Path
 ) -> None:
-    lab, _, _ = lab_night
+    lab = lab_night.lab
     command = lab_nightly(lab.address, tmp_path / "out")
     command[command.index("ttlock=yes")] = "ttlock=never"
     done = run(command)
@@ -373,13 +382,13 @@ def test_no_place_with_the_tag_is_a_usage_error_naming_the_places(
 
 
 def test_the_merged_report_renders_in_a_headless_browser_and_fetches_nothing(
-    lab_night: tuple[LoopbackLab, Path, str],
+    lab_night: LabNights,
     devtools: DevToolsPipe,
     chromium: str,
     canary: _Canary,
     tmp_path: Path,
 ) -> None:
-    _, out, _ = lab_night
+    out = lab_night.first
     night_dir, document = lab_document(out)
     merged = night_dir / "report.html"
     html = merged.read_text("utf-8")
