@@ -169,11 +169,6 @@ class Coordinator:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(session.close(), self.call_s)
 
-    @property
-    def user(self) -> str:
-        """Who we are to the coordinator: ``host/user`` (``LG_HOSTNAME``, ``LG_USERNAME``)."""
-        return f"{self._live().gethostname()}/{self._live().getuser()}"
-
     def _live(self) -> Any:
         if self._session is None:
             raise LabgridError(
