@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ttlock_hil.protocol.app import Event, Problem, Progress, Pushed, Replied, RuleFailed, Stray
-from ttlock_hil.protocol.btsnoop import TIMESTAMP_2000_US, CaptureError, Sender, att_values
+from ttlock_hil.protocol.btsnoop import TIMESTAMP_2000_US, Sender, att_values
 from ttlock_hil.protocol.cassette import (
     Cassette,
     CassetteError,
@@ -613,6 +613,3 @@ def _reply_plaintext(
         if plaintext[:1] and (key != DEFAULT_LOCK_KEY or plaintext[0] == LockCommand.GET_AES_KEY):
             return key, plaintext
     return None, _decrypt(frame, lock_key, record, "notification")
-
-
-__all__ += ["CaptureError"]
