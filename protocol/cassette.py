@@ -320,10 +320,6 @@ class Bindings:
             return  # derived: never bound, always recomputed
         self._values.setdefault(name, bytes(value))
 
-    def forget(self, names: Iterable[str]) -> None:
-        for name in names:
-            self._values.pop(name, None)
-
     def value(self, name: str) -> bytes | None:
         spec = self.tokens.get(name)
         if spec is not None and spec.kind is TokenKind.SUM and spec.of is not None:
@@ -745,8 +741,8 @@ class _Reader:
 
 
 _CHALLENGE_REPLIES: Final = (CheckAdminReply, CheckUserTimeReply)
-_MIN_DIGIT_RUN: Final = 4
 _DIGIT_RUN: Final = re.compile(rb"[0-9]{4,}")
+"""A passcode is four or more ASCII digits (§4.2 op 03)."""
 
 
 class Tokenizer:
