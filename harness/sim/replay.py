@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -423,7 +423,6 @@ class Fidelity:
     interaction: Interaction
     verdict: str
     differences: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
