@@ -278,6 +278,7 @@ class _Builder:
         interactions = list(self.done)
         if device.header is None and self.lock_header is not None:
             device = replace(device, header=self.lock_header)
+        device = _with_device_information(device, interactions)
         return Cassette(
             source=source,
             device=device,
@@ -290,6 +291,31 @@ class _Builder:
             harness=_harness_version(),
             notes=notes,
         )
+
+
+_DEVICE_INFORMATION = {1: "model", 2: "hardware", 3: "firmware"}
+"""READ_DEVICE_INFO items (0x90, docs/protocol.md §4.3 step 8) a cassette's device names."""
+
+
+def _with_device_information(device: DeviceInfo, interactions: list[Interaction]) -> DeviceInfo:
+    """Model number, hardware and firmware as the lock itself reported them, where the
+    recording read them and the lab did not know (a radio lock, an imported capture)."""
+    found: dict[str, str] = {}
+    for item in interactions:
+        reply = item.reply
+        if item.command != LockCommand.READ_DEVICE_INFO or reply is None:
+            continue
+        request, answer = item.request.parts, reply.plaintext.parts
+        if len(request) != 1 or len(answer) != 1:
+            continue  # a token in either: not a plain text item
+        asked, text = request[0], answer[0]
+        if not isinstance(asked, bytes) or not isinstance(text, bytes) or len(asked) != 1:
+            continue
+        name = _DEVICE_INFORMATION.get(asked[0])
+        if name is not None and text[:2] == b"\x90\x01":
+            found.setdefault(name, text[2:].rstrip(b"\x00").decode("ascii", "replace"))
+    changes = {k: v for k, v in found.items() if getattr(device, k) is None}
+    return replace(device, **changes) if changes else device
 
 
 class CassetteRecorder:

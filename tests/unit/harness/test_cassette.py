@@ -99,6 +99,12 @@ async def test_a_capture_of_the_same_session_imports_into_the_same_cassette(
     imported = import_btsnoop(capture_of(trace), name="session.btsnoop", device="front-door")
     assert imported.source == "btsnoop:session.btsnoop"
     assert imported.essence() == recorded.essence()
+    # what the lock said of itself (0x90) names it where no preset does
+    assert (imported.device.model, imported.device.hardware, imported.device.firmware) == (
+        "S202F",
+        recorded.device.hardware,
+        recorded.device.firmware,
+    )
 
 
 async def test_a_capture_of_a_paired_lock_needs_its_credentials(tmp_path: Path) -> None:
