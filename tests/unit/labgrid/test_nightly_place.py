@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 
@@ -106,3 +107,30 @@ def test_place_reserved_gives_the_place_back_when_the_block_fails(new_lab: LabFa
         second_holder()
     assert_all_let_go(lab)
     assert issubclass(PlaceBusy, LabgridError)
+
+
+def test_ctrl_c_while_queued_cancels_the_nightlys_reservation(new_lab: LabFactory) -> None:
+    lab = new_lab(benches=("bench-01",))
+    with place_reserved(lab.address, "bench-01"):
+        waiting = subprocess.Popen(
+            bench_nightly(lab, "--wait", "60"),
+            env=labgrid_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while len(lab.reservations()) < 2:  # ours and its, waiting
+                assert time.monotonic() < deadline, "the nightly never queued"
+                time.sleep(0.1)
+            waiting.send_signal(signal.SIGINT)
+            output, _ = waiting.communicate(timeout=30)
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+                waiting.wait(timeout=10)
+        assert waiting.returncode == 130, output
+        assert output.strip() == "error: interrupted"
+        assert len(lab.reservations()) == 1  # ours only
+    assert_all_let_go(lab)
