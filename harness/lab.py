@@ -192,6 +192,8 @@ class Lab:
         self.record: Path | None = Path(record) if record is not None else None
         """Where the next lock session writes its cassette (docs/replay.md); ``None``: nowhere."""
         self.replay: dict[str, Cassette] = dict(replay or {})
+        for name in self.replay:
+            self.device(name)  # a ConfigError naming the configured devices, for a typo
         """Devices played by a cassette instead of their preset (replay R2, docs/replay.md)."""
         self._replayed: dict[str, list[CassetteRecorder]] = {}
         self._recorders: dict[Path, CassetteRecorder] = {}

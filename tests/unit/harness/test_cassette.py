@@ -197,3 +197,10 @@ async def test_a_lab_records_each_device_into_one_cassette_a_connection_per_sess
     back = load_cassette(tmp_path / "run.back-door.cassette.json")
     assert back.device.name == "back-door"
     assert [i.command for i in back.interactions] == [0x14]
+
+
+def test_replaying_a_device_the_config_does_not_have_is_a_config_error(tmp_path: Path) -> None:
+    config = build_config(tmp_path, [lock_entry()])
+    cassette = load_cassette(Path(__file__).parents[2] / "replay/cassettes/vectors-init.json")
+    with pytest.raises(ConfigError, match="front-dor"):
+        Lab(config, replay={"front-dor": cassette})
