@@ -113,6 +113,7 @@ class HostedDevice:
         self.subscribers: dict[str, set[str]] = {}  # characteristic path -> client names
         self._removal: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Task[None] | None = None
+        self._abort = asyncio.Event()
         self.refresh_advert()
 
     def __repr__(self) -> str:
@@ -162,23 +163,30 @@ class HostedDevice:
             await asyncio.shield(self._connecting)
             return
         self._connecting = asyncio.current_task()
+        self._abort = asyncio.Event()
         try:
             await self._connect()
         finally:
             self._connecting = None
 
+    async def _page(self, seconds: float) -> None:
+        """Wait for a lock that does not answer the page: ``seconds``, or until a client's
+        ``Disconnect`` cancels the attempt (bluetoothd's rule; bleak sends one when its own
+        connect timeout passes). Either way the attempt fails as BlueZ's does."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._abort.wait(), seconds)
+        raise DBusError(ERROR_FAILED, "le-connection-abort-by-local")
+
     async def _connect(self) -> None:
         entry, timing = self.entry, self.double.timing
         if entry.faults.take(Fault.CONNECT_TIMEOUT) is not None:
-            await asyncio.sleep(timing.connect_wait)
-            raise DBusError(ERROR_FAILED, "le-connection-abort-by-local")
+            await self._page(timing.connect_wait)
         loop = asyncio.get_running_loop()
         if entry.faults.take(Fault.NOT_ADVERTISING) is not None:
-            await asyncio.sleep(timing.connect_wait)  # the lock never answers the page
-            raise DBusError(ERROR_FAILED, "le-connection-abort-by-local")
+            await self._page(timing.connect_wait)  # the lock never answers the page
         deadline = loop.time() + timing.connect_wait
         while not entry.advertising:  # out of range, or held by another central
-            if loop.time() >= deadline:
+            if loop.time() >= deadline or self._abort.is_set():
                 raise DBusError(ERROR_FAILED, "le-connection-abort-by-local")
             await asyncio.sleep(0.01)
         entry.claim(self)
@@ -192,7 +200,10 @@ class HostedDevice:
         self.interface.emit_properties_changed({"ServicesResolved": True})
 
     async def disconnect(self) -> None:
-        """``Device1.Disconnect`` by a client."""
+        """``Device1.Disconnect`` by a client; during a ``Connect`` it cancels that attempt."""
+        if self._connecting is not None and not self.connected:
+            self._abort.set()
+            return
         await self._att_pause()
         self.entry.release(self)  # tells the device; link_lost is not called for our own
         self._teardown()

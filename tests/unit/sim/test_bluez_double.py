@@ -522,3 +522,25 @@ async def test_a_passive_scan_with_or_patterns_sees_the_lock() -> None:
         await asyncio.wait_for(found.wait(), 5)
     finally:
         await scanner.stop()
+
+
+async def test_a_disconnect_cancels_a_pending_connect_like_bluetoothd(raw_bus: MessageBus) -> None:
+    # bleak sends Disconnect when its own connect timeout passes; bluetoothd then aborts
+    # the attempt. Measured: the double kept paging for its whole connect_wait (10 s), so
+    # the next test's first connect to that lock waited 10 s and failed.
+    await _bench(raw_bus, "Inject", "sss", [ADDRESS, "CONNECT_TIMEOUT", "{}"])
+    device = await BleakScanner.find_device_by_address(ADDRESS, timeout=5)
+    assert device is not None
+    connect = asyncio.ensure_future(_call(raw_bus, DEVICE_PATH, "org.bluez.Device1", "Connect"))
+    await asyncio.sleep(0.2)
+    assert not connect.done()  # the lock does not answer the page
+    started = time.monotonic()
+    await _call(raw_bus, DEVICE_PATH, "org.bluez.Device1", "Disconnect")
+    with pytest.raises(DBusError, match="le-connection-abort-by-local"):
+        await connect
+    assert time.monotonic() - started < 2.0  # at once, not after connect_wait
+    assert await _device_prop(raw_bus, "Connected") is False
+    started = time.monotonic()
+    async with BleakClient(device, timeout=5) as client:  # the next attempt is a fresh one
+        assert client.is_connected
+    assert time.monotonic() - started < 4.0
