@@ -1,6 +1,7 @@
 """``make bench``: every figure of docs/performance.md in one run.
 
-Writes ``bench/results/<date>.json`` (everything measured, versions, targets) and
+Writes ``bench/results/<date>.json`` (everything measured, versions, targets, the
+machine's load average at the start and the end) and
 ``bench/results/<date>.md`` (the table), and prints the table. ``--quick`` runs
 every workload briefly (a smoke test of the bench itself, not figures to quote).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -20,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import codec, harness, peers
+from bench import codec, harness, nightly, peers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKLOADS = ("encode", "decode", "reassemble")
@@ -116,14 +118,30 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     soak = result["soak"]
     check("soak: CPU/command last vs first window", soak["cpu_ratio_last_vs_first"], 1.1)
     check("soak: RSS last vs first window", soak["rss_ratio_last_vs_first"], 1.1)
+    night = result.get("nightly")
+    if night is not None:
+        most, least = max(night["counts"]), min(night["counts"])
+        parallel = {r["devices"]: r for r in night["runs"] if r["workers"] > 1}
+        if most in parallel:
+            check(
+                f"nightly, 15 ms delay: wall({most} devices) / wall({least})",
+                parallel[most]["wall_ratio_vs_parallel_smallest"],
+                1.5,
+            )
     return checks
+
+
+def _load(value: list[float] | None) -> str:
+    return "n/a" if not value else " / ".join(f"{v:.2f}" for v in value)
 
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"# make bench, {result['date']}", ""]
     env = result["environment"]
     lines.append(
-        f"Python {env['python']} ({env['machine']}, {env['cpus']} CPUs); "
+        f"Python {env['python']} ({env['machine']}, {env['cpus']} CPUs; load average "
+        f"{_load(env.get('load_average_at_start'))} at the start, "
+        f"{_load(env.get('load_average_at_end'))} at the end); "
         f"ttlock-hil {env['ttlock_hil']}; construct {env['construct']}; "
         f"cryptography {env['cryptography']}."
     )
@@ -179,6 +197,16 @@ def markdown(result: dict[str, Any]) -> str:
             f"wall(N)/wall(1), CPU/command | {run['wall_ratio_vs_1']:.2f}, "
             f"{run['cpu_ms_per_command']:.3f} ms |"
         )
+    night = result.get("nightly")
+    if night is not None:
+        for run in night["runs"]:
+            how = "serial" if run["workers"] == 1 else f"{run['workers']} workers"
+            lines.append(
+                f"| nightly, {run['devices']} devices ({how}, {run['tests']} results) + 15 ms "
+                f"delay: wall, wall/wall({min(night['counts'])} parallel), CPU/test | "
+                f"{run['wall_s']:.1f} s, {run['wall_ratio_vs_parallel_smallest']:.2f}, "
+                f"{run['cpu_ms_per_test']:.1f} ms |"
+            )
     soak = result["soak"]
     first, last = soak["windows"][0], soak["windows"][-1]
     lines += [
@@ -208,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quick = args.quick
     now = datetime.now(UTC)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     result: dict[str, Any] = {
         "date": now.isoformat(timespec="seconds"),
         "quick": quick,
@@ -215,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "machine": platform.machine(),
             "platform": platform.platform(),
-            "cpus": __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
+            "load_average_at_start": load,
             "ttlock_hil": metadata.version("ttlock-hil"),
             "construct": metadata.version("construct"),
             "cryptography": metadata.version("cryptography"),
@@ -238,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         log("bench: soak")
         commands, window = (400, 100) if quick else (10_000, 500)
         result["soak"] = asyncio.run(harness.soak(workdir, commands, window, unlock_every=10))
+        log("bench: the nightly, 15 ms delay")
+        counts = [2, 4] if quick else [6, 12, 24]
+        result["nightly"] = nightly.nightly(
+            workdir / "nightly", counts, 1 if quick else 2, harness.RADIO_DELAY
+        )
+    result["environment"]["load_average_at_end"] = (
+        os.getloadavg() if hasattr(os, "getloadavg") else None
+    )
     result["targets"] = targets(result)
     table = markdown(result)
     args.out.mkdir(parents=True, exist_ok=True)

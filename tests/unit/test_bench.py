@@ -6,9 +6,11 @@ work it claims, and the report must state every target and whether it was met.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bench import codec, run
+from bench import codec, nightly, radio_delay, run
+from ttlock_hil.harness.config import default_config_path, load_config
 from ttlock_hil.protocol.frame import parse_frame
 
 
@@ -101,3 +103,51 @@ def test_every_target_is_checked_and_a_missed_one_is_marked() -> None:
     table = run.markdown(missed)
     assert "| round trip: harness / bare bleak (CPU) | 3.000 | 2.0 × | **no** |" in table
     assert "15 ms delay: wall(16) / wall(1)" in table
+
+
+def test_the_nightly_target_compares_the_most_devices_with_the_fewest_in_parallel() -> None:
+    result = synthetic_result(bare_ms=0.2)
+    runs = [
+        {"devices": 6, "workers": 1, "wall_s": 60.0, "tests": 740, "cpu_ms_per_test": 17.0},
+        {"devices": 6, "workers": 6, "wall_s": 20.0, "tests": 740, "cpu_ms_per_test": 25.0},
+        {"devices": 24, "workers": 8, "wall_s": 36.0, "tests": 2334, "cpu_ms_per_test": 20.0},
+    ]
+    for item in runs:
+        item["wall_ratio_vs_parallel_smallest"] = item["wall_s"] / 20.0
+    result["nightly"] = {"counts": [6, 24], "runs": runs}
+    (night,) = [t for t in run.targets(result) if t["target"].startswith("nightly")]
+    assert night["target"] == "nightly, 15 ms delay: wall(24 devices) / wall(6)"
+    assert (night["value"], night["met"]) == (1.8, False)
+    table = run.markdown({**result, "targets": run.targets(result)})
+    assert "| nightly, 6 devices (serial, 740 results) + 15 ms delay" in table
+    assert "| nightly, 24 devices (8 workers, 2334 results)" in table
+
+
+def test_the_bench_lab_takes_the_default_labs_devices_in_turn(tmp_path: Path) -> None:
+    config = load_config(nightly.lab_config(tmp_path, 10))
+    names = [d.name for d in config.devices]
+    assert len(names) == len(set(names)) == 10
+    default = load_config(default_config_path())
+    models = [d.model for d in default.devices]
+    assert [d.model for d in config.devices] == (models * 2)[:10]
+    assert nightly.radio_workers(1) == 1
+
+
+def test_the_radio_delay_hands_each_notification_over_late_in_order() -> None:
+    calls: list[tuple[float, object, object, object]] = []
+
+    class Loop:
+        def call_later(self, delay: float, callback: object, *args: object) -> None:
+            calls.append((delay, callback, *args))
+
+    class Link:
+        _loop = Loop()
+        _if_open = "if-open"
+
+    soon = radio_delay.delayed(0.015)
+    soon(Link(), "deliver", b"first")
+    soon(Link(), "deliver", b"second")
+    assert calls == [
+        (0.015, "if-open", "deliver", b"first"),
+        (0.015, "if-open", "deliver", b"second"),
+    ]
