@@ -40,6 +40,7 @@ __all__ = [
     "CENTRAL_ADDRESS",
     "BumbleRadio",
     "BumbleTier",
+    "QuietHost",
     "RadioError",
     "host_on",
     "peripheral_config",
@@ -66,6 +67,39 @@ def peripheral_config(name: str) -> DeviceConfiguration:
     return DeviceConfiguration(name=name, gap_service_enabled=False, gatt_service_enabled=False)
 
 
+_HOST_LOG: Final = logging.getLogger("bumble.host")
+
+
+class QuietHost(Host):
+    """Bumble's host, without formatting each HCI packet for a debug line that is not logged.
+
+    Upstream's ``send_hci_packet`` and ``on_hci_packet`` build that f-string for every packet
+    whatever the level (about a fifth of tier 3's CPU, docs/tiers.md §5). These dispatch as
+    bumble 0.0.236 does, and leave the packet to upstream when ``bumble.host`` logs debug or a
+    snooper records the traffic (tests/unit/sim/test_bumble_quiet.py pins upstream's source).
+    """
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper or _HOST_LOG.isEnabledFor(logging.DEBUG):
+            super().send_hci_packet(packet)
+        elif self.hci_sink:
+            self.hci_sink.on_packet(bytes(packet))
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper or _HOST_LOG.isEnabledFor(logging.DEBUG):
+            super().on_hci_packet(packet)
+            return
+        match packet:
+            case hci.HCI_Command():
+                self.on_hci_command_packet(packet)
+            case hci.HCI_Event():
+                self.on_hci_event_packet(packet)
+            case hci.HCI_AclDataPacket():
+                self.on_hci_acl_data_packet(packet)
+            case _:  # SCO, ISO, unknown: upstream's path, rare enough to pay for the text
+                super().on_hci_packet(packet)
+
+
 def host_on(
     controller: SimController,
     *,
@@ -78,7 +112,7 @@ def host_on(
         name=name,
         address=hci.Address(address, hci.Address.RANDOM_DEVICE_ADDRESS),
         config=config,
-        host=Host(controller, AsyncPipeSink(controller)),
+        host=QuietHost(controller, AsyncPipeSink(controller)),
     )
 
 
