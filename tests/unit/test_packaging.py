@@ -13,11 +13,15 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
 import venv
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,12 +138,56 @@ def _lab_project(where: Path) -> Path:
     return lab
 
 
-@pytest.fixture(scope="module")
-def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
-    where = tmp_path_factory.mktemp("packaging")
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".venv-*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    "reports",
+    "credentials",
+    "bench",
+    "tests",
+)
+"""What the wheel is not built from: built and cached files, a run's reports and secrets
+(setuptools takes the suite from ``tests/hil``, copied on its own)."""
+
+
+@contextmanager
+def _exclusive(lock: Path, timeout: float) -> Iterator[None]:
+    """One process at a time (xdist workers of one run): a lock file created exclusively."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{lock} held for {timeout:g} s") from None
+            time.sleep(0.2)
+    try:
+        yield
+    finally:
+        os.close(handle)
+        lock.unlink()
+
+
+def _build_and_install(where: Path) -> tuple[Path, Path]:
+    """Build the wheel from a copy of the source tree and install it into a new venv.
+
+    A copy: ``pip wheel`` on the checkout itself writes ``build/`` and ``*.egg-info``
+    there, and two builds at once (two xdist workers, two engineers) break each other.
+    """
+    source = where / "source"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
+    shutil.copytree(ROOT / "tests" / "hil", source / "tests" / "hil", ignore=_NOT_SOURCE)
     dist = where / "dist"
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
         capture_output=True,
         text=True,
         timeout=_INSTALL_TIMEOUT_S,
@@ -159,7 +207,26 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
         check=False,
     )
     _must(installed, "installing the wheel (needs the package registry for its dependencies)")
-    return Install(wheel, python, bin_dir / "ttlock-hil", _lab_project(where))
+    return wheel, bin_dir
+
+
+@pytest.fixture(scope="module")
+def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
+    """The wheel, built and installed once per run (shared by the run's xdist workers, as
+    xdist documents), and a lab project of this process's own."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    where = shared / "packaging-install"
+    with _exclusive(shared / "packaging-install.lock", 3 * _INSTALL_TIMEOUT_S):
+        if not (where / "ready").exists():
+            shutil.rmtree(where, ignore_errors=True)  # a build that failed half-way
+            where.mkdir()
+            wheel, bin_dir = _build_and_install(where)
+            (where / "ready").write_text(f"{wheel}\n{bin_dir}\n", encoding="utf-8")
+    wheel_text, bin_text = (where / "ready").read_text(encoding="utf-8").splitlines()
+    bin_dir = Path(bin_text)
+    lab = _lab_project(tmp_path_factory.mktemp("packaging-lab"))
+    return Install(Path(wheel_text), bin_dir / "python", bin_dir / "ttlock-hil", lab)
 
 
 def test_the_wheel_ships_only_the_one_import_name(install: Install) -> None:
