@@ -4,6 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Test runs spread over the CPUs (pytest-xdist; each lock's HIL tests stay on one worker,
+# fixtures/xdist.py) and cache bytecode under the venv even where the environment turns
+# caching off (PYTHONDONTWRITEBYTECODE, as many CI images do): every worker and every
+# subprocess a test starts would compile the whole package again (docs/performance.md §6).
+WORKERS ?= auto
+TEST_ENV := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache
 
 .PHONY: nightly test lint typecheck unit labgrid hil-bluez hil-bumble fuzz clean selfcheck
 
@@ -28,7 +34,7 @@ typecheck: $(STAMP)
 	$(BIN)/python tools/typecheck.py
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/unit/labgrid
+	$(TEST_ENV) $(BIN)/pytest -q -p no:cacheprovider -n $(WORKERS) --ignore=tests/unit/labgrid
 
 ## The labgrid integration (docs/labgrid.md) in its own step: a coordinator and exporters on
 ## 127.0.0.1, three virtual benches, `ttlock-hil lab nightly` (needs the labgrid extra, in dev).
@@ -37,8 +43,9 @@ labgrid: $(STAMP)
 
 ## The regression suite again on the BlueZ tier: bleak's own Linux backend against the
 ## BlueZ double (docs/tiers.md §4). Needs dbus-daemon (.ci/run installs it).
+## Four workers whatever the CPUs: they mostly wait for the double's D-Bus round trips.
 hil-bluez: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider tests/hil --hil-tier bluez
+	$(TEST_ENV) $(BIN)/pytest -q -p no:cacheprovider -n 4 tests/hil --hil-tier bluez
 
 ## And on the Bumble tier: a real host stack (HCI, L2CAP, ATT/GATT) on both sides of an
 ## in-process link (docs/tiers.md §7). Needs the bumble extra (the dev extra has it).
@@ -54,8 +61,8 @@ clean:
 
 ## Performance figures (docs/performance.md), not part of `make test`: codec vs the peer
 ## packages (installed into bench/.venv-peers) and a struct + cryptography floor, the
-## harness round trip vs a bare bleak client, locks in parallel, a 10 000-command soak.
-## Writes bench/results/<date>.json and .md.
+## harness round trip vs a bare bleak client, locks in parallel, a 10 000-command soak, the
+## nightly with 6/12/24 devices. Writes bench/results/<date>.json and .md.
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
