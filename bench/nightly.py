@@ -150,6 +150,33 @@ def warm_up(workdir: Path, delay: float) -> None:
         )
 
 
+def default_workers(
+    workdir: Path, devices: int, rounds: int, settings: list[int]
+) -> dict[str, Any]:
+    """The lab of ``devices`` without a delay (CPU-bound, like a virtual lab) at several
+    worker counts, interleaved: why the nightly gives a simulated lab one worker per CPU."""
+    nights: dict[int, list[dict[str, Any]]] = {w: [] for w in settings}
+    for index in range(rounds):
+        for workers in settings if index % 2 == 0 else list(reversed(settings)):
+            nights[workers].append(one_night(workdir / "no-delay", devices, workers, 0.0))
+    serial = statistics.median(n["wall_s"] for n in nights[1]) if 1 in nights else None
+    runs = []
+    for workers, mine in nights.items():
+        wall = statistics.median(n["wall_s"] for n in mine)
+        runs.append(
+            {
+                "workers": workers,
+                "wall_s": wall,
+                "wall_s_rounds": [round(n["wall_s"], 2) for n in mine],
+                "wall_ratio_vs_serial": wall / serial if serial else None,
+                "cpu_ms_per_test": statistics.median(n["cpu_ms_per_test"] for n in mine),
+                "failures": sorted({f for n in mine for f in n["failures"]}),
+            }
+        )
+    same = len({tuple(n["set"]) for mine in nights.values() for n in mine}) == 1
+    return {"devices": devices, "delay_s": 0.0, "runs": runs, "same_results": same}
+
+
 def nightly(workdir: Path, counts: list[int], rounds: int, delay: float) -> dict[str, Any]:
     """Each round: the serial night of the smallest lab, then each lab in parallel."""
     warm_up(workdir, delay)

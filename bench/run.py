@@ -207,6 +207,14 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{run['wall_s']:.1f} s, {run['wall_ratio_vs_parallel_smallest']:.2f}, "
                 f"{run['cpu_ms_per_test']:.1f} ms |"
             )
+        plain = night.get("no_delay")
+        if plain is not None:
+            for run in plain["runs"]:
+                lines.append(
+                    f"| nightly, the default {plain['devices']}-device lab, no delay, "
+                    f"{run['workers']} worker(s): wall, wall/serial | {run['wall_s']:.1f} s, "
+                    f"{run['wall_ratio_vs_serial']:.2f} |"
+                )
     soak = result["soak"]
     first, last = soak["windows"][0], soak["windows"][-1]
     lines += [
@@ -272,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
         counts = [2, 4] if quick else [6, 12, 24]
         result["nightly"] = nightly.nightly(
             workdir / "nightly", counts, 1 if quick else 2, harness.RADIO_DELAY
+        )
+        log("bench: the nightly of the default lab, no delay, 1/2/8 workers")
+        result["nightly"]["no_delay"] = nightly.default_workers(
+            workdir / "nightly",
+            2 if quick else 8,
+            1 if quick else 2,
+            [1, 2] if quick else [1, 2, 8],
         )
     result["environment"]["load_average_at_end"] = (
         os.getloadavg() if hasattr(os, "getloadavg") else None
