@@ -13,6 +13,11 @@ holder's PID, host and start time, which the holder wrote into the lock file.
 The operating system releases the lock when the holder exits — however it exits,
 ``kill -9`` included — so a stale file never blocks a bench: only a live holder does.
 The lock is advisory: a process that does not ask for it is not stopped by it.
+
+:func:`device_lock` is the same lock for one device, in its credentials store: the
+pytest plugin holds each device it brings up for the rest of the run, so a second run
+on the same device gets :class:`DeviceBusy` naming the holder instead of logins that
+meet silence (the first run re-initialised the lock under it).
 On Windows (no ``flock``) one byte far past the holder's record is locked with
 ``msvcrt.locking`` instead, with the same meaning.
 """
@@ -23,7 +28,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,9 +37,18 @@ from typing import Final
 
 from ttlock_hil.harness.errors import HarnessError
 
-__all__ = ["LOCK_FILE_NAME", "BenchBusy", "BenchHolder", "bench_lock"]
+__all__ = [
+    "DEVICE_LOCK_SUFFIX",
+    "LOCK_FILE_NAME",
+    "BenchBusy",
+    "BenchHolder",
+    "DeviceBusy",
+    "bench_lock",
+    "device_lock",
+]
 
 LOCK_FILE_NAME: Final = "nightly.lock"
+DEVICE_LOCK_SUFFIX: Final = ".in-use"
 
 _WINDOWS_LOCK_OFFSET: Final = 1 << 20
 """Where the Windows lock byte lies: past the holder's record, which stays readable."""
@@ -122,18 +136,58 @@ class BenchBusy(HarnessError):
         return f"{self.message} — fix: {self.fix}"
 
 
+class DeviceBusy(HarnessError):
+    """Another run (a pytest session, a nightly, a CLI session) holds this device."""
+
+    def __init__(self, path: Path, holder: BenchHolder, device: str) -> None:
+        self.path = path
+        self.holder = holder
+        self.device = device
+        self.message = (
+            f"device {device} is in use: another run holds {path} ({holder.describe()}); "
+            "two runs on one device break each other's logins (they share its credentials)"
+        )
+        self.fix = (
+            "wait for that run to end (or stop it), or give this run a lab config of its "
+            "own (another credentials_dir)"
+        )
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.message} — fix: {self.fix}"
+
+
 @contextmanager
 def bench_lock(directory: str | os.PathLike[str], *, bench: str | None = None) -> Iterator[Path]:
     """Hold the bench of ``directory`` exclusively (see the module docstring); yields the
     lock file's path. Raises :class:`BenchBusy` at once when another process holds it."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE_NAME
+    path = Path(directory) / LOCK_FILE_NAME
+    with _held(path, bench, lambda holder: BenchBusy(path, holder, bench)):
+        yield path
+
+
+@contextmanager
+def device_lock(
+    credentials_dir: str | os.PathLike[str], device: str, *, bench: str | None = None
+) -> Iterator[Path]:
+    """Hold ``device`` exclusively: ``<credentials_dir>/<device>.in-use``, the same kind of
+    lock as :func:`bench_lock`. The credentials store is what two runs on one device
+    share, so it is where they meet. Raises :class:`DeviceBusy` at once when held."""
+    path = Path(credentials_dir) / f"{device}{DEVICE_LOCK_SUFFIX}"
+    with _held(path, bench, lambda holder: DeviceBusy(path, holder, device)):
+        yield path
+
+
+@contextmanager
+def _held(
+    path: Path, bench: str | None, busy: Callable[[BenchHolder], HarnessError]
+) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Not inheritable (Python's default): the pytest child must not keep the bench after us.
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if not _try_lock(fd):
-            raise BenchBusy(path, BenchHolder.read(path), bench)
+            raise busy(BenchHolder.read(path))
         holder = {
             "pid": os.getpid(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -145,7 +199,7 @@ def bench_lock(directory: str | os.PathLike[str], *, bench: str | None = None) -
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, record)
         try:
-            yield path
+            yield
         finally:
             os.ftruncate(fd, 0)  # nobody holds it now; the file itself may stay
             _unlock(fd)
