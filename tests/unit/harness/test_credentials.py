@@ -360,6 +360,7 @@ def test_sigkill_during_saves_never_leaves_unreadable_credentials(tmp_path: Path
         b = LockCredentials.from_json({OTHER.to_json()!r})
         store = CredentialStore(Path({str(tmp_path)!r}))
         store.save("fd", a)
+        store.save("fd", b)  # from here on a backup exists (the first save makes none)
         print("ready", flush=True)
         while True:
             store.save("fd", b)
