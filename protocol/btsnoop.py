@@ -129,7 +129,8 @@ def read_records(capture: bytes) -> Iterator[Record]:
     magic, version, datalink = _FILE_HEADER.unpack_from(capture)
     if magic != MAGIC:
         raise CaptureError(
-            f"not a btsnoop file (starts {magic[:8]!r}, expected b'btsnoop\\x00'): enable "
+            # What it starts with is not quoted: a file given by mistake may hold a key.
+            "not a btsnoop file (it does not start with b'btsnoop\\x00'): enable "
             "Android's Bluetooth HCI snoop log or use 'sim serve --snoop', and give that file",
             offset=0,
         )

@@ -61,8 +61,12 @@ def _credentials_option(parser: argparse.ArgumentParser) -> None:
 def _credentials(ref: str | None) -> LockCredentials | None:
     if ref is None:
         return None
-    if ":" not in ref:
-        raise CliError(f"--credentials {ref!r}: give file:PATH or env:VAR")
+    if not ref.startswith(("file:", "env:")):
+        # Never quoted: what was given in place of a reference may be the key itself.
+        raise CliError(
+            "--credentials is not a reference to the credentials — fix: give file:PATH or "
+            "env:VAR (a lab's credentials JSON), never the key or password itself"
+        )
     return load_credentials(ref, Path.cwd())
 
 

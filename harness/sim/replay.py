@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from ttlock_hil.protocol.advert import build_lock_advert, lock_local_name, split_for_bleak
 from ttlock_hil.protocol.cassette import (
@@ -48,7 +48,7 @@ from ttlock_hil.protocol.device import DeviceKind
 from ttlock_hil.protocol.errors import DecryptError, FrameError, MessageError
 from ttlock_hil.protocol.frame import LockFrame, LockHeader, build_lock_frame, parse_frame
 from ttlock_hil.protocol.lockdata import REDACTED, LockData
-from ttlock_hil.protocol.messages import Reply
+from ttlock_hil.protocol.messages import Reply, ReplyData
 from ttlock_hil.protocol.messages.registry import decode_reply_data, decode_request
 from ttlock_hil.protocol.reassembly import FrameReassembler
 
@@ -589,26 +589,26 @@ def _normalised(
             f"{len(actual)} bytes that differ from the lock's {len(expected)} "
             "(no layout to normalise by)"
         )
-    hidden = {k for k, v in want.to_dict(redact=True).items() if v == REDACTED}
-    return _field_differences(
-        want.to_dict(redact=False), got.to_dict(redact=False), tolerance, hidden
-    )
+    return _field_differences(want, got, tolerance)
 
 
-def _field_differences(
-    want: Mapping[str, Any], got: Mapping[str, Any], tolerance: float, hidden: set[str]
-) -> str | None:
+def _field_differences(want: ReplyData, got: ReplyData, tolerance: float) -> str | None:
+    """The fields that differ; a secret never shown, also one inside a list (a passcode of
+    a PWD_LIST entry): those fields are shown redacted."""
+    raw_want, raw_got = want.to_dict(redact=False), got.to_dict(redact=False)
+    shown_want, shown_got = want.to_dict(redact=True), got.to_dict(redact=True)
     problems = []
-    for name in sorted(set(want) | set(got)):
+    for name in sorted(set(raw_want) | set(raw_got)):
         if name in _VOLATILE:
             continue
-        a, b = want.get(name), got.get(name)
+        a, b = raw_want.get(name), raw_got.get(name)
         if a == b or _close_dates(a, b, tolerance):
             continue
-        if name in hidden:
+        shown_a, shown_b = shown_want.get(name), shown_got.get(name)
+        if REDACTED in (shown_a, shown_b) or shown_a == shown_b:  # only a secret differs
             problems.append(f"{name} differs (secret)")
         else:
-            problems.append(f"{name} {b!r} where the lock sent {a!r}")
+            problems.append(f"{name} {shown_b!r} where the lock sent {shown_a!r}")
     return "; ".join(problems) or None
 
 
