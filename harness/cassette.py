@@ -97,6 +97,10 @@ class ReplayClock:
 
 # --- files --------------------------------------------------------------------------------
 
+MAX_CASSETTE_BYTES = 64 << 20
+"""A cassette larger than this is refused before it is read (tens of thousands of
+interactions; a whole HIL suite's recording is a few MB)."""
+
 
 def save_cassette(path: Path, cassette: Cassette) -> Path:
     """Write ``cassette`` to ``path`` atomically, readable by its owner only (0600)."""
@@ -107,8 +111,29 @@ def save_cassette(path: Path, cassette: Cassette) -> Path:
             field="record",
             fix="give a file name for the cassette, e.g. session.cassette.json",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, cassette.dumps().encode("utf-8"), mode=0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path)
+        raise ConfigError(
+            f"{blocker} is not a directory, so {path} cannot be written there",
+            field="record",
+            fix="move that file away, or record into another directory",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {path.parent} ({exc.strerror or exc})",
+            field="record",
+            fix="record into a directory you can write",
+        ) from None
+    try:
+        write_atomically(path, cassette.dumps().encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the cassette {path} ({exc.strerror or exc})",
+            field="record",
+            fix="record into a directory you can write",
+        ) from None
     return path
 
 
@@ -116,6 +141,14 @@ def load_cassette(path: Path | str) -> Cassette:
     """Read a cassette file; a missing or broken one is a :class:`ConfigError` with the fix."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CASSETTE_BYTES:
+            raise ConfigError(
+                f"{size} bytes, more than a cassette holds ({MAX_CASSETTE_BYTES >> 20} MiB)",
+                file=path,
+                field="cassette",
+                fix="is it a cassette? Record long sessions into several (--hil-record DIR)",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
@@ -486,8 +519,13 @@ def _open(raw: bytes, key: bytes | None) -> bytes | None:
 # --- importing a btsnoop capture -----------------------------------------------------------
 
 
-def _clock_of(stamp_us: int) -> str:
-    moment = datetime(2000, 1, 1) + timedelta(microseconds=stamp_us - TIMESTAMP_2000_US)
+def _clock_of(stamp_us: int) -> str | None:
+    """The capture's time as a lock-local clock; ``None`` when it is no date (a tool that
+    writes 0, a garbled record): the import goes on without that time."""
+    try:
+        moment = datetime(2000, 1, 1) + timedelta(microseconds=stamp_us - TIMESTAMP_2000_US)
+    except OverflowError:
+        return None
     return moment.replace(microsecond=0).isoformat()  # a lock's clock has no fractions
 
 

@@ -33,12 +33,14 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
 from .commands import LockCommand
 from .crypto import DEFAULT_LOCK_KEY, KEY_SIZE
 from .errors import MessageError, ProtocolError
+from .frame import LockHeader
 from .messages import AesKeyReply, CheckAdminReply, CheckUserTimeReply
 from .messages._fields import F, Trailing, WireStruct
 from .messages.registry import decode_reply_data, decode_request
@@ -611,7 +613,7 @@ class Cassette:
         reader = _Reader(name)
         try:
             return reader.cassette(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             if isinstance(exc, CassetteError):
                 raise
             raise CassetteError(
@@ -663,7 +665,7 @@ class _Reader:
             preset=dev.get("preset"),
             firmware=dev.get("firmware"),
             hardware=dev.get("hardware"),
-            header=dev.get("header"),
+            header=self.header(dev["header"], "header") if dev.get("header") else None,
         )
         self.where = "random"
         random_entries = tuple(dict(entry) for entry in data.get("random") or ())
@@ -694,6 +696,29 @@ class _Reader:
             notes=tuple(str(n) for n in data.get("notes") or ()),
         )
 
+    def header(self, value: object, what: str) -> str:
+        """A frame header as the cassette writes it (``5.3.1.1.1``), checked now: a replay
+        that meets a bad one later would stop with a traceback."""
+        try:
+            return str(LockHeader.parse(_text(value, what)))
+        except ProtocolError as exc:
+            raise self.fail(f"{what}: {exc}") from None
+
+    def byte(self, value: object, what: str) -> int:
+        number = int(str(value), 16)
+        if not 0 <= number <= 0xFF:
+            raise self.fail(f"{what} {value!r} is not one byte (0x00..0xff)")
+        return number
+
+    def clock(self, value: object) -> str | None:
+        if value is None:
+            return None
+        try:
+            datetime.fromisoformat(_text(value, "clock"))
+        except ValueError:
+            raise self.fail(f"clock {value!r} is not an ISO date and time") from None
+        return str(value)
+
     def key_token(self, item: Mapping[str, Any], tokens: Mapping[str, TokenSpec]) -> str:
         token = str(item.get("key_token", "aes_key"))
         if token != "aes_key" and token not in tokens:
@@ -707,8 +732,8 @@ class _Reader:
             Notification(
                 kind=str(n["kind"]),
                 at=float(n["at"]),
-                header=str(n["header"]),
-                encrypt=int(str(n.get("encrypt", "0xaa")), 16),
+                header=self.header(n["header"], "notification header"),
+                encrypt=self.byte(n.get("encrypt", "0xaa"), "encrypt"),
                 key=KeyUse(n["key"]),
                 plaintext=Template.parse(str(n["plaintext"]), tokens, where=where),
                 fields=dict(n.get("fields") or {}),
@@ -723,9 +748,9 @@ class _Reader:
             n=int(item["n"]),
             connection=int(item["connection"]),
             at=float(item["at"]),
-            clock=item.get("clock"),
-            command=int(str(item["opcode"]), 16),
-            header=str(request["header"]),
+            clock=self.clock(item.get("clock")),
+            command=self.byte(item["opcode"], "opcode"),
+            header=self.header(request["header"], "request header"),
             key=KeyUse(request["key"]),
             key_token=self.key_token(request, tokens),
             request=Template.parse(str(request["plaintext"]), tokens, where=where),
@@ -735,6 +760,12 @@ class _Reader:
             latency=item.get("latency"),
             fields=dict(request.get("fields") or {}),
         )
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be text, got {type(value).__name__}")
+    return value
 
 
 # --- making templates while recording -----------------------------------------------------
