@@ -63,15 +63,37 @@ _STATE_NAMES: Final = {0: "waiting", 1: "allocated", 2: "acquired", 3: "expired"
 
 
 def normalize_address(address: str) -> str:
-    """``HOST[:PORT]`` with labgrid's default port when none is given."""
+    """``HOST[:PORT]`` with labgrid's default port when none is given; ``[IPv6]:PORT``.
+
+    An address that cannot be one (no host, a port that is not 1..65535, an IPv6 address
+    without brackets) is a :class:`LabgridError` (usage) here, not an "unreachable
+    coordinator" after a failed connect that would send the lab to start one.
+    """
     text = address.strip()
+    fix = "pass --coordinator HOST:PORT, e.g. labhost:20408 or [fd00::1]:20408"
     if not text:
-        raise LabgridError("the coordinator address is empty", fix="pass --coordinator HOST:PORT")
+        raise LabgridError("the coordinator address is empty", fix=fix)
     if text.startswith("["):  # [::1]:20408
-        return text if "]:" in text else f"{text}:{DEFAULT_PORT}"
-    if text.count(":") == 1:
-        return text
-    return f"{text}:{DEFAULT_PORT}"
+        host, bracket, rest = text[1:].partition("]")
+        if not host or not bracket or not (rest == "" or rest.startswith(":")):
+            raise LabgridError(f"the coordinator address {text!r} is not [IPv6]:PORT", fix=fix)
+        port = rest[1:] if rest else str(DEFAULT_PORT)
+        host = f"[{host}]"
+    elif text.count(":") > 1:
+        raise LabgridError(
+            f"the coordinator address {text!r} is an IPv6 address without brackets",
+            fix=f"write it as [{text}]:{DEFAULT_PORT} (brackets, then the port)",
+        )
+    else:
+        host, colon, port = text.partition(":")
+        port = port if colon else str(DEFAULT_PORT)
+    if not host or any(c.isspace() for c in host):
+        raise LabgridError(f"the coordinator address {text!r} has no host name", fix=fix)
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise LabgridError(
+            f"the coordinator address {text!r} has no valid port ({port!r}: 1..65535)", fix=fix
+        )
+    return f"{host}:{int(port)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,33 @@ def test_the_coordinator_address_gets_labgrids_default_port() -> None:
     assert normalize_address("[::1]:99") == "[::1]:99"
 
 
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("labhost:99999", "no valid port"),
+        ("labhost:0", "no valid port"),
+        ("labhost:", "no valid port"),
+        ("labhost:abc", "no valid port"),
+        (":20408", "no host name"),
+        ("a b:20408", "no host name"),
+        ("::1", "without brackets"),
+        ("fe80::1:20408", "without brackets"),
+        ("[::1", "is not [IPv6]:PORT"),
+        ("[]:20408", "is not [IPv6]:PORT"),
+        ("[::1]:x", "no valid port"),
+    ],
+)
+def test_an_address_that_cannot_be_one_is_a_usage_error_not_unreachable(
+    address: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by hand: these were 'unreachable — fix: start labgrid-coordinator', exit 3."""
+    assert main(["lab", "nightly", "--coordinator", address]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert problem in err
+    assert "unreachable" not in err
+
+
 def test_lab_nightly_needs_a_coordinator_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "nightly"]) == 2
     assert "--coordinator" in capsys.readouterr().err
