@@ -38,6 +38,7 @@ import signal
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -218,6 +219,10 @@ def merge_nights(
 # ------------------------------------------------------------------------------ running a bench
 
 
+FETCH_GRACE_S: Final = 120.0
+"""How long a remote night may take past ``--bench-timeout`` to be packed and fetched."""
+
+
 class SshLike(Protocol):
     """What a remote bench night needs of labgrid's ``SSHDriver``."""
 
@@ -336,7 +341,38 @@ async def _run_remote(
         ssh.run(f"rm -rf {quoted} {shlex.quote(archive)}", timeout=60)
         return int(status)
 
-    return await asyncio.wait_for(asyncio.to_thread(run), timeout_s + 120)
+    return await asyncio.wait_for(_in_daemon_thread(run, f"ssh-{place}"), timeout_s + FETCH_GRACE_S)
+
+
+async def _in_daemon_thread(call: Callable[[], int], name: str) -> int:
+    """``call()`` in a thread of its own that the deadline can leave behind.
+
+    labgrid's ``SSHDriver`` blocks, and its ``get`` (scp) has no timeout: in
+    ``asyncio.to_thread`` a hung copy would outlive the deadline in the loop's executor,
+    which ``asyncio.run`` joins at its end, so the lab night would hang after giving the
+    bench up. A daemon thread is abandoned instead (its scp ends with the process).
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+
+    def settle(result: int | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # the deadline passed: nobody waits for it any more
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(int(result or 0))
+
+    def target() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future
 
 
 def _check_local(place: str, bench: TTLockBench) -> None:
