@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import shlex
 import signal
@@ -219,6 +220,8 @@ def merge_nights(
 # ------------------------------------------------------------------------------ running a bench
 
 
+_TIMED_OUT: Final = 124
+"""coreutils timeout's exit status when its SIGTERM stopped the command."""
 FETCH_GRACE_S: Final = 120.0
 """How long a remote night may take past ``--bench-timeout`` to be packed and fetched."""
 
@@ -302,8 +305,13 @@ async def _run_remote(
     """Run a bench night over SSH, pack it there, fetch and unpack it into ``bench_dir``."""
     quoted = shlex.quote(remote_out)
     archive = f"{remote_out}.tar.gz"
+    # The night bounds itself on the bench (coreutils timeout: SIGTERM, then SIGKILL after
+    # the grace, as _run_local does): SSHDriver.run's timeout would leave it running there
+    # after its place is released.
+    seconds = str(max(1, math.ceil(timeout_s)))  # 0 would be no limit at all
+    bounded = ["timeout", "-s", "TERM", "-k", f"{STOP_GRACE_S:.0f}", seconds]
     script = (
-        f"mkdir -p {quoted}; {shlex.join(command)}; status=$?; "
+        f"mkdir -p {quoted}; {shlex.join([*bounded, *command])}; status=$?; "
         f"tar -C {quoted} -czf {shlex.quote(archive)} .; exit $status"
     )
 
@@ -311,7 +319,7 @@ async def _run_remote(
 
     def run() -> int:
         try:
-            return fetch()
+            status = fetch()
         except LabgridError:
             raise
         except Exception as exc:  # noqa: BLE001 - labgrid's SSH errors: one line, not a traceback
@@ -321,10 +329,13 @@ async def _run_remote(
                 fix=f"check that `ssh {host}` works without a password and that "
                 f"{shlex.join(command[:1])} is installed there",
             ) from None
+        if status == _TIMED_OUT:
+            raise TimeoutError(f"the night on {host} ran past {timeout_s:g} s")
+        return status
 
     def fetch() -> int:
         ssh = ssh_factory(bench)
-        stdout, stderr, status = ssh.run(script, timeout=timeout_s)
+        stdout, stderr, status = ssh.run(script, timeout=timeout_s + STOP_GRACE_S + 30)
         with log.open("a", encoding="utf-8") as sink:
             sink.writelines(line + "\n" for line in [*stdout, *stderr])
         with tempfile.TemporaryDirectory(prefix="ttlock-hil-fetch-") as temp:
