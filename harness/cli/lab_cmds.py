@@ -17,6 +17,7 @@ SIGINT/SIGTERM (every place released).
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from typing import Any
@@ -116,6 +117,10 @@ def lab_nightly(args: argparse.Namespace) -> int:
         raise CliError(f"unexpected arguments {' '.join(extra)!r} — fix: put pytest's after --")
     if args.reruns < 0:
         raise CliError(f"--reruns must be 0 or more, got {args.reruns}")
+    for flag, value in (("--wait", args.wait), ("--bench-timeout", args.bench_timeout)):
+        # float() takes nan and inf: a deadline that never comes (nan compares false).
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise CliError(f"{flag} must be a number of seconds, 0 or more, got {value}")
     tags = parse_tags(args.tag)
     try:
         require_labgrid()

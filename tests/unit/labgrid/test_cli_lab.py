@@ -67,6 +67,17 @@ def test_an_address_that_cannot_be_one_is_a_usage_error_not_unreachable(
     assert "unreachable" not in err
 
 
+@pytest.mark.parametrize("flag", ["--wait", "--bench-timeout"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_deadline_that_never_comes_is_a_usage_error(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by hand: --wait nan waited in the queue for ever (nan compares false)."""
+    assert main(["lab", "nightly", "--coordinator", "127.0.0.1:1", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} must be a number of seconds, 0 or more" in err
+
+
 def test_lab_nightly_needs_a_coordinator_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "nightly"]) == 2
     assert "--coordinator" in capsys.readouterr().err
