@@ -87,6 +87,8 @@ def import_command(args: argparse.Namespace) -> int:
         preset=args.model,
     )
     out = args.out if args.out is not None else args.capture.with_suffix(".cassette.json")
+    if out.resolve() == args.capture.resolve():
+        raise CliError(f"--out {out} is the capture itself — fix: give the cassette another name")
     save_cassette(out, cassette)
     print(
         json.dumps(

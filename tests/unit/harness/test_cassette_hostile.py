@@ -22,6 +22,7 @@ from ttlock_hil.harness.cassette import (
     load_cassette,
     save_cassette,
 )
+from ttlock_hil.harness.cli import main
 from ttlock_hil.harness.errors import ConfigError
 
 
@@ -84,3 +85,14 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
         out.truncate(MAX_CASSETTE_BYTES + 1)  # sparse: no disk used
     with pytest.raises(ConfigError, match="more than a cassette holds"):
         load_cassette(huge)
+
+
+def test_an_import_never_writes_over_its_capture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "app.btsnoop"
+    capture.write_bytes(seeds.init_capture())
+    before = capture.read_bytes()
+    assert main(["cassette", "import-btsnoop", str(capture), "--out", str(capture)]) == 2
+    assert "is the capture itself" in capsys.readouterr().err
+    assert capture.read_bytes() == before
