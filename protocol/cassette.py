@@ -648,6 +648,10 @@ class _Reader:
             size = int(spec["bytes"])
             if not 1 <= size <= 255:
                 raise self.fail(f"token {token} has {size} bytes")
+            fixed = _fixed_size(str(token), kind)
+            if fixed is not None and size != fixed:
+                # A replay supplies these from credentials: it would stop mid-way.
+                raise self.fail(f"token {token} has {size} bytes, a {kind.value} has {fixed}")
             tokens[str(token)] = TokenSpec(
                 str(token),
                 kind,
@@ -760,6 +764,18 @@ class _Reader:
             latency=item.get("latency"),
             fields=dict(request.get("fields") or {}),
         )
+
+
+def _fixed_size(token: str, kind: TokenKind) -> int | None:
+    """The size every cassette gives a credential or a sum token (docs/replay.md §2)."""
+    if kind is TokenKind.SUM:
+        return 4
+    if kind is TokenKind.CREDENTIAL:
+        if token.startswith("aes_key"):
+            return KEY_SIZE
+        if token.startswith(("admin_ps", "unlock_key")):
+            return 4
+    return None
 
 
 def _text(value: object, what: str) -> str:

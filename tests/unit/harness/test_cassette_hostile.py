@@ -69,13 +69,14 @@ EDITS = {
     "reply-header": lambda d: d["interactions"][0]["notifications"][0].__setitem__("header", "zz"),
     "opcode": lambda d: d["interactions"][0].__setitem__("opcode", "0x1ff"),
     "encrypt": lambda d: d["interactions"][0]["notifications"][0].__setitem__("encrypt", "0x1ff"),
+    "key-size": lambda d: d["tokens"]["aes_key"].__setitem__("bytes", 3),
 }
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_a_hand_edited_cassette_is_refused_when_loaded(edit: str, tmp_path: Path) -> None:
     """Not a traceback later, in the middle of a replay."""
-    with pytest.raises(ConfigError, match=r"interaction 1|connections|device"):
+    with pytest.raises(ConfigError, match=r"interaction 1|connections|device|tokens"):
         load_cassette(_edited(tmp_path, EDITS[edit]))
 
 
