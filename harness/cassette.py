@@ -526,6 +526,8 @@ def _clock_of(stamp_us: int) -> str | None:
         moment = datetime(2000, 1, 1) + timedelta(microseconds=stamp_us - TIMESTAMP_2000_US)
     except OverflowError:
         return None
+    if not 2000 <= moment.year <= 2099:
+        return None  # no lock's clock (a LockDate is 2000..2099): a garbled timestamp
     return moment.replace(microsecond=0).isoformat()  # a lock's clock has no fractions
 
 

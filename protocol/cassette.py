@@ -718,9 +718,11 @@ class _Reader:
         if value is None:
             return None
         try:
-            datetime.fromisoformat(_text(value, "clock"))
+            year = datetime.fromisoformat(_text(value, "clock")).year
         except ValueError:
             raise self.fail(f"clock {value!r} is not an ISO date and time") from None
+        if not 2000 <= year <= 2099:
+            raise self.fail(f"clock {value!r} is outside a lock's years (2000..2099)")
         return str(value)
 
     def key_token(self, item: Mapping[str, Any], tokens: Mapping[str, TokenSpec]) -> str:

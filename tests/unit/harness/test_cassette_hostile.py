@@ -24,6 +24,7 @@ from ttlock_hil.harness.cassette import (
 )
 from ttlock_hil.harness.cli import main
 from ttlock_hil.harness.errors import ConfigError
+from ttlock_hil.harness.sim.replay import replay_in_simulator
 
 
 def _restamped(capture: bytes, stamp: int) -> bytes:
@@ -37,11 +38,15 @@ def _restamped(capture: bytes, stamp: int) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("stamp", [0, 2**64 - 1])
+YEAR_946 = 0x00E03AB44A676000 - 33_418_000_000_000_000  # what a damaged record held
+
+
+@pytest.mark.parametrize("stamp", [0, 2**64 - 1, YEAR_946])
 def test_a_capture_with_timestamps_out_of_range_still_imports(stamp: int) -> None:
     cassette = import_btsnoop(_restamped(seeds.init_capture(), stamp))
     assert [i.command for i in cassette.interactions] == [0x19, 0x56, 0x43]
     assert all(i.clock is None for i in cassette.interactions)
+    assert all(r.ok for r in replay_in_simulator(cassette))  # and R1 replays it
 
 
 def test_a_cassette_under_a_file_is_a_config_error(tmp_path: Path) -> None:
@@ -64,6 +69,7 @@ EDITS = {
     "n": lambda d: d["connections"][0].__setitem__("n", float("inf")),
     "clock": lambda d: d["interactions"][0].__setitem__("clock", 5),
     "clock-text": lambda d: d["interactions"][0].__setitem__("clock", "yesterday"),
+    "clock-year": lambda d: d["interactions"][0].__setitem__("clock", "0946-09-25T05:16:58"),
     "device-header": lambda d: d["device"].__setitem__("header", 5),
     "request-header": lambda d: d["interactions"][0]["request"].__setitem__("header", "zz"),
     "reply-header": lambda d: d["interactions"][0]["notifications"][0].__setitem__("header", "zz"),
