@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .commands import LockCommand
 from .crypto import DEFAULT_LOCK_KEY, KEY_SIZE
@@ -656,7 +656,7 @@ class _Reader:
                 str(token),
                 kind,
                 size,
-                spec.get("of"),
+                _optional(spec.get("of"), str, "of"),
                 bool(spec.get("digits", False)),
                 str(spec.get("with", "unlock_key")),
             )
@@ -665,10 +665,10 @@ class _Reader:
         device = DeviceInfo(
             name=str(dev["name"]),
             kind=str(dev.get("kind", "lock")),
-            model=dev.get("model"),
-            preset=dev.get("preset"),
-            firmware=dev.get("firmware"),
-            hardware=dev.get("hardware"),
+            model=_optional(dev.get("model"), str, "model"),
+            preset=_optional(dev.get("preset"), str, "preset"),
+            firmware=_optional(dev.get("firmware"), str, "firmware"),
+            hardware=_optional(dev.get("hardware"), str, "hardware"),
             header=self.header(dev["header"], "header") if dev.get("header") else None,
         )
         self.where = "random"
@@ -677,10 +677,18 @@ class _Reader:
             if str(entry["token"]) not in tokens:
                 raise self.fail(f"token {entry['token']} is not declared")
             if "hex" in entry:
-                _hex_part(str(entry["hex"]), f"{self.name}: random")
+                value = b"".join(_hex_part(str(entry["hex"]), f"{self.name}: random"))
+                size = tokens[str(entry["token"])].size
+                if len(value) != size:
+                    raise self.fail(f"{entry['token']} is {size} bytes, its value {len(value)}")
         self.where = "connections"
         connections = tuple(
-            Connection(int(c["n"]), float(c["at"]), c.get("setting_mode"), c.get("battery"))
+            Connection(
+                int(c["n"]),
+                float(c["at"]),
+                _optional(c.get("setting_mode"), bool, "setting_mode"),
+                _optional(c.get("battery"), int, "battery"),
+            )
             for c in data.get("connections") or ()
         )
         interactions = []
@@ -762,8 +770,8 @@ class _Reader:
             request=Template.parse(str(request["plaintext"]), tokens, where=where),
             notifications=notes,
             outcome=str(item.get("outcome", "ok")),
-            code=item.get("code"),
-            latency=item.get("latency"),
+            code=_optional(item.get("code"), int, "code"),
+            latency=_optional(item.get("latency"), float, "latency"),
             fields=dict(request.get("fields") or {}),
         )
 
@@ -778,6 +786,20 @@ def _fixed_size(token: str, kind: TokenKind) -> int | None:
         if token.startswith(("admin_ps", "unlock_key")):
             return 4
     return None
+
+
+_T = TypeVar("_T")
+
+
+def _optional(value: object, kind: type[_T], what: str) -> _T | None:
+    """``value`` when it is ``None`` or of ``kind`` (an int is a float too), else TypeError."""
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return value  # type: ignore[return-value]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{what} must be {kind.__name__} or null, got {type(value).__name__}")
+    return value
 
 
 def _text(value: object, what: str) -> str:

@@ -76,13 +76,19 @@ EDITS = {
     "opcode": lambda d: d["interactions"][0].__setitem__("opcode", "0x1ff"),
     "encrypt": lambda d: d["interactions"][0]["notifications"][0].__setitem__("encrypt", "0x1ff"),
     "key-size": lambda d: d["tokens"]["aes_key"].__setitem__("bytes", 3),
+    "latency": lambda d: d["interactions"][0].__setitem__("latency", []),
+    "code": lambda d: d["interactions"][0].__setitem__("code", "0"),
+    "preset": lambda d: d["device"].__setitem__("preset", 7),
+    "battery": lambda d: d["connections"][0].__setitem__("battery", "full"),
+    "random-size": lambda d: d["random"][0].__setitem__("hex", "ff"),
+    "sum-of": lambda d: d["tokens"].__setitem__("sum9", {"kind": "sum", "bytes": 4, "of": {}}),
 }
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_a_hand_edited_cassette_is_refused_when_loaded(edit: str, tmp_path: Path) -> None:
     """Not a traceback later, in the middle of a replay."""
-    with pytest.raises(ConfigError, match=r"interaction 1|connections|device|tokens"):
+    with pytest.raises(ConfigError, match=r"interaction 1|connections|device|tokens|random"):
         load_cassette(_edited(tmp_path, EDITS[edit]))
 
 
