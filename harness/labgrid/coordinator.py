@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -321,6 +322,7 @@ class Coordinator:
         """
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
+        _check_wait(wait_s)
         if place not in self._live().places:
             raise LabgridError(
                 f"the coordinator {self.address} has no place {place}",
@@ -460,6 +462,15 @@ class Coordinator:
             raise problems[0]
 
 
+def _check_wait(wait_s: float | None) -> None:
+    """A wait in the queue is ``None`` (as long as it takes) or seconds, 0 or more: a nan
+    (argparse's float takes it) compares false with every clock and would wait for ever."""
+    if wait_s is not None and (math.isnan(wait_s) or wait_s < 0):
+        raise LabgridError(
+            f"--wait {wait_s} is not a number of seconds", fix="pass --wait SECONDS, 0 or more"
+        )
+
+
 @contextlib.contextmanager
 def place_reserved(
     address: str, place: str, *, wait_s: float | None = 0.0, connect_s: float = CALL_DEADLINE_S
@@ -484,6 +495,7 @@ def place_reserved(
         async with Coordinator(address, connect_s=connect_s) as coordinator:
             await coordinator._let_go(place, token, acquired=True)
 
+    _check_wait(wait_s)
     token = asyncio.run(take())
     try:
         yield

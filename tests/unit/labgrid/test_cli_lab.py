@@ -131,3 +131,17 @@ def test_the_project_runs_its_tests_without_labgrids_pytest_plugin() -> None:
     assert addopts[addopts.index("no:labgrid") - 1 :][:2] == ["-p", "no:labgrid"]
     assert "labgrid==26.0.1" in project["project"]["optional-dependencies"]["labgrid"]
     assert "labgrid==26.0.1" in project["project"]["optional-dependencies"]["dev"]
+
+
+@pytest.mark.parametrize("wait", [float("nan"), -1.0])
+def test_a_wait_in_the_queue_that_never_ends_is_refused_before_connecting(wait: float) -> None:
+    """Found by reading: nightly --coordinator --wait nan waited for a busy place for ever
+    (a nan deadline is never passed); it failed only as 'unreachable' here."""
+    from ttlock_hil.harness.labgrid import LabgridError
+    from ttlock_hil.harness.labgrid.coordinator import place_reserved
+
+    with (
+        pytest.raises(LabgridError, match="is not a number of seconds"),
+        place_reserved("127.0.0.1:1", "bench-01", wait_s=wait),
+    ):
+        pass
