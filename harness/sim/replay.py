@@ -589,12 +589,30 @@ def _normalised(
             f"{len(actual)} bytes that differ from the lock's {len(expected)} "
             "(no layout to normalise by)"
         )
-    return _field_differences(want, got, tolerance)
+    return _field_differences(
+        want, got, tolerance, _carries_secret(note, expected, actual, bindings)
+    )
 
 
-def _field_differences(want: ReplyData, got: ReplyData, tolerance: float) -> str | None:
+def _carries_secret(note: Notification, expected: bytes, actual: bytes, bindings: Bindings) -> bool:
+    """Whether either reply holds a secret the layouts do not mark: a passcode in a log
+    record's raw tail (GET_OPERATE_LOG), which the recording made a token."""
+    secret = (TokenKind.SECRET, TokenKind.CREDENTIAL)
+    if any(bindings.tokens[name].kind in secret for name in note.plaintext.token_names):
+        return True
+    for name, spec in bindings.tokens.items():
+        value = bindings.value(name) if spec.kind in secret else None
+        if value and (value in expected or value in actual):
+            return True
+    return False
+
+
+def _field_differences(
+    want: ReplyData, got: ReplyData, tolerance: float, carries_secret: bool = False
+) -> str | None:
     """The fields that differ; a secret never shown, also one inside a list (a passcode of
-    a PWD_LIST entry): those fields are shown redacted."""
+    a PWD_LIST entry): those fields are shown redacted; none is shown with its value when
+    the reply ``carries_secret`` the layouts do not mark."""
     raw_want, raw_got = want.to_dict(redact=False), got.to_dict(redact=False)
     shown_want, shown_got = want.to_dict(redact=True), got.to_dict(redact=True)
     problems = []
@@ -607,6 +625,8 @@ def _field_differences(want: ReplyData, got: ReplyData, tolerance: float) -> str
         shown_a, shown_b = shown_want.get(name), shown_got.get(name)
         if REDACTED in (shown_a, shown_b) or shown_a == shown_b:  # only a secret differs
             problems.append(f"{name} differs (secret)")
+        elif carries_secret:
+            problems.append(f"{name} differs (not shown: the reply carries a secret)")
         else:
             problems.append(f"{name} {shown_b!r} where the lock sent {shown_a!r}")
     return "; ".join(problems) or None

@@ -14,8 +14,20 @@ import pytest
 from tests.replay import seeds
 from ttlock_hil.harness.cli import main
 from ttlock_hil.harness.sim.replay import _normalised
-from ttlock_hil.protocol.cassette import Bindings, KeyUse, Notification, Template
-from ttlock_hil.protocol.messages import PasscodeListEntry, PasscodeListReply
+from ttlock_hil.protocol.cassette import (
+    Bindings,
+    KeyUse,
+    Notification,
+    Template,
+    TokenKind,
+    TokenSpec,
+)
+from ttlock_hil.protocol.messages import (
+    LogRecord,
+    OperateLogReply,
+    PasscodeListEntry,
+    PasscodeListReply,
+)
 from ttlock_hil.protocol.messages._fields import LockDate
 
 KEY = "00112233445566778899aabbccddeeff"
@@ -74,3 +86,26 @@ def test_an_r1_divergence_in_a_list_never_shows_its_passcodes() -> None:
     assert problem.startswith("entries")
     assert "135792" not in problem
     assert "246801" not in problem
+
+
+def _operate_log(passcode: bytes, battery: int) -> bytes:
+    record = LogRecord(4, LockDate(2026, 1, 1, 12), battery, bytes([len(passcode)]) + passcode)
+    reply = OperateLogReply(2 + len(record.encode()), 0, (record,))
+    return bytes([0x25, 1]) + reply.encode()
+
+
+def test_an_r1_divergence_never_shows_a_passcode_in_a_log_records_raw_tail() -> None:
+    """The tail is raw bytes no layout marks secret; the recording made the passcode {s1}."""
+    recorded, simulated = _operate_log(b"135792", 80), _operate_log(b"135792", 70)
+    at = recorded.index(b"135792")
+    template = Template((recorded[:at], "s1", recorded[at + 6 :]), {"s1": 6})
+    bindings = Bindings({"s1": TokenSpec("s1", TokenKind.SECRET, 6, None, True, "unlock_key")})
+    bindings.supply("s1", b"135792")
+    note = Notification(
+        kind="reply", at=0.0, header="5.3.1.1.1", encrypt=0xAA, key=KeyUse.LOCK, plaintext=template
+    )
+    problem = _normalised(note, simulated, bindings, 120.0)
+    assert problem is not None
+    assert problem.startswith("records differs")
+    assert "135792" not in problem
+    assert b"135792".hex() not in problem
