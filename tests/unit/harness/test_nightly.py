@@ -731,13 +731,17 @@ def _command_line(pid: int) -> str:
         return ""
 
 
-def _nightly_cli(tmp_path: Path, suite: Path, *extra: str) -> subprocess.Popen[str]:
+def _nightly_cli(
+    tmp_path: Path, suite: Path, *extra: str, devices: int = 1
+) -> subprocess.Popen[str]:
     log = (tmp_path / "nightly.log").open("w", encoding="utf-8")
+    lab = tmp_path / "lab.yaml"
+    config = _two_lock_config(lab) if devices == 2 else _config(lab, "sim:v3-keypad")
     command = [
         str(Path(sys.executable).parent / "ttlock-hil"),
         "nightly",
         "--config",
-        str(_config(tmp_path / "lab.yaml", "sim:v3-keypad")),
+        str(config),
         "--out",
         str(tmp_path / "nights"),
         "--history",
@@ -764,15 +768,28 @@ def _streamed(tmp_path: Path) -> list[Path]:
     return [p for p in (tmp_path / "nights").glob("*/results.jsonl") if p.stat().st_size > 0]
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    ("signum", "status", "workers"),
+    [(signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 2)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-two-workers"],
+)
 def test_a_stop_at_a_random_point_keeps_the_results_and_leaves_no_process(
-    tmp_path: Path, signum: int, status: int
+    tmp_path: Path, signum: int, status: int, workers: int
 ) -> None:
     # Measured: on SIGTERM the pytest child kept running and kept the devices, and the
-    # store had the night incomplete with 0 results although 460 were streamed.
+    # store had the night incomplete with 0 results although 460 were streamed. With
+    # workers, the xdist controller and its workers are that group too.
     seed = random.randrange(1 << 30)
     delay = random.Random(seed).uniform(0.0, 2.0)
-    nightly = _nightly_cli(tmp_path, _slow_suite(tmp_path), "--", "-q")
+    nightly = _nightly_cli(
+        tmp_path,
+        _slow_suite(tmp_path),
+        "--workers",
+        str(workers),
+        "--",
+        "-q",
+        devices=workers,
+    )
     try:
         _wait_for(lambda: bool(_streamed(tmp_path)), "the first streamed result")
         time.sleep(delay)
