@@ -60,6 +60,7 @@ __all__ = [
     "ReplayClock",
     "import_btsnoop",
     "load_cassette",
+    "prepare_cassette_path",
     "save_cassette",
 ]
 
@@ -104,6 +105,21 @@ interactions; a whole HIL suite's recording is a few MB)."""
 
 def save_cassette(path: Path, cassette: Cassette) -> Path:
     """Write ``cassette`` to ``path`` atomically, readable by its owner only (0600)."""
+    path = prepare_cassette_path(path)
+    try:
+        write_atomically(path, cassette.dumps().encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the cassette {path} ({exc.strerror or exc})",
+            field="record",
+            fix="record into a directory you can write",
+        ) from None
+    return path
+
+
+def prepare_cassette_path(path: Path | str) -> Path:
+    """Make sure a cassette can be written at ``path`` (its directory is created): a
+    :class:`ConfigError` with the fix otherwise, before anything is recorded."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(
@@ -123,14 +139,6 @@ def save_cassette(path: Path, cassette: Cassette) -> Path:
     except OSError as exc:
         raise ConfigError(
             f"cannot create {path.parent} ({exc.strerror or exc})",
-            field="record",
-            fix="record into a directory you can write",
-        ) from None
-    try:
-        write_atomically(path, cassette.dumps().encode("utf-8"), mode=0o600)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the cassette {path} ({exc.strerror or exc})",
             field="record",
             fix="record into a directory you can write",
         ) from None

@@ -189,6 +189,11 @@ class Lab:
         self.scan_errors: list[Exception] = []
         """What failed in the last :meth:`scan` while other scanners still reported."""
         self._serial = count(1)
+        if record is not None:
+            from .cassette import prepare_cassette_path
+
+            # A path no cassette can take fails now, not after the session it records.
+            record = prepare_cassette_path(record)
         self.record: Path | None = Path(record) if record is not None else None
         """Where the next lock session writes its cassette (docs/replay.md); ``None``: nowhere."""
         self.replay: dict[str, Cassette] = dict(replay or {})

@@ -259,3 +259,21 @@ def test_a_failing_radio_adapter_does_not_hide_the_virtual_devices_of_a_mixed_la
     assert code == 0
     assert "sim-door" in out  # the virtual device is still reported
     assert "warning: a scanner failed: Bluetooth is not usable" in err
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-directory"])
+def test_record_where_no_cassette_can_go_is_refused_before_the_lock_is_touched(
+    capsys: pytest.CaptureFixture[str], config_file: Path, where: str
+) -> None:
+    # Found in review: the unlock happened first and the bad --record failed after it.
+    blocker = config_file.parent / "not-a-dir"
+    blocker.write_text("x")
+    target = blocker / "s.json" if where == "under-a-file" else config_file.parent
+    argv = ["lock", "unlock", "--device", "back-door", "--config", str(config_file), "--init"]
+    code, out, err = run(capsys, *argv, "--record", str(target))
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "record: " in err
+    assert "fix:" in err
+    assert not (config_file.parent / "credentials" / "back-door.json").exists()
