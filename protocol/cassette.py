@@ -33,7 +33,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
@@ -725,10 +724,9 @@ class _Reader:
     def clock(self, value: object) -> str | None:
         if value is None:
             return None
-        try:
-            year = datetime.fromisoformat(_text(value, "clock")).year
-        except ValueError:
-            raise self.fail(f"clock {value!r} is not an ISO date and time") from None
+        year = _iso_year(_text(value, "clock"))
+        if year is None:
+            raise self.fail(f"clock {value!r} is not an ISO date and time")
         if not 2000 <= year <= 2099:
             raise self.fail(f"clock {value!r} is outside a lock's years (2000..2099)")
         return str(value)
@@ -1113,3 +1111,27 @@ def compare_outcomes(recorded: Cassette, replayed: Cassette) -> list[ReplayMisma
             )
         )
     return problems
+
+
+_ISO_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?"
+    r"(?:Z|[+-]\d{2}:\d{2})?"
+)
+
+
+def _iso_year(text: str) -> int | None:
+    """The year of an ISO date and time (``None`` when ``text`` is not one), checked on the
+    calendar by arithmetic: protocol/ stays free of ``datetime`` (tests/unit/protocol/
+    test_purity.py)."""
+    match = _ISO_TIME.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
+    second = int(match.group(6) or 0)
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
+        return None
+    if not (hour < 24 and minute < 60 and second < 60):
+        return None
+    return year

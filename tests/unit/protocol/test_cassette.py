@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ttlock_hil.harness.trace import LOCK_SECRET_COMMANDS
 from ttlock_hil.protocol.cassette import (
@@ -21,6 +24,7 @@ from ttlock_hil.protocol.cassette import (
     Tokenizer,
     TokenKind,
     TokenSpec,
+    _iso_year,
     compare_outcomes,
     stand_in,
 )
@@ -241,3 +245,29 @@ def test_credentials_held_but_never_used_take_the_new_pairings_values() -> None:
     add = (1).to_bytes(4, "big") + (2).to_bytes(4, "big") + b"SCIENER"
     assert tokens.request(LockCommand.ADD_ADMIN, add).text == "{admin_ps}{unlock_key}534349454e4552"
     assert "aes_key2" not in tokens.tokens
+
+
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31)),
+    st.sampled_from(["seconds", "minutes", "microseconds"]),
+    st.sampled_from(["T", " "]),
+)
+def test_the_clock_check_reads_a_year_as_datetime_does(
+    moment: datetime, spec: str, sep: str
+) -> None:
+    # protocol/ may not import datetime: the cassette's clock check does the calendar
+    # by hand, and must agree with datetime.fromisoformat, which the replay uses.
+    assert _iso_year(moment.isoformat(sep=sep, timespec=spec)) == moment.year
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-02-29T00:00:00", "2026-13-01T00:00:00", "2026-01-01T24:00:00", "2026-1-1T00:00"]
+)
+def test_the_clock_check_refuses_what_is_no_moment(text: str) -> None:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        pytest.fail(f"datetime reads {text!r}: not a case of refusal")
+    assert _iso_year(text) is None
