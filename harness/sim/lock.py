@@ -179,11 +179,13 @@ class VirtualLock(LockModel):
         address: str | None = None,
         clock: Clock | None = None,
         rng: RandomSource | None = None,
+        header: LockHeader | str | None = None,
     ) -> VirtualLock:
         """:meth:`paired` from stored credentials.
 
-        The lock keeps its preset's header: ``credentials.header`` is what the
-        app puts on requests, and a lock answers with its own (§2.1).
+        The lock keeps its preset's header (or the ``header`` given, a recorded
+        lock's own): ``credentials.header`` is what the app puts on requests, and a
+        lock answers with its own (§2.1).
         """
         return cls.paired(
             aes_key=credentials.aes_key,
@@ -191,6 +193,7 @@ class VirtualLock(LockModel):
             unlock_key=credentials.unlock_key,
             lock_flag_pos=credentials.lock_flag_pos,
             uid=credentials.uid,
+            header=header,
             preset=preset,
             name=name,
             address=address,

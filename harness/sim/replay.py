@@ -477,16 +477,8 @@ def replay_in_simulator(
         if header is not None:
             lock._header = header  # the recorded lock's own header
     else:
-        lock = VirtualLock.paired(
-            aes_key=creds.aes_key,
-            admin_ps=creds.admin_ps,
-            unlock_key=creds.unlock_key,
-            lock_flag_pos=creds.lock_flag_pos,
-            uid=creds.uid,
-            header=header,
-            preset=preset,
-            clock=clock,
-            rng=rng,
+        lock = VirtualLock.from_credentials(
+            creds, header=header, preset=preset, clock=clock, rng=rng
         )
     results: list[Fidelity] = []
     connection: int | None = None
