@@ -384,9 +384,24 @@ def pytest_command(
         f"cache_dir={night_dir / CACHE_DIR}",
         "-rfE",  # the summary lists failures and errors; skip reasons are in the report
         "--tb=short",  # the report has each failure's message and trace; keep the log short
+        *_without_unused_plugins(extra),
         *(["-n", str(workers)] if workers > 1 else []),
         *extra,
     ]
+
+
+def _without_unused_plugins(extra: Sequence[str]) -> list[str]:
+    """``-p no:`` for installed pytest plugins the regression suite does not use.
+
+    hypothesis's plugin imports all of hypothesis in every pytest process at the end of
+    the session (its terminal summary), each xdist worker included: about 0.1 s of CPU
+    per process for nothing, as the suite has no property tests (docs/performance.md
+    §5). ``@given`` tests still run without the plugin; a night whose pytest arguments
+    name a ``--hypothesis-*`` option keeps it.
+    """
+    if any("hypothesis" in argument for argument in extra):
+        return []
+    return ["-p", "no:hypothesispytest"]
 
 
 def _say(output: Callable[[str], None] | None, line: str) -> None:

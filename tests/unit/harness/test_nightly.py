@@ -295,6 +295,25 @@ def test_the_pytest_command_wires_results_traces_and_junit(tmp_path: Path) -> No
     assert command[-2:] == ["-k", "unlock"]
 
 
+def test_the_pytest_command_leaves_out_hypothesis_unless_asked(tmp_path: Path) -> None:
+    # The suite has no property tests: the plugin would only import hypothesis in every
+    # worker. A night that passes a --hypothesis-* option keeps the plugin (else pytest
+    # would refuse the option).
+    def command(extra: list[str]) -> list[str]:
+        return pytest_command(
+            tmp_path / "suite",
+            config_file=tmp_path / "lab.yaml",
+            night_dir=tmp_path / "night",
+            bench="bench-01",
+            extra=extra,
+        )
+
+    plain = command([])
+    assert "no:hypothesispytest" in plain
+    assert plain[plain.index("no:hypothesispytest") - 1] == "-p"
+    assert "no:hypothesispytest" not in command(["--hypothesis-seed=3"])
+
+
 def test_the_git_sha_names_the_checkout() -> None:
     sha = git_sha()
     assert sha is not None
