@@ -124,6 +124,9 @@ class VirtualLock(LockModel):
         )
         self._pipeline = LockPipeline(self)
         self.frame_reply = self._frame_reply
+        # advertisement(): the inputs of the last advert built and its bytes, split for bleak.
+        self._advert_inputs: tuple[object, ...] | None = None
+        self._advert_bytes: tuple[int, bytes] = (0, b"")
 
     # --- construction --------------------------------------------------------------
 
@@ -220,18 +223,44 @@ class VirtualLock(LockModel):
 
     def advertisement(self) -> Advertisement:
         """V3 manufacturer data reflecting setting mode, bolt, new records, battery (§6)."""
-        self.settle()
-        data = build_lock_advert(
-            protocol_type=self.header.protocol_type,
-            protocol_version=self.header.sub_version,
-            scene=self.header.scene,
-            unlocked=self.unlocked,
-            has_events=self.memory.log.has_unread,
-            setting_mode=self.setting_mode,
-            battery=self.battery,
-            mac=self.address,
+        header = self.header
+        inputs = (
+            header.protocol_type,
+            header.sub_version,
+            header.scene,
+            self.unlocked,  # settles first: an auto-lock may have closed the bolt
+            self.memory.log.has_unread,
+            self.setting_mode,
+            self.battery,
+            self.address,
         )
-        company_id, rest = split_for_bleak(data)
+        # A scanner asks every 25 ms; the bytes are rebuilt only when an input changed
+        # (issue 15). The Advertisement and its dict and list are new every call.
+        if inputs != self._advert_inputs:
+            (
+                protocol_type,
+                protocol_version,
+                scene,
+                unlocked,
+                has_events,
+                setting_mode,
+                battery,
+                mac,
+            ) = inputs
+            self._advert_bytes = split_for_bleak(
+                build_lock_advert(
+                    protocol_type=protocol_type,
+                    protocol_version=protocol_version,
+                    scene=scene,
+                    unlocked=unlocked,
+                    has_events=has_events,
+                    setting_mode=setting_mode,
+                    battery=battery,
+                    mac=mac,
+                )
+            )
+            self._advert_inputs = inputs
+        company_id, rest = self._advert_bytes
         return Advertisement(self.name, {company_id: rest}, [LOCK_GATT.service])
 
     def device_information(self) -> dict[str, bytes]:
