@@ -201,6 +201,10 @@ class Redactor:
         # Results by text; replaced (not cleared) when a form is added, so a result
         # computed with the old forms can only land in the dictionary being dropped.
         self._cache: dict[str, str] = {}
+        # Dict keys (a small vocabulary: trace fields, decoded fields) to their redacted
+        # name and whether the name says secret; replaced with ``_cache``, for the same
+        # reason: a key that has become a secret form is redacted from then on.
+        self._keys: dict[str, tuple[str, bool]] = {}
 
     def __repr__(self) -> str:
         state = "on" if self._enabled else "off"
@@ -274,6 +278,9 @@ class Redactor:
             for form in new:
                 self._index.add(form)
             self._cache = {}
+            # After ``_cache``: a call that finds the new key dictionary finds the new
+            # text cache too, so nothing computed with the old forms lands in it.
+            self._keys = {}
 
     def forms(self) -> frozenset[str]:
         """Every textual form being redacted (for tests that scan artifacts)."""
@@ -284,12 +291,14 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """``value`` with every known secret form replaced by ``«redacted»``."""
-        if not self._enabled or len(value) < _MIN_FORM or not self._forms:
-            return value
+        # Only texts that went through the index are remembered (redaction on, forms
+        # known, two characters or more), so a remembered one needs no further check.
         cache = self._cache
         done = cache.get(value)
         if done is not None:
             return done
+        if not self._enabled or len(value) < _MIN_FORM or not self._forms:
+            return value
         done = self._index.redact(value)
         if len(value) <= _CACHE_MAX_TEXT:
             if len(cache) >= _CACHE_SIZE:
@@ -304,14 +313,77 @@ class Redactor:
         """Redact a JSON-like value recursively (dict keys and values, lists, bytes → hex)."""
         if not self._enabled:
             return _jsonable(obj)
-        if isinstance(obj, Mapping):
-            result: dict[str, Any] = {}
-            for key, item in obj.items():
+        return self._value(obj, self._keys)
+
+    # Every trace record comes through here: the exact built-in types are told apart by
+    # ``type(obj) is``, the leaves of a dict or list without a call of their own, and
+    # anything else (subclasses: IntEnum, Mapping, tuple, bytes…) by ``_other``.
+
+    def _value(self, obj: Any, keys: dict[str, tuple[str, bool]]) -> Any:
+        kind = type(obj)
+        if kind is dict:
+            return self._mapping(obj, keys)
+        if kind is str:
+            return self.text(obj)
+        if kind is int:
+            return REDACTED if obj in self._ints else obj
+        if obj is None or kind is bool or kind is float:
+            return obj
+        if kind is list:
+            return self._sequence(obj, keys)
+        return self._other(obj, keys)
+
+    def _mapping(self, obj: Mapping[Any, Any], keys: dict[str, tuple[str, bool]]) -> Any:
+        result: dict[str, Any] = {}
+        ints = self._ints
+        for key, item in obj.items():
+            if type(key) is str:
+                known = keys.get(key)
+                if known is None:
+                    known = (self.text(key), is_secret_field(key))
+                    if len(key) <= _CACHE_MAX_TEXT:
+                        if len(keys) >= _CACHE_SIZE:
+                            keys.clear()
+                        keys[key] = known
+                name, secret = known
+            else:
                 name = self.text(str(key))
-                result[name] = REDACTED if is_secret_field(str(key)) else self.value(item)
-            return result
+                secret = is_secret_field(str(key))
+            if secret:
+                result[name] = REDACTED
+                continue
+            kind = type(item)
+            if kind is str:
+                result[name] = self.text(item)
+            elif kind is int:
+                result[name] = REDACTED if item in ints else item
+            elif item is None or kind is bool or kind is float:
+                result[name] = item
+            else:
+                result[name] = self._value(item, keys)
+        return result
+
+    def _sequence(self, obj: Iterable[Any], keys: dict[str, tuple[str, bool]]) -> list[Any]:
+        result: list[Any] = []
+        ints = self._ints
+        for item in obj:
+            kind = type(item)
+            if kind is str:
+                result.append(self.text(item))
+            elif kind is int:
+                result.append(REDACTED if item in ints else item)
+            elif item is None or kind is bool or kind is float:
+                result.append(item)
+            else:
+                result.append(self._value(item, keys))
+        return result
+
+    def _other(self, obj: Any, keys: dict[str, tuple[str, bool]]) -> Any:
+        """What ``_value`` does not take by exact type, one ``isinstance`` at a time."""
+        if isinstance(obj, Mapping):
+            return self._mapping(obj, keys)
         if isinstance(obj, list | tuple | set | frozenset):
-            return [self.value(item) for item in obj]
+            return self._sequence(obj, keys)
         if isinstance(obj, bytes | bytearray | memoryview):
             return self.text(bytes(obj).hex())
         if isinstance(obj, bool) or obj is None or isinstance(obj, float):

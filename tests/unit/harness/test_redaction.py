@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from enum import Enum, IntEnum
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -224,3 +227,210 @@ def test_case_folding_matches_pythons_regex_on_the_letters_that_differ(
     redactor = Redactor()
     redactor.add_text(form)
     assert redactor.text(text) == reference_redact(redactor.forms(), text)
+
+
+# --- structured values against today's semantics ------------------------------------------
+
+
+def reference_text(redactor: Redactor, value: str) -> str:
+    """``Redactor.text`` without its cache: the index alone (checked against a regex above)."""
+    if not redactor.enabled or len(value) < 2 or not redactor.forms():
+        return value
+    return redactor._index.redact(value)
+
+
+def reference_is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in {
+        "aes_key",
+        "key",
+        "admin_ps",
+        "unlock_key",
+        "sum",
+        "ps",
+        "ps_from_lock",
+        "secret",
+    } or lowered.endswith(("_key", "password", "passcode", "_secret", "_pwd", "admin_code"))
+
+
+def reference_jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): reference_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [reference_jsonable(v) for v in obj]
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return bytes(obj).hex()
+    if isinstance(obj, IntEnum):
+        return int(obj)
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)
+
+
+def reference_value(redactor: Redactor, obj: Any) -> Any:
+    """``Redactor.value`` as it was written before its fast path, one isinstance at a time."""
+    if not redactor.enabled:
+        return reference_jsonable(obj)
+    if isinstance(obj, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in obj.items():
+            name = reference_text(redactor, str(key))
+            result[name] = (
+                REDACTED if reference_is_secret_field(str(key)) else reference_value(redactor, item)
+            )
+        return result
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [reference_value(redactor, item) for item in obj]
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return reference_text(redactor, bytes(obj).hex())
+    if isinstance(obj, bool) or obj is None or isinstance(obj, float):
+        return obj
+    if isinstance(obj, int):
+        if not isinstance(obj, bool) and obj in redactor._ints:
+            return REDACTED
+        return int(obj)
+    return reference_text(redactor, str(obj))
+
+
+class Level(IntEnum):
+    LOW = 1
+    SECRET = ADMIN_PS
+
+
+class Mood(Enum):
+    CALM = "calm"
+
+
+class Name(str):
+    """A str subclass: goes through str() like any other object."""
+
+
+class Count(int):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+# Secrets the test may learn, as (method, argument); texts include trace field names, so a
+# key that becomes a secret form must be redacted from then on.
+SECRETS: list[tuple[str, Any]] = [
+    ("add_u32", ADMIN_PS),
+    ("add_u32", UNLOCK_KEY),
+    ("add_u32", 0x00BC614E),
+    ("add_u32", 300),
+    ("add_passcode", PASSCODE),
+    ("add_passcode", 4321),
+    ("add_text", WIFI_PASSWORD),
+    ("add_text", "verdict"),
+    ("add_text", "raw"),
+    ("add_text", "ok"),
+    ("add_bytes", KEY),
+    ("add_bytes", b"\x01\x02"),
+]
+
+
+def _forms_of(method: str, argument: Any) -> list[str]:
+    scratch = Redactor()
+    getattr(scratch, method)(argument)
+    return sorted(scratch.forms())
+
+
+ALL_FORMS = sorted({form for secret in SECRETS for form in _forms_of(*secret)})
+SECRET_INTS = [ADMIN_PS, UNLOCK_KEY, 0x00BC614E, 300, 4321, int(PASSCODE), 5, 255, 256]
+KEY_NAMES = [
+    "seq",
+    "t",
+    "raw",
+    "decoded",
+    "verdict",
+    "code",
+    "command",
+    "opcode",
+    "ok",
+    "aes_key",
+    "AES_KEY",
+    "admin_ps",
+    "ps",
+    "sum",
+    "wifi_password",
+    "user_Passcode",
+    "new_secret",
+    "x_pwd",
+    "is_admin_code",
+    "keyboard",
+]
+
+
+@st.composite
+def texts_with_forms(draw: st.DrawFn) -> str:
+    noise = draw(st.text("0123456789abcdefXYZ :-_=", max_size=12))
+    form = draw(st.sampled_from(ALL_FORMS))
+    form = draw(st.sampled_from([form, form.upper(), form.lower(), form.swapcase()]))
+    at = draw(st.integers(0, len(noise)))
+    return noise[:at] + form + noise[at:]
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.sampled_from(SECRET_INTS),
+    st.sampled_from([*Level, Mood.CALM, Count(ADMIN_PS), Count(7), Ratio(0.5)]),
+    st.floats(allow_nan=False),
+    st.text(max_size=10),
+    st.sampled_from(KEY_NAMES),
+    texts_with_forms(),
+    texts_with_forms().map(Name),
+    st.binary(max_size=20),
+    st.sampled_from([KEY, b"\x01\x02", bytearray(KEY)]),
+)
+keys = st.one_of(st.sampled_from(KEY_NAMES), texts_with_forms(), st.text(max_size=6))
+json_like = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.dictionaries(keys, children, max_size=6),
+        st.dictionaries(st.integers(0, 2**33), children, max_size=3),
+        st.dictionaries(keys, children, max_size=3).map(MappingProxyType),
+        st.lists(children, max_size=5),
+        st.lists(children, max_size=3).map(tuple),
+    ),
+    max_leaves=40,
+)
+
+
+class Learn(tuple[str, Any]):
+    """A step of the run that learns a secret (method name, argument)."""
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the exact type of every part and the order of every dict: ``True``
+    and ``1`` (or an IntEnum member and its int) compare equal, a JSON line does not."""
+    if isinstance(value, dict):
+        return dict, [(typed(k), typed(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return list, [typed(item) for item in value]
+    return type(value), value
+
+
+@settings(max_examples=300)
+@given(
+    st.booleans(), st.lists(st.one_of(st.sampled_from(SECRETS).map(Learn), json_like), max_size=8)
+)
+def test_structured_values_are_redacted_as_before_the_fast_path(
+    enabled: bool, steps: list[Any]
+) -> None:
+    redactor = Redactor(enabled=enabled)
+    redactor.add_u32(ADMIN_PS)  # something known from the start
+    seen: list[Any] = []
+    for step in steps:
+        if isinstance(step, Learn):
+            method, argument = step
+            getattr(redactor, method)(argument)
+        else:
+            seen.append(step)
+        # Every value so far, again: what was cached before a secret was learned must not
+        # survive it.
+        for value in seen:
+            assert typed(redactor.value(value)) == typed(reference_value(redactor, value))
