@@ -178,10 +178,18 @@ def default_workers(
 
 
 def nightly(workdir: Path, counts: list[int], rounds: int, delay: float) -> dict[str, Any]:
-    """Each round: the serial night of the smallest lab, then each lab in parallel."""
+    """Each round: the serial night of the smallest lab, then each lab in parallel.
+
+    Before the rounds each parallel lab runs one night that is not measured: a lab's
+    history then holds its previous night, as it does for every night of a lab but its
+    first, and the scheduler hands out the longest devices first (``--hil-durations``,
+    fixtures/xdist.py). Without it the first round would measure a lab's first night.
+    """
     warm_up(workdir, delay)
     smallest = min(counts)
     plan = [(smallest, 1)] + [(n, radio_workers(n)) for n in counts]
+    for devices, workers in plan[1:]:
+        one_night(workdir, devices, workers, delay)
     nights: list[dict[str, Any]] = []
     for index in range(rounds):
         order = plan if index % 2 == 0 else [plan[0], *reversed(plan[1:])]

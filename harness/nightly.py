@@ -87,6 +87,7 @@ from ttlock_hil.harness.version import checkout_root, git_sha, harness_version
 
 __all__ = [
     "DIFF_NAME",
+    "DURATIONS_NAME",
     "JUNIT_NAME",
     "RESULTS_LINES_NAME",
     "STOP_GRACE_S",
@@ -108,6 +109,9 @@ __all__ = [
 ]
 
 DIFF_NAME: Final = "diff.json"
+DURATIONS_NAME: Final = "device-durations.json"
+"""Each device's test time in the last full night, for a parallel night's scheduler
+(``--hil-durations``: the longest devices first)."""
 JUNIT_NAME: Final = "junit.xml"
 RERUN_JUNIT: Final = "reruns/rerun-{attempt}.xml"
 """A rerun's JUnit file: outside ``junit*.xml`` globs, so a CI counts each failure once
@@ -120,11 +124,14 @@ CACHE_DIR: Final = ".pytest-cache"
 DEFAULT_RERUNS: Final = 1
 """Failed tests are run once more: a test that then passes is reported flaky, not broken."""
 STOP_GRACE_S: Final = 10.0
-WORKERS_PER_CPU: Final = 4
+WORKERS_PER_CPU: Final = 6
 """The most pytest-xdist workers a night of radio devices starts per CPU (``workers=None``):
-such a worker mostly waits for the radio, so several share a CPU. A lab of simulated devices
-gets one worker per CPU: there the CPU does the devices' work too, and each worker costs a
-Python process and its start-up (docs/performance.md §5)."""
+such a worker mostly waits for the radio, so several share a CPU — but each one costs a
+Python process whose start-up (about 0.9 s of CPU: the imports, collecting the whole
+suite) every worker pays at the same moment. Measured with 24 devices answering 15 ms late
+on 2 CPUs (``make bench``'s lab, its previous night known): 8 workers 30.2 s, 12 workers
+24.5 s, 16 workers 26.3 s, 24 workers 28.0 s. A lab of simulated devices gets one worker
+per CPU: there the CPU does the devices' work too (docs/performance.md §5)."""
 """How long pytest gets to stop cleanly after a forwarded SIGINT before its group is killed."""
 _POLL_S: Final = 0.05
 _CUT_SHORT: Final = "the test did not run (interrupted?)"
@@ -352,6 +359,7 @@ def pytest_command(
     junit_name: str = JUNIT_NAME,
     tier: str = "virtual",
     workers: int = 1,
+    durations: Path | None = None,
 ) -> list[str]:
     """The pytest invocation of a night (run from the project root).
 
@@ -362,7 +370,8 @@ def pytest_command(
     pytest's cache lives in the night's directory: it remembers which tests
     failed, so that a rerun (``--lf``) takes exactly those, and nothing leaks
     from one night into the next. ``workers`` > 1 runs the devices in that many
-    pytest-xdist workers (``-n``), each device on one of them.
+    pytest-xdist workers (``-n``), each device on one of them; ``durations`` (a JSON file of
+    device name → seconds) has them take the longest devices first.
     """
     ini = default_suite() / SUITE_SETTINGS_NAME
     root = checkout_root()
@@ -386,8 +395,23 @@ def pytest_command(
         "--tb=short",  # the report has each failure's message and trace; keep the log short
         *_without_unused_plugins(extra),
         *(["-n", str(workers)] if workers > 1 else []),
+        *([f"--hil-durations={durations}"] if workers > 1 and durations is not None else []),
         *extra,
     ]
+
+
+def _write_durations(store: HistoryStore, night_dir: Path) -> Path | None:
+    """Each device's test time in the last full night, as ``--hil-durations`` reads it
+    (``None`` before the first full night)."""
+    previous = store.previous_full_night()
+    if previous is None or not previous.results:
+        return None
+    per_device: dict[str, float] = {}
+    for result in previous.results:
+        per_device[result.device] = per_device.get(result.device, 0.0) + result.duration_s
+    path = night_dir / DURATIONS_NAME
+    path.write_text(json.dumps(per_device, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def _without_unused_plugins(extra: Sequence[str]) -> list[str]:
@@ -716,6 +740,7 @@ def run_nightly(
             night_id = store.begin_night(meta)
             night_dir = out_root / night_id
             (night_dir / TRACES_DIR).mkdir(parents=True, exist_ok=True)
+            durations = _write_durations(store, night_dir) if parallel > 1 else None
             command = pytest_command(
                 suite_dir,
                 config_file=config_file,
@@ -724,6 +749,7 @@ def run_nightly(
                 extra=pytest_args,
                 tier=tier,
                 workers=parallel,
+                durations=durations,
             )
             status, stopped = _run_pytest(
                 command, cwd=project_root(), output=output, stop=stop, grace_s=stop_grace_s
@@ -741,6 +767,7 @@ def run_nightly(
                     junit_name=RERUN_JUNIT.format(attempt=attempt),
                     tier=tier,
                     workers=min(parallel, _failed_devices(night_dir / RESULTS_LINES_NAME)),
+                    durations=durations,
                 )
                 status, stopped = _run_pytest(
                     rerun, cwd=project_root(), output=output, stop=stop, grace_s=stop_grace_s

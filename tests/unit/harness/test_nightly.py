@@ -9,6 +9,7 @@ regression, in ``diff.json``, ``results.json`` and ``report.html``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -27,7 +28,9 @@ import yaml
 
 from ttlock_hil.harness.cli import main
 from ttlock_hil.harness.nightly import (
+    DURATIONS_NAME,
     NightlyError,
+    _write_durations,
     fold_attempts,
     git_sha,
     pytest_command,
@@ -36,7 +39,7 @@ from ttlock_hil.harness.nightly import (
     tidy_paths,
 )
 from ttlock_hil.harness.report.history import HistoryStore
-from ttlock_hil.harness.report.model import Night, Outcome, TestResult, read_results
+from ttlock_hil.harness.report.model import Night, NightMeta, Outcome, TestResult, read_results
 from ttlock_hil.harness.report.triage import FailureCategory
 
 REGRESSED = "tests/hil/test_lock_codes.py::test_an_unlock_without_any_login_is_refused"
@@ -312,6 +315,49 @@ def test_the_pytest_command_leaves_out_hypothesis_unless_asked(tmp_path: Path) -
     assert "no:hypothesispytest" in plain
     assert plain[plain.index("no:hypothesispytest") - 1] == "-p"
     assert "no:hypothesispytest" not in command(["--hypothesis-seed=3"])
+
+
+def test_a_parallel_night_hands_the_scheduler_last_nights_device_times(tmp_path: Path) -> None:
+    # The longest devices go first (fixtures/xdist.py): the nightly gives each device's
+    # test time in the last full night; a filtered night is not "the last night".
+    night_dir = tmp_path / "night"
+    night_dir.mkdir()
+    with HistoryStore.open(tmp_path / "history.sqlite") as store:
+        assert _write_durations(store, night_dir) is None  # no night yet
+        full = store.begin_night(NightMeta.starting(bench="b", plugin_version="3.1.0"))
+        store.record_results(
+            full,
+            [
+                dataclasses.replace(_result("a", Outcome.PASSED), device="door", duration_s=1.5),
+                dataclasses.replace(_result("b", Outcome.FAILED), device="door", duration_s=2.0),
+                dataclasses.replace(_result("a", Outcome.PASSED), device="gw", duration_s=0.25),
+            ],
+        )
+        store.finish_night(full)
+        filtered = store.begin_night(
+            NightMeta.starting(bench="b", plugin_version="3.1.0", selection="-k a")
+        )
+        store.record_results(
+            filtered,
+            [dataclasses.replace(_result("a", Outcome.PASSED), device="door", duration_s=99.0)],
+        )
+        store.finish_night(filtered)
+        path = _write_durations(store, night_dir)
+    assert path == night_dir / DURATIONS_NAME
+    assert json.loads(path.read_text(encoding="utf-8")) == {"door": 3.5, "gw": 0.25}
+
+    def command(workers: int) -> list[str]:
+        return pytest_command(
+            tmp_path / "suite",
+            config_file=tmp_path / "lab.yaml",
+            night_dir=night_dir,
+            bench="b",
+            workers=workers,
+            durations=path,
+        )
+
+    assert f"--hil-durations={path}" in command(4)
+    assert not any(arg.startswith("--hil-durations") for arg in command(1))
 
 
 def test_the_git_sha_names_the_checkout() -> None:
