@@ -415,17 +415,26 @@ def _write_durations(store: HistoryStore, night_dir: Path) -> Path | None:
 
 
 def _without_unused_plugins(extra: Sequence[str]) -> list[str]:
-    """``-p no:`` for installed pytest plugins the regression suite does not use.
+    """``-p no:`` for installed pytest plugins a night of the regression suite does not use.
 
-    hypothesis's plugin imports all of hypothesis in every pytest process at the end of
-    the session (its terminal summary), each xdist worker included: about 0.1 s of CPU
-    per process for nothing, as the suite has no property tests (docs/performance.md
-    §5). ``@given`` tests still run without the plugin; a night whose pytest arguments
-    name a ``--hypothesis-*`` option keeps it.
+    Each costs every pytest process of the night (the pre-flight, xdist's controller and
+    every worker) CPU at its start or end for nothing (docs/performance.md §5):
+
+    * hypothesis's plugin imports all of hypothesis at the end of the session (its
+      terminal summary), about 0.1 s; the suite has no property tests, and ``@given``
+      tests run without the plugin. A night whose pytest arguments name a
+      ``--hypothesis-*`` option keeps it.
+    * labgrid's plugin (the ``labgrid`` extra) imports labgrid when pytest starts, about
+      0.2 s; the suite does not use its ``env``/``target`` fixtures, and the nightly's
+      ``--coordinator`` talks to labgrid itself. A night given an ``--lg-*`` option, or
+      run with ``LG_ENV`` set (which the plugin reads), keeps it.
     """
-    if any("hypothesis" in argument for argument in extra):
-        return []
-    return ["-p", "no:hypothesispytest"]
+    unused = []
+    if not any("hypothesis" in argument for argument in extra):
+        unused += ["-p", "no:hypothesispytest"]
+    if not any(argument.startswith("--lg") for argument in extra) and not os.environ.get("LG_ENV"):
+        unused += ["-p", "no:labgrid"]
+    return unused
 
 
 def _say(output: Callable[[str], None] | None, line: str) -> None:

@@ -317,6 +317,29 @@ def test_the_pytest_command_leaves_out_hypothesis_unless_asked(tmp_path: Path) -
     assert "no:hypothesispytest" not in command(["--hypothesis-seed=3"])
 
 
+def test_the_pytest_command_leaves_out_labgrid_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # labgrid's plugin imports labgrid in every process; the suite uses none of it. An
+    # --lg-* option or LG_ENV (which the plugin reads) keeps it.
+    monkeypatch.delenv("LG_ENV", raising=False)
+
+    def command(extra: list[str]) -> list[str]:
+        return pytest_command(
+            tmp_path / "suite",
+            config_file=tmp_path / "lab.yaml",
+            night_dir=tmp_path / "night",
+            bench="bench-01",
+            extra=extra,
+        )
+
+    plain = command([])
+    assert plain[plain.index("no:labgrid") - 1] == "-p"
+    assert "no:labgrid" not in command(["--lg-env", "env.yaml"])
+    monkeypatch.setenv("LG_ENV", "env.yaml")
+    assert "no:labgrid" not in command([])
+
+
 def test_a_parallel_night_hands_the_scheduler_last_nights_device_times(tmp_path: Path) -> None:
     # The longest devices go first (fixtures/xdist.py): the nightly gives each device's
     # test time in the last full night; a filtered night is not "the last night".
