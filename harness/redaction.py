@@ -37,6 +37,8 @@ _MIN_FORM: Final = 2
 _MIN_SECRET_INT: Final = 256
 _MIN_SUBSTRING: Final = 4
 """Forms shorter than this are redacted only as whole tokens (see :meth:`Redactor.text`)."""
+_LONGER_KEY: Final = 8
+"""Forms at least this long are indexed by this many first characters (:class:`_FormIndex`)."""
 
 
 def is_secret_field(name: str) -> bool:
@@ -89,17 +91,26 @@ def _fold(text: str) -> str:
 class _FormIndex:
     """Every known form, folded, indexed so that a text is searched in one pass.
 
-    Long forms (4+ characters, matched anywhere) are keyed by their first four
-    characters, short ones (2-3, whole tokens only) by themselves. A text's
-    four-character windows are intersected with the keys in C (``set.intersection``
-    over ``zip``), so a text without any secret costs one pass whatever the number of
-    forms; only where a key occurs are the forms behind it compared. Adding a form
-    touches one bucket: nothing is rebuilt.
+    Forms of 8+ characters are keyed by their first eight characters, forms of 4-7
+    (matched anywhere too) by their first four, short ones (2-3, whole tokens only) by
+    themselves. A text's eight- and four-character windows are intersected with the
+    keys in C (``set.intersection`` over ``zip``), so a text without any secret costs
+    one pass whatever the number of forms; only where a key occurs are the forms behind
+    it compared. Adding a form touches one bucket: nothing is rebuilt.
+
+    Why two lengths: a long-lived Lab learns two random secrets per login, each in a
+    dozen forms, most of them hex. Keyed by four characters only, the keys soon covered a
+    good part of the 65 536 hex four-grams, so every hex text of a trace hit more keys
+    (and cost more) the more logins there had been; eight hex characters have four
+    billion values, so a text hits a key only where a secret really is
+    (docs/performance.md §4).
     """
 
-    __slots__ = ("long", "long_keys", "short", "short_keys")
+    __slots__ = ("long", "long_keys", "longer", "longer_keys", "short", "short_keys")
 
     def __init__(self) -> None:
+        self.longer: dict[str, tuple[str, ...]] = {}
+        self.longer_keys: set[tuple[str, ...]] = set()
         self.long: dict[str, tuple[str, ...]] = {}
         self.long_keys: set[tuple[str, ...]] = set()
         self.short: set[str] = set()
@@ -109,13 +120,10 @@ class _FormIndex:
         folded = _fold(form)
         if folded == form:
             folded = form  # keep one string object where folding changes nothing
-        if len(folded) >= _MIN_SUBSTRING:
-            prefix = folded[:_MIN_SUBSTRING]
-            bucket = self.long.get(prefix, ())
-            if folded not in bucket:
-                # Longest first: "00bc614e" wins over "00bc61" where both match.
-                self.long[prefix] = tuple(sorted((*bucket, folded), key=lambda f: (-len(f), f)))
-                self.long_keys.add(tuple(prefix))
+        if len(folded) >= _LONGER_KEY:
+            _file(self.longer, self.longer_keys, folded[:_LONGER_KEY], folded)
+        elif len(folded) >= _MIN_SUBSTRING:
+            _file(self.long, self.long_keys, folded[:_MIN_SUBSTRING], folded)
         else:
             self.short.add(folded)
             self.short_keys.add(tuple(folded))
@@ -124,6 +132,10 @@ class _FormIndex:
         folded = _fold(value)
         size = len(folded)
         starts: set[int] = set()
+        if size >= _LONGER_KEY and self.longer_keys:
+            grams8 = zip(*(folded[i:] for i in range(_LONGER_KEY)), strict=False)
+            for key in self.longer_keys.intersection(grams8):
+                _occurrences("".join(key), folded, starts)
         if size >= _MIN_SUBSTRING and self.long_keys:
             grams = zip(folded, folded[1:], folded[2:], folded[3:], strict=False)
             for key in self.long_keys.intersection(grams):
@@ -154,6 +166,10 @@ class _FormIndex:
 
     def _longest_at(self, folded: str, at: int) -> int:
         """Length of the longest form that matches at ``at`` (0 for none)."""
+        # Every form filed under eight characters is longer than every one under four.
+        for form in self.longer.get(folded[at : at + _LONGER_KEY], ()):
+            if folded.startswith(form, at):
+                return len(form)
         for form in self.long.get(folded[at : at + _MIN_SUBSTRING], ()):
             if folded.startswith(form, at):
                 return len(form)
@@ -167,6 +183,16 @@ class _FormIndex:
                 ):
                     return length
         return 0
+
+
+def _file(
+    buckets: dict[str, tuple[str, ...]], keys: set[tuple[str, ...]], prefix: str, form: str
+) -> None:
+    bucket = buckets.get(prefix, ())
+    if form not in bucket:
+        # Longest first: "00bc614e" wins over "00bc61" where both match.
+        buckets[prefix] = tuple(sorted((*bucket, form), key=lambda f: (-len(f), f)))
+        keys.add(tuple(prefix))
 
 
 def _occurrences(needle: str, text: str, into: set[int]) -> None:
