@@ -298,23 +298,24 @@ def test_the_pytest_command_wires_results_traces_and_junit(tmp_path: Path) -> No
     assert command[-2:] == ["-k", "unlock"]
 
 
+def _command(tmp_path: Path, extra: list[str]) -> list[str]:
+    return pytest_command(
+        tmp_path / "suite",
+        config_file=tmp_path / "lab.yaml",
+        night_dir=tmp_path / "night",
+        bench="bench-01",
+        extra=extra,
+    )
+
+
 def test_the_pytest_command_leaves_out_hypothesis_unless_asked(tmp_path: Path) -> None:
     # The suite has no property tests: the plugin would only import hypothesis in every
     # worker. A night that passes a --hypothesis-* option keeps the plugin (else pytest
     # would refuse the option).
-    def command(extra: list[str]) -> list[str]:
-        return pytest_command(
-            tmp_path / "suite",
-            config_file=tmp_path / "lab.yaml",
-            night_dir=tmp_path / "night",
-            bench="bench-01",
-            extra=extra,
-        )
-
-    plain = command([])
+    plain = _command(tmp_path, [])
     assert "no:hypothesispytest" in plain
     assert plain[plain.index("no:hypothesispytest") - 1] == "-p"
-    assert "no:hypothesispytest" not in command(["--hypothesis-seed=3"])
+    assert "no:hypothesispytest" not in _command(tmp_path, ["--hypothesis-seed=3"])
 
 
 def test_the_pytest_command_leaves_out_labgrid_unless_asked(
@@ -324,20 +325,11 @@ def test_the_pytest_command_leaves_out_labgrid_unless_asked(
     # --lg-* option or LG_ENV (which the plugin reads) keeps it.
     monkeypatch.delenv("LG_ENV", raising=False)
 
-    def command(extra: list[str]) -> list[str]:
-        return pytest_command(
-            tmp_path / "suite",
-            config_file=tmp_path / "lab.yaml",
-            night_dir=tmp_path / "night",
-            bench="bench-01",
-            extra=extra,
-        )
-
-    plain = command([])
+    plain = _command(tmp_path, [])
     assert plain[plain.index("no:labgrid") - 1] == "-p"
-    assert "no:labgrid" not in command(["--lg-env", "env.yaml"])
+    assert "no:labgrid" not in _command(tmp_path, ["--lg-env", "env.yaml"])
     monkeypatch.setenv("LG_ENV", "env.yaml")
-    assert "no:labgrid" not in command([])
+    assert "no:labgrid" not in _command(tmp_path, [])
 
 
 def test_a_parallel_night_hands_the_scheduler_last_nights_device_times(tmp_path: Path) -> None:
