@@ -223,12 +223,13 @@ class VirtualLock(LockModel):
 
     def advertisement(self) -> Advertisement:
         """V3 manufacturer data reflecting setting mode, bolt, new records, battery (§6)."""
+        self.settle()  # an auto-lock may have closed the bolt, a push written a record
         header = self.header
         inputs = (
             header.protocol_type,
             header.sub_version,
             header.scene,
-            self.unlocked,  # settles first: an auto-lock may have closed the bolt
+            self.unlocked,
             self.memory.log.has_unread,
             self.setting_mode,
             self.battery,
