@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ttlock_hil.harness.redaction import REDACTED, RedactingFilter, Redactor
+from ttlock_hil.harness.redaction import REDACTED, RedactingFilter, Redactor, _jsonable
 from ttlock_hil.protocol.commands import LockCommand
 
 from .secret_sample import (
@@ -253,24 +253,11 @@ def reference_is_secret_field(name: str) -> bool:
     } or lowered.endswith(("_key", "password", "passcode", "_secret", "_pwd", "admin_code"))
 
 
-def reference_jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): reference_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [reference_jsonable(v) for v in obj]
-    if isinstance(obj, bytes | bytearray | memoryview):
-        return bytes(obj).hex()
-    if isinstance(obj, IntEnum):
-        return int(obj)
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    return str(obj)
-
-
 def reference_value(redactor: Redactor, obj: Any) -> Any:
-    """``Redactor.value`` as it was written before its fast path, one isinstance at a time."""
+    """``Redactor.value`` as it was written before its fast path, one isinstance at a time
+    (with redaction off it was and is ``_jsonable``, which the fast path left alone)."""
     if not redactor.enabled:
-        return reference_jsonable(obj)
+        return _jsonable(obj)
     if isinstance(obj, Mapping):
         result: dict[str, Any] = {}
         for key, item in obj.items():
