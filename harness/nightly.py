@@ -129,9 +129,9 @@ WORKERS_PER_CPU: Final = 6
 such a worker mostly waits for the radio, so several share a CPU — but each one costs a
 Python process whose start-up (about 0.9 s of CPU: the imports, collecting the whole
 suite) every worker pays at the same moment. Measured with 24 devices answering 15 ms late
-on 2 CPUs (``make bench``'s lab, its previous night known): 8 workers 30.2 s, 12 workers
-24.5 s, 16 workers 26.3 s, 24 workers 28.0 s. A lab of simulated devices gets one worker
-per CPU: there the CPU does the devices' work too (docs/performance.md §5)."""
+on 2 CPUs (``make bench``'s lab, its previous night known): 8 workers 27.9 s, 12 workers
+23.1 s, 16 workers 24.3 s. A lab of simulated devices gets one worker per CPU: there the
+CPU does the devices' work too (docs/performance.md §5)."""
 """How long pytest gets to stop cleanly after a forwarded SIGINT before its group is killed."""
 _POLL_S: Final = 0.05
 _CUT_SHORT: Final = "the test did not run (interrupted?)"
