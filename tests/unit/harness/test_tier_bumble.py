@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
+from tests.unit.requires import no_bumble
+
 try:
     import bumble  # noqa: F401
 except ModuleNotFoundError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("bumble missing under CI: the dev extra installs it", pytrace=False)
-    pytest.skip("Bumble not installed: pip install ttlock-hil[bumble]", allow_module_level=True)
+    no_bumble()
 
 from ttlock_hil.harness.config import LabConfig
 from ttlock_hil.harness.errors import LINK_ERRORS, ConfigError, DeviceError, TTLockError

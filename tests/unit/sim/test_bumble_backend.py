@@ -9,19 +9,18 @@ in flight when the link drops (3), refused writes (4) and stale characteristic o
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.unit.requires import no_bumble
+
 try:
     import bumble  # noqa: F401
 except ModuleNotFoundError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("bumble missing under CI: the dev extra installs it", pytrace=False)
-    pytest.skip("Bumble not installed: pip install ttlock-hil[bumble]", allow_module_level=True)
+    no_bumble()
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic

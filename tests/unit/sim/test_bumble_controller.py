@@ -7,19 +7,18 @@ then on ours. The hosts are plain Bumble devices; nothing of the simulator is in
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 
+from tests.unit.requires import no_bumble
+
 try:
     import bumble  # noqa: F401
 except ModuleNotFoundError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("bumble missing under CI: the dev extra installs it", pytrace=False)
-    pytest.skip("Bumble not installed: pip install ttlock-hil[bumble]", allow_module_level=True)
+    no_bumble()
 
 from bumble import core, hci
 from bumble.controller import Controller

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 
+from tests.unit.requires import no_bumble
+
 try:
     import bumble  # noqa: F401
 except ModuleNotFoundError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("bumble missing under CI: the dev extra installs it", pytrace=False)
-    pytest.skip("Bumble not installed: pip install ttlock-hil[bumble]", allow_module_level=True)
+    no_bumble()
 
 from bumble import att, hci
 from bumble.core import UUID

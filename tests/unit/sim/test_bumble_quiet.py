@@ -14,18 +14,17 @@ import hashlib
 import inspect
 import io
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
+from tests.unit.requires import no_bumble
+
 try:
     import bumble
 except ModuleNotFoundError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("bumble missing under CI: the dev extra installs it", pytrace=False)
-    pytest.skip("Bumble not installed: pip install ttlock-hil[bumble]", allow_module_level=True)
+    no_bumble()
 
 import bumble.controller
 import bumble.host

@@ -8,18 +8,17 @@ test, offered over ``tcp-server:127.0.0.1:0`` exactly as a USB dongle is offered
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.unit.requires import no_bumble
+
 try:
     import bumble  # noqa: F401
 except ModuleNotFoundError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("bumble missing under CI: the dev extra installs it", pytrace=False)
-    pytest.skip("Bumble not installed: pip install ttlock-hil[bumble]", allow_module_level=True)
+    no_bumble()
 
 from bumble import hci
 from bumble.device import Advertisement, Device, Peer
