@@ -111,7 +111,7 @@ __all__ = [
 DIFF_NAME: Final = "diff.json"
 DURATIONS_NAME: Final = "device-durations.json"
 """Each device's test time in the last full night, for a parallel night's scheduler
-(``--hil-durations``: the longest devices first)."""
+(``--hil-durations``: the devices planned onto the workers, each collecting its own)."""
 JUNIT_NAME: Final = "junit.xml"
 RERUN_JUNIT: Final = "reruns/rerun-{attempt}.xml"
 """A rerun's JUnit file: outside ``junit*.xml`` globs, so a CI counts each failure once
@@ -371,7 +371,8 @@ def pytest_command(
     failed, so that a rerun (``--lf``) takes exactly those, and nothing leaks
     from one night into the next. ``workers`` > 1 runs the devices in that many
     pytest-xdist workers (``-n``), each device on one of them; ``durations`` (a JSON file of
-    device name → seconds) has them take the longest devices first.
+    device name → seconds) has the devices planned onto the workers up front, longest first,
+    each worker collecting only its own (fixtures/partition.py).
     """
     ini = default_suite() / SUITE_SETTINGS_NAME
     root = checkout_root()

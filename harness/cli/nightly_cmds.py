@@ -103,7 +103,7 @@ def _register_nightly(subparsers: Any) -> None:
         metavar="N",
         help="pytest processes that run the devices in parallel, each device on one of them "
         "(default: one per device, at most one per CPU for simulated devices and 6 per CPU "
-        "with radio devices, the longest devices of the last night first; 1: one after "
+        "with radio devices, planned from the last night's device times; 1: one after "
         "another)",
     )
     nightly.add_argument(

@@ -333,8 +333,9 @@ def test_the_pytest_command_leaves_out_labgrid_unless_asked(
 
 
 def test_a_parallel_night_hands_the_scheduler_last_nights_device_times(tmp_path: Path) -> None:
-    # The longest devices go first (fixtures/xdist.py): the nightly gives each device's
-    # test time in the last full night; a filtered night is not "the last night".
+    # The devices are planned onto the workers (fixtures/partition.py): the nightly gives
+    # each device's test time in the last full night; a filtered night is not "the last
+    # night".
     night_dir = tmp_path / "night"
     night_dir.mkdir()
     with HistoryStore.open(tmp_path / "history.sqlite") as store:
