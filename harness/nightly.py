@@ -72,7 +72,7 @@ from typing import Final
 from ttlock_hil.harness.benchlock import bench_lock
 from ttlock_hil.harness.config import LabConfig, default_config_path, load_config
 from ttlock_hil.harness.errors import HarnessError
-from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
+from ttlock_hil.harness.report.diff import NightDiff
 from ttlock_hil.harness.report.history import HistoryStore, history_path
 from ttlock_hil.harness.report.html import PRIVATE_MODE, file_mode, write_night_report, write_text
 from ttlock_hil.harness.report.model import (
@@ -798,7 +798,7 @@ def run_nightly(
             if not config.redact:
                 _restrict(night_dir)
             paths = write_night_report(night, store, night_dir)
-            diff = diff_against_history(night, store)
+            diff = paths.diff
     document = json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
     write_text(night_dir / DIFF_NAME, document, mode=file_mode(night))
     if stopped and stop.signum is not None:

@@ -51,7 +51,7 @@ from ttlock_hil.harness.errors import ConfigError
 from ttlock_hil.harness.labgrid import BenchNightFailed, BenchUnavailable, LabgridError
 from ttlock_hil.harness.labgrid.coordinator import Coordinator
 from ttlock_hil.harness.report import ReportError
-from ttlock_hil.harness.report.diff import NightDiff, diff_against_history
+from ttlock_hil.harness.report.diff import NightDiff
 from ttlock_hil.harness.report.history import DEFAULT_FILE_NAME, HistoryStore
 from ttlock_hil.harness.report.html import (
     HTML_NAME,
@@ -695,7 +695,7 @@ def _report(
     with HistoryStore.open(store_path) as store:
         night = store.record_night(merged)
         paths = write_night_report(night, store, lab_dir, benches=lines)
-        diff = diff_against_history(night, store)
+        diff = paths.diff
     mode = file_mode(night)
     write_text(lab_dir / "diff.json", json.dumps(diff.to_dict(), indent=2) + "\n", mode=mode)
     document = {

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from ttlock_hil.harness.report.model import (
 __all__ = [
     "APPLICATION_ID",
     "DEFAULT_FILE_NAME",
+    "KEPT_NIGHTS",
     "SCHEMA_VERSION",
     "HistoryStore",
     "NightSummary",
@@ -75,6 +77,9 @@ DEFAULT_FILE_NAME: Final = "history.sqlite"
 
 BUSY_TIMEOUT_S: Final = 10.0
 """How long a write waits for another process's transaction before giving up."""
+
+KEPT_NIGHTS: Final = 16
+"""How many complete nights a store keeps once loaded (the trend shows seven)."""
 
 # Statements are split on ";" to run them one by one: no ";" inside comments.
 _SCHEMA: Final = """
@@ -255,12 +260,17 @@ class HistoryStore:
     """The SQLite history of nights. Open with :meth:`open`; use as a context manager.
 
     Not thread-safe (one connection); open one store per thread or process.
+
+    A complete night never changes (only an open night takes results, a finish or an
+    interruption), so the last :data:`KEPT_NIGHTS` complete nights loaded are kept: one
+    night's report reads the previous full night three times and the trend's nights.
     """
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         """Use :meth:`open`; this wraps an already checked connection."""
         self.path = path
         self._db = connection
+        self._complete: OrderedDict[str, Night] = OrderedDict()
 
     # --- opening ------------------------------------------------------------------
 
@@ -639,6 +649,18 @@ class HistoryStore:
 
     def load_night(self, night_id: str) -> Night:
         """The night with this id, with its devices and results (UnknownNight if absent)."""
+        kept = self._complete.get(night_id)
+        if kept is not None:
+            self._complete.move_to_end(night_id)
+            return kept
+        night = self._load_night(night_id)
+        if night.complete:
+            self._complete[night_id] = night
+            if len(self._complete) > KEPT_NIGHTS:
+                self._complete.popitem(last=False)
+        return night
+
+    def _load_night(self, night_id: str) -> Night:
         row = self._night_row(night_id)
         devices = self._read(
             "SELECT name, model, kind, address, firmware, battery, config FROM devices "

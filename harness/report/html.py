@@ -143,10 +143,13 @@ class NightReport:
 
 @dataclass(frozen=True, slots=True)
 class ReportPaths:
-    """Where :func:`write_night_report` wrote the night's files."""
+    """Where :func:`write_night_report` wrote the night's files, and the diff it reported."""
 
     html: Path
     results: Path
+    diff: NightDiff
+    """The report's diff (against each test's own past): ``diff.json`` of a night is this
+    one, not a second computation of it."""
 
 
 def _config_changes(night: Night, history: HistoryStore | None) -> dict[str, tuple[str, ...]]:
@@ -242,7 +245,7 @@ def write_night_report(
     results = write_results_json(night, directory / RESULTS_NAME)
     html = directory / HTML_NAME
     write_text(html, render_html(report), mode=file_mode(night))
-    return ReportPaths(html=html, results=results)
+    return ReportPaths(html=html, results=results, diff=report.diff)
 
 
 def write_text(target: Path, text: str, *, mode: int = PUBLIC_MODE) -> None:

@@ -18,6 +18,7 @@ from ttlock_hil.harness.config import parse_config
 from ttlock_hil.harness.report import ReportError, StoreMissing, StoreUnusable, UnknownNight
 from ttlock_hil.harness.report.history import (
     APPLICATION_ID,
+    KEPT_NIGHTS,
     SCHEMA_VERSION,
     HistoryStore,
     history_path,
@@ -66,6 +67,26 @@ def test_a_recorded_night_loads_back_equal(store: HistoryStore) -> None:
     stored = store.record_night(original)
     assert stored == original
     assert store.load_night(original.night_id) == original
+
+
+def test_a_complete_night_is_read_once_an_open_one_every_time(store: HistoryStore) -> None:
+    first = sample_night()
+    open_id = store.begin_night(sample_night(1).meta)
+    done_id = store.record_night(first).night_id
+    assert store.load_night(done_id) is store.load_night(done_id)  # kept: it cannot change
+    # An open night is read again each time: results keep arriving.
+    assert store.load_night(open_id).results == ()
+    store.record_results(open_id, first.results[:1])
+    assert store.load_night(open_id).results == first.results[:1]
+    # Another store on the same file sees the same nights (nothing is kept across stores).
+    with HistoryStore.open(store.path) as other:
+        assert other.load_night(done_id) == store.load_night(done_id)
+    # Only the last KEPT_NIGHTS complete nights loaded are kept.
+    ids = [store.record_night(sample_night(2 + n)).night_id for n in range(KEPT_NIGHTS + 1)]
+    kept = {night_id: store.load_night(night_id) for night_id in ids}
+    assert store.load_night(ids[-1]) is kept[ids[-1]]
+    assert store.load_night(ids[0]) is not kept[ids[0]]
+    assert store.load_night(ids[0]) == kept[ids[0]]
 
 
 def test_the_store_is_created_with_its_directory_wal_and_version(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.report import DEVICES, night, result
+from ttlock_hil.harness.report.diff import diff_against_history
 from ttlock_hil.harness.report.history import HistoryStore
 from ttlock_hil.harness.report.html import build_report, render_html, write_night_report
 from ttlock_hil.harness.report.model import TIMEOUT, DeviceInfo, Night, Outcome, TestResult
@@ -493,6 +494,8 @@ def test_write_night_report_writes_html_and_results_json(
     assert Night.from_json(paths.results.read_text(encoding="utf-8")) == tonight
     assert REGRESSED in paths.html.read_text(encoding="utf-8")
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json"]  # no temp files
+    assert paths.diff == diff_against_history(tonight, store)  # the diff the report shows
+    assert paths.diff.regressions  # ... which is not empty here
 
 
 def test_write_night_report_for_a_night_not_yet_in_the_store(
