@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Final
 
 from ttlock_hil.harness.report import ReportError
 from ttlock_hil.harness.report.history import HistoryStore, PastResult, TestHistory
-from ttlock_hil.harness.report.model import CodeOrTimeout, Night, Outcome, TestResult
+from ttlock_hil.harness.report.model import CodeOrTimeout, Night, NightStats, Outcome, TestResult
 from ttlock_hil.harness.report.triage import (
     FailureCategory,
     failure_category,
@@ -637,24 +637,25 @@ class TrendPoint:
         return self.failed
 
 
-def trend(nights: Sequence[Night]) -> list[TrendPoint]:
+def trend(nights: Sequence[Night | NightStats]) -> list[TrendPoint]:
     """Counts, pass rate and median latency of each night, in the given (oldest-first) order."""
     points = []
     for night in nights:
-        counts = night.counts
+        stats = night if isinstance(night, NightStats) else NightStats.of(night)
+        counts = stats.counts
         points.append(
             TrendPoint(
-                night_id=night.night_id,
-                started=night.started,
-                complete=night.complete,
-                pass_rate=night.pass_rate,
-                median_latency_ms=night.median_latency_ms,
+                night_id=stats.night_id,
+                started=stats.started,
+                complete=stats.complete,
+                pass_rate=stats.pass_rate,
+                median_latency_ms=stats.median_latency_ms,
                 passed=counts[Outcome.PASSED],
                 failed=counts[Outcome.FAILED] + counts[Outcome.ERROR],
-                total=len(night.results),
+                total=stats.total,
                 errors=counts[Outcome.ERROR],
                 skipped=counts[Outcome.SKIPPED],
-                partial=night.partial_reason,
+                partial=stats.partial_reason,
             )
         )
     return points

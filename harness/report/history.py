@@ -49,6 +49,7 @@ from ttlock_hil.harness.report.model import (
     DeviceInfo,
     Night,
     NightMeta,
+    NightStats,
     Outcome,
     TestResult,
     codes_asserted,
@@ -823,6 +824,9 @@ class HistoryStore:
         ``upto=None`` ends with the latest night. With ``complete_only`` (the
         default) incomplete nights are left out — except ``upto`` itself.
         """
+        return [self.load_night(night_id) for night_id in self._last_n_ids(n, upto, complete_only)]
+
+    def _last_n_ids(self, n: int, upto: str | None, complete_only: bool) -> list[str]:
         if n < 1:
             return []
         clauses: list[str] = []
@@ -840,4 +844,44 @@ class HistoryStore:
         rows = self._read(
             f"SELECT night_id FROM nights {where}ORDER BY seq DESC LIMIT ?", (*params, n)
         )
-        return [self.load_night(row["night_id"]) for row in reversed(rows)]
+        return [row["night_id"] for row in reversed(rows)]
+
+    def last_n_stats(
+        self, n: int, *, upto: str | None = None, complete_only: bool = True
+    ) -> list[NightStats]:
+        """:meth:`last_n`'s nights as trend points read them: counts and latencies only
+        (two small queries a night instead of every result)."""
+        return [self._stats(night_id) for night_id in self._last_n_ids(n, upto, complete_only)]
+
+    def _stats(self, night_id: str) -> NightStats:
+        kept = self._complete.get(night_id)
+        if kept is not None:
+            return NightStats.of(kept)
+        row = self._night_row(night_id)
+        outcomes = self._read(
+            "SELECT outcome, COUNT(*) AS n FROM results WHERE night_id = ? GROUP BY outcome",
+            (night_id,),
+        )
+        latencies = self._read(
+            "SELECT latency_ms FROM results WHERE night_id = ? AND latency_ms IS NOT NULL",
+            (night_id,),
+        )
+        counted = {r["outcome"]: r["n"] for r in outcomes}
+        known = {o.value for o in Outcome}
+        unknown = sorted(str(o) for o in counted if o not in known)
+        if unknown:
+            raise StoreUnusable(self.path, f"is corrupt (bad result row: outcome {unknown[0]!r})")
+        try:
+            return NightStats.from_rows(
+                night_id,
+                datetime.fromisoformat(row["started"]),
+                bool(row["complete"]),
+                counted,
+                [float(r["latency_ms"]) for r in latencies],
+                selection=row["selection"],
+                interrupted=row["interrupted"],
+            )
+        except (ValueError, TypeError) as exc:
+            raise StoreUnusable(
+                self.path, f"is corrupt (night {night_id!r} does not load: {exc})"
+            ) from None

@@ -61,6 +61,7 @@ from ttlock_hil.harness.report.model import (
     CodeOrTimeout,
     LatencyStats,
     Night,
+    NightStats,
     Outcome,
     TestResult,
     latency_stats,
@@ -185,13 +186,13 @@ def build_report(
     The night need not be in the store yet.
     """
     if history is None:
-        recent: list[Night] = [night]
+        recent: list[Night | NightStats] = [night]
     elif history.has_night(night.night_id):
-        recent = history.last_n(trend_nights, upto=night.night_id, complete_only=False)
+        recent = [*history.last_n_stats(trend_nights, upto=night.night_id, complete_only=False)]
     else:
         earlier = [
             n
-            for n in history.last_n(trend_nights - 1, complete_only=False)
+            for n in history.last_n_stats(trend_nights - 1, complete_only=False)
             if n.night_id != night.night_id
         ]
         recent = [*earlier, night]

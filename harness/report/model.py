@@ -52,6 +52,7 @@ __all__ = [
     "LatencyStats",
     "Night",
     "NightMeta",
+    "NightStats",
     "Outcome",
     "TestResult",
     "append_result",
@@ -621,13 +622,7 @@ class Night:
     @property
     def partial_reason(self) -> str | None:
         """Why this night is partial (``None`` for a :attr:`full` one), in a few words."""
-        if self.interrupted is not None:
-            return f"interrupted by {self.interrupted}"
-        if not self.complete:
-            return "incomplete: the run did not finish"
-        if self.selection is not None:
-            return f"filtered: {self.selection}"
-        return None
+        return _partial_reason(self.complete, self.selection, self.interrupted)
 
     @property
     def by_key(self) -> dict[tuple[str, str], TestResult]:
@@ -655,15 +650,12 @@ class Night:
     @property
     def pass_rate(self) -> float | None:
         """Passed / (passed + failed + error); ``None`` when nothing ran to a verdict."""
-        counts = self.counts
-        ran = counts[Outcome.PASSED] + counts[Outcome.FAILED] + counts[Outcome.ERROR]
-        return counts[Outcome.PASSED] / ran if ran else None
+        return _pass_rate(self.counts)
 
     @property
     def median_latency_ms(self) -> float | None:
         """Median command latency over every result that measured one."""
-        values = [r.latency_ms for r in self.results if r.latency_ms is not None]
-        return float(statistics.median(values)) if values else None
+        return _median([r.latency_ms for r in self.results if r.latency_ms is not None])
 
     # --- JSON -----------------------------------------------------------------------
 
@@ -836,3 +828,91 @@ def latency_stats(results: Iterable[TestResult]) -> list[LatencyStats]:
         )
         for (command, device), values in sorted(samples.items())
     ]
+
+
+def _partial_reason(complete: bool, selection: str | None, interrupted: str | None) -> str | None:
+    if interrupted is not None:
+        return f"interrupted by {interrupted}"
+    if not complete:
+        return "incomplete: the run did not finish"
+    if selection is not None:
+        return f"filtered: {selection}"
+    return None
+
+
+def _pass_rate(counts: Mapping[Outcome, int]) -> float | None:
+    ran = counts[Outcome.PASSED] + counts[Outcome.FAILED] + counts[Outcome.ERROR]
+    return counts[Outcome.PASSED] / ran if ran else None
+
+
+def _median(latencies: Sequence[float]) -> float | None:
+    return float(statistics.median(latencies)) if latencies else None
+
+
+@dataclass(frozen=True, slots=True)
+class NightStats:
+    """What a night's trend point shows of it: counts and latencies, not its results.
+
+    A history store reads these with two queries per night
+    (:meth:`~ttlock_hil.harness.report.history.HistoryStore.last_n_stats`) instead of
+    loading every result; :meth:`of` makes them from a night in memory.
+    """
+
+    night_id: str
+    started: datetime
+    complete: bool
+    counts: Mapping[Outcome, int]
+    """Every outcome, maybe 0 (as :attr:`Night.counts`)."""
+    median_latency_ms: float | None
+    selection: str | None = None
+    interrupted: str | None = None
+
+    @classmethod
+    def of(cls, night: Night) -> NightStats:
+        return cls(
+            night_id=night.night_id,
+            started=night.started,
+            complete=night.complete,
+            counts=night.counts,
+            median_latency_ms=night.median_latency_ms,
+            selection=night.selection,
+            interrupted=night.interrupted,
+        )
+
+    @classmethod
+    def from_rows(
+        cls,
+        night_id: str,
+        started: datetime,
+        complete: bool,
+        outcomes: Mapping[str, int],
+        latencies: Sequence[float],
+        *,
+        selection: str | None = None,
+        interrupted: str | None = None,
+    ) -> NightStats:
+        """From a store's rows: the count of each outcome value, the measured latencies."""
+        return cls(
+            night_id=night_id,
+            started=started,
+            complete=complete,
+            counts={o: int(outcomes.get(o.value, 0)) for o in Outcome},
+            median_latency_ms=_median(latencies),
+            selection=selection,
+            interrupted=interrupted,
+        )
+
+    @property
+    def total(self) -> int:
+        """How many results the night holds."""
+        return sum(self.counts.values())
+
+    @property
+    def pass_rate(self) -> float | None:
+        """As :attr:`Night.pass_rate`."""
+        return _pass_rate(self.counts)
+
+    @property
+    def partial_reason(self) -> str | None:
+        """As :attr:`Night.partial_reason`."""
+        return _partial_reason(self.complete, self.selection, self.interrupted)

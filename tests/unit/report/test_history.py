@@ -23,7 +23,7 @@ from ttlock_hil.harness.report.history import (
     HistoryStore,
     history_path,
 )
-from ttlock_hil.harness.report.model import TIMEOUT, Night, NightMeta, Outcome
+from ttlock_hil.harness.report.model import TIMEOUT, Night, NightMeta, NightStats, Outcome
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -192,6 +192,48 @@ def test_last_n_is_oldest_first_and_ends_at_upto(store: HistoryStore) -> None:
     ]
     assert len(store.last_n(10, complete_only=False)) == 6
     assert store.last_n(0) == []
+
+
+def test_trend_stats_read_from_the_store_are_those_of_the_loaded_nights(
+    store: HistoryStore,
+) -> None:
+    store.record_night(sample_night(0))
+    store.record_night(sample_night(1, selection="-k unlock"))
+    store.record_night(sample_night(2, complete=False))
+    store.record_night(sample_night(3, complete=False, interrupted="SIGTERM"))
+    store.record_night(night(4, [result("test_plain")]))  # no latency, nothing failed
+    store.record_night(night(5, []))  # no results at all
+    # A store of its own: nothing loaded yet, so every figure comes from the two queries.
+    with HistoryStore.open(store.path) as fresh:
+        stats = fresh.last_n_stats(10, complete_only=False)
+    nights = store.last_n(10, complete_only=False)
+    assert stats == [NightStats.of(n) for n in nights]
+    assert [s.night_id[:10] for s in stats] == [n.night_id[:10] for n in nights]
+    assert stats[0].median_latency_ms == 120.5
+    assert stats[0].pass_rate == 2 / 3  # two passed, one failed, one skipped
+    assert stats[1].partial_reason == "filtered: -k unlock"
+    assert stats[3].partial_reason == "interrupted by SIGTERM"
+    assert stats[4].median_latency_ms is None
+    assert stats[5].total == 0
+    assert stats[5].pass_rate is None
+    with HistoryStore.open(store.path) as fresh:
+        upto = fresh.last_n_stats(2, upto=nights[2].night_id)
+    # The filtered night is complete; the incomplete upto itself is kept (as last_n does).
+    assert [s.night_id for s in upto] == [nights[1].night_id, nights[2].night_id]
+
+
+def test_a_result_with_an_unknown_outcome_makes_the_trend_stats_unusable(
+    store: HistoryStore,
+) -> None:
+    stored = store.record_night(sample_night(0))
+    db = sqlite3.connect(store.path)
+    try:
+        db.execute("UPDATE results SET outcome = 'exploded' WHERE night_id = ?", (stored.night_id,))
+        db.commit()
+    finally:
+        db.close()
+    with HistoryStore.open(store.path) as fresh, pytest.raises(StoreUnusable, match="exploded"):
+        fresh.last_n_stats(1)
 
 
 def test_an_unknown_night_names_the_stored_ones(store: HistoryStore) -> None:
