@@ -55,6 +55,7 @@ from .errors import NEVER_RETRIED, TRANSIENT_ERRORS, ConfigError, TTLockError
 
 __all__ = [
     "KNOWN_MODELS",
+    "NO_DEVICE_NAME",
     "Adapter",
     "ConfigProblems",
     "DeviceConfig",
@@ -69,6 +70,10 @@ __all__ = [
 ]
 
 _SLUG: Final = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+
+NO_DEVICE_NAME: Final = "no-device"
+"""Not a device name: the pytest plugin's parameter for a test no configured device matches
+(``fixtures/selection.py``); a device of that name would have every test skipped."""
 _LAB_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _BLE_ADDRESS: Final = re.compile(r"[0-9A-F]{2}([:-][0-9A-F]{2}){5}\Z", re.IGNORECASE)
 _CB_UUID: Final = re.compile(
@@ -321,6 +326,11 @@ class DeviceConfig(_Model):
             raise _invalid(
                 f"{value!r} is not a valid {info.field_name}",
                 "use lower-case letters, digits, '-' and '_' (e.g. front-door)",
+            )
+        if info.field_name == "name" and value == NO_DEVICE_NAME:
+            raise _invalid(
+                f"{value!r} is reserved: the pytest plugin marks a test no device matches with it",
+                "choose another name (e.g. spare-door)",
             )
         return value
 

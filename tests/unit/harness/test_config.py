@@ -148,6 +148,20 @@ def test_a_device_may_override_the_plugin_version() -> None:
     assert config.plugin_version_for(config.device("new")) == PluginVersion(3, 0, 4)
 
 
+def test_the_plugins_no_device_parameter_is_not_a_device_name() -> None:
+    # A device called "no-device" would be taken for "no device matches": every test skipped.
+    text = textwrap.dedent(
+        """
+        lab: bench
+        devices:
+          - {name: no-device, kind: lock, model: v3-keypad, address: "sim:v3-keypad"}
+        """
+    )
+    with pytest.raises(ConfigError, match="'no-device' is reserved") as raised:
+        parse_config(text)
+    assert "choose another name" in str(raised.value)
+
+
 def test_unknown_device_names_get_a_suggestion() -> None:
     with pytest.raises(ConfigError, match="did you mean 'front-door'"):
         load_config().device("front-dor")
