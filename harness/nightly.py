@@ -124,15 +124,20 @@ CACHE_DIR: Final = ".pytest-cache"
 DEFAULT_RERUNS: Final = 1
 """Failed tests are run once more: a test that then passes is reported flaky, not broken."""
 STOP_GRACE_S: Final = 10.0
-WORKERS_PER_CPU: Final = 6
+"""How long pytest gets to stop cleanly after a forwarded SIGINT before its group is killed."""
+FORKED_WORKERS: Final = sys.platform == "linux"
+"""A parallel night's workers are forked from a process that imported pytest and the
+harness once (``--hil-fork-workers``, :mod:`ttlock_hil.fixtures.forkserver`): Linux only."""
+WORKERS_PER_CPU: Final = 9 if FORKED_WORKERS else 6
 """The most pytest-xdist workers a night of radio devices starts per CPU (``workers=None``):
 such a worker mostly waits for the radio, so several share a CPU — but each one costs a
-Python process whose start-up (about 0.9 s of CPU: the imports, collecting the whole
-suite) every worker pays at the same moment. Measured with 24 devices answering 15 ms late
-on 2 CPUs (``make bench``'s lab, its previous night known): 8 workers 27.9 s, 12 workers
-23.1 s, 16 workers 24.3 s. A lab of simulated devices gets one worker per CPU: there the
-CPU does the devices' work too (docs/performance.md §5)."""
-"""How long pytest gets to stop cleanly after a forwarded SIGINT before its group is killed."""
+Python process. Started from nothing (about 0.55 s of CPU: the imports, collecting its
+tests) every worker pays that at the same moment: 24 devices answering 15 ms late on 2
+CPUs (``make bench``'s lab, its previous night known) took 27.9 s with 8 workers, 23.1 s
+with 12 and 24.3 s with 16, hence six per CPU. Forked from the warm server (about 0.15 s
+each, Linux) the same lab took 18.7 s with 12 workers, 17.0 s with 16, 15.7-16.0 s with 18
+and 16.3-17.7 s with 24: nine per CPU. A lab of simulated devices gets one worker per
+CPU: there the CPU does the devices' work too (docs/performance.md §5)."""
 _POLL_S: Final = 0.05
 _CUT_SHORT: Final = "the test did not run (interrupted?)"
 """The plugin's message for a test whose call never ended (fixtures/results.py): in a night
@@ -396,6 +401,7 @@ def pytest_command(
         "--tb=short",  # the report has each failure's message and trace; keep the log short
         *_without_unused_plugins(extra),
         *(["-n", str(workers)] if workers > 1 else []),
+        *(["--hil-fork-workers"] if workers > 1 and FORKED_WORKERS else []),
         *([f"--hil-durations={durations}"] if workers > 1 and durations is not None else []),
         *extra,
     ]

@@ -9,6 +9,12 @@ tool can neither shadow nor be shadowed by another package called ``protocol``,
   with the virtual devices in ``ttlock_hil.harness.sim``
 * ``ttlock_hil.fixtures`` — the pytest plugin (folder ``fixtures/``)
 * ``ttlock_hil.suite`` — the regression suite a lab runs nightly (folder ``tests/hil/``)
+
+PYTEST_DONT_REWRITE: pytest rewrites the asserts of every module of a distribution that
+registers a pytest plugin, and warns when the distribution's top-level module was
+imported before it could. A night's workers are forked from a process that imported the
+harness already (``ttlock_hil.fixtures.forkserver``); this module has no assert to
+rewrite, and the marker tells pytest so.
 """
 
 from __future__ import annotations
